@@ -1,0 +1,6 @@
+/**
+ * `@encdec/cli`: the `encdec` command line and `pipeline()`, assembled from the other packages.
+ *
+ * @module
+ */
+export {};

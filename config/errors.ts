@@ -1,0 +1,23 @@
+/**
+ * The root of every error encdec throws on purpose. Each package derives its own typed errors
+ * from it (`ConfigError`, `WeightsError`, `TokenizerError`, `GenerationError`, `HubError`, ...).
+ *
+ * Messages name the file, key, shape or field, what was found and what was expected.
+ *
+ * @example
+ * ```ts
+ * import { EncdecError } from "@encdec/config";
+ * try {
+ *   // ...
+ * } catch (e) {
+ *   if (e instanceof EncdecError) console.error(e.message);
+ * }
+ * ```
+ */
+export class EncdecError extends Error {
+  /** Builds an error with a message that names what went wrong. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * The small model interface that generation drives. Generation never sees concrete model
+ * classes or backends: any encoder-decoder that can encode once, decode a step against a cache
+ * and reorder that cache plugs in (`EncoderDecoderModel` on every backend implements it).
+ *
+ * @module
+ */
+
+/** Special ids and sizes generation needs from the model. */
+export interface Seq2SeqModelInfo {
+  /** Size of the logits' last axis. */
+  readonly vocabSize: number;
+}
+
+/** What one decode step returns. */
+export interface DecodeStepOutput<Cache> {
+  /** Logits of the last position of each row, row-major `[batch, vocabSize]`. */
+  logits: Float32Array;
+  /** The cache extended by the step's tokens. */
+  cache: Cache;
+}
+
+/**
+ * An encoder-decoder model as generation sees it.
+ *
+ * `EncState` holds the encoder output (and its attention mask); `Cache` is the
+ * `EncoderDecoderCache` (self-attention K/V growing per step, cross-attention K/V computed once).
+ */
+export interface Seq2SeqModel<EncState = unknown, Cache = unknown> extends Seq2SeqModelInfo {
+  /** Runs the encoder once. `inputIds`/`attentionMask` are `[batch, srcLen]`. */
+  encode(inputIds: number[][], attentionMask: number[][]): Promise<EncState>;
+  /** Repeats each batch row `n` times in place order (`repeat_interleave`), for beams/samples. */
+  expandEncoderState(state: EncState, n: number): EncState;
+  /**
+   * Decodes the new tokens `[batch, newLen]` (all decoder tokens on the first call with
+   * `cache = null`, then one per step) and returns the last position's logits.
+   */
+  decodeStep(
+    state: EncState,
+    newTokens: number[][],
+    cache: Cache | null,
+  ): Promise<DecodeStepOutput<Cache>>;
+  /** Keeps cache rows `rows` (new row i = old row rows[i]): beam reordering. */
+  reorderCache(cache: Cache, rows: readonly number[]): Cache;
+  /** Frees device memory held by a cache or encoder state (optional). */
+  dispose?(value: Cache | EncState): void;
+}

@@ -1,0 +1,86 @@
+/**
+ * The typed interface every compute device implements (`cpu` here; `webgpu` and `onnx` in their
+ * own folders under `backends/`). Models are written once against `Backend<T>`, where `T` is the
+ * backend's own tensor handle: a host `Tensor` on the CPU, a GPU buffer handle on WebGPU.
+ *
+ * Ops are synchronous (they enqueue work on device backends); only `read` is async.
+ * Shapes are given in comments as `[batch, heads, tgt, src]`.
+ *
+ * @module
+ */
+import type { Tensor } from "./tensor.ts";
+
+/** Elementwise activations by their Hugging Face `hidden_act` names. */
+export type Activation = "gelu" | "gelu_new" | "gelu_pytorch_tanh" | "relu" | "tanh" | "none";
+
+/** Options of `Backend.attention`. */
+export interface AttentionOptions<T> {
+  /** Additive mask broadcastable to `[batch, heads, tgt, src]` (0 keep, large negative drop). */
+  mask?: T;
+  /** Apply a causal mask; query `i` sees keys `0 .. i + (src - tgt)` (decode steps with a cache). */
+  causal?: boolean;
+  /** Multiplies `q·k` before the softmax (usually `1 / sqrt(headDim)`). */
+  scale: number;
+  /** Also return the attention probabilities `[batch, heads, tgt, src]`. */
+  returnProbs?: boolean;
+}
+
+/** A compute device: the ops the BERT / RoBERTa / BertGeneration / GPT-2 models need. */
+export interface Backend<T = Tensor> {
+  /** `"cpu"`, `"webgpu"`, ... */
+  readonly name: string;
+
+  // ---- data movement ----
+  /** Host tensor → backend handle (the CPU backend returns it as is). */
+  upload(t: Tensor): T;
+  /** Backend handle → host tensor. */
+  read(t: T): Promise<Tensor>;
+  /** Shape of a handle. */
+  dims(t: T): readonly number[];
+  /** Frees device memory of a handle (no-op on the CPU). */
+  dispose(t: T): void;
+
+  // ---- shape ops ----
+  /** Same data, new shape (one `-1` allowed). */
+  reshape(x: T, dims: readonly number[]): T;
+  /** Axis permutation, e.g. `[0, 2, 1, 3]` turns `[b, t, h, d]` into `[b, h, t, d]`. */
+  permute(x: T, perm: readonly number[]): T;
+  /** `x[..., start:end, ...]` along `axis`. */
+  slice(x: T, axis: number, start: number, end: number): T;
+  /** Concatenation along `axis`. */
+  concat(xs: readonly T[], axis: number): T;
+  /** Rows `indices` of `x` along `axis` (beam reordering, `repeat_interleave`). */
+  indexSelect(x: T, axis: number, indices: readonly number[]): T;
+
+  // ---- arithmetic ----
+  /** Batched `[..., m, k] @ [..., k, n]` (leading dims broadcast); `transposeB` reads b as `[..., n, k]`. */
+  matmul(a: T, b: T, opts?: { transposeB?: boolean }): T;
+  /** `x [..., in] @ weight[out, in]^T + bias[out]`, then `activation` (fused where the device can). */
+  linear(x: T, weight: T, bias?: T, activation?: Activation): T;
+  /** Elementwise sum with NumPy broadcasting. */
+  add(a: T, b: T): T;
+  /** Elementwise product with NumPy broadcasting. */
+  mul(a: T, b: T): T;
+  /** `x * s`. */
+  scale(x: T, s: number): T;
+  /** Elementwise activation. */
+  activation(x: T, kind: Activation): T;
+  /** Layer norm over the last axis. */
+  layerNorm(x: T, weight: T, bias: T, eps: number): T;
+  /** Softmax over the last axis. */
+  softmax(x: T): T;
+  /** Log-softmax over the last axis. */
+  logSoftmax(x: T): T;
+  /** `weight[ids]`: ids `[...]` (int32/int64) → `[..., hidden]`. */
+  embedding(weight: T, ids: T): T;
+  /** Scaled dot-product attention: q `[b, h, tq, d]`, k/v `[b, h, tk, d]` → `[b, h, tq, d]`. */
+  attention(q: T, k: T, v: T, opts: AttentionOptions<T>): { output: T; probs?: T };
+  /** Mean cross-entropy of logits `[n, vocab]` against labels `[n]`, skipping `ignoreIndex`. Scalar. */
+  crossEntropy(
+    logits: T,
+    labels: T,
+    opts?: { ignoreIndex?: number; labelSmoothing?: number },
+  ): T;
+  /** The `k` largest values along the last axis, sorted descending, with their indices (int32). */
+  topk(x: T, k: number): { values: T; indices: T };
+}
