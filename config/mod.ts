@@ -5,3 +5,4 @@
  * @module
  */
 export * from "./errors.ts";
+export * from "./resolve.ts";
