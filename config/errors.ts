@@ -21,3 +21,20 @@ export class EncdecError extends Error {
     this.name = new.target.name;
   }
 }
+
+/**
+ * A configuration file or option that cannot be used: invalid JSON, a field of the wrong type or
+ * range, an unknown `model_type`, a missing `config.json`, or a failed save. The message names the
+ * file, the field path (`encoder.hidden_size`), what was found and what was expected.
+ *
+ * @example
+ * ```ts
+ * import { BertConfig, ConfigError } from "@encdec/config";
+ * try {
+ *   new BertConfig({ hiddenSize: 30, numAttentionHeads: 4 });
+ * } catch (e) {
+ *   if (e instanceof ConfigError) console.error(e.message);
+ * }
+ * ```
+ */
+export class ConfigError extends EncdecError {}

@@ -2,7 +2,43 @@
  * `@encdec/config`: Hugging Face-compatible configuration objects (BERT, RoBERTa,
  * BertGeneration, GPT-2, EncoderDecoder, Generation) and the shared error root.
  *
+ * Every config is parsed once by a zod schema with HF 4.40.2's defaults and JSON field names;
+ * TypeScript fields are camelCased (`hidden_size` → `hiddenSize`). `toJSON()` writes HF's
+ * `config.json` layout back, unknown fields included.
+ *
+ * @example
+ * ```ts
+ * import { AutoConfig, BertConfig, EncoderDecoderConfig } from "@encdec/config";
+ * const cfg = EncoderDecoderConfig.fromEncoderDecoderConfigs(new BertConfig(), new BertConfig(), {
+ *   decoderStartTokenId: 101,
+ *   padTokenId: 0,
+ * });
+ * await cfg.savePretrained("./out");
+ * const again = await AutoConfig.fromPretrained("./out");
+ * ```
+ *
  * @module
  */
 export * from "./errors.ts";
 export * from "./resolve.ts";
+export {
+  type ConfigClass,
+  type ConfigOptions,
+  type FromJSONOptions,
+  type FromPretrainedOptions,
+  type IfEquals,
+  PretrainedConfig,
+  type WritableDataKeys,
+} from "./pretrained.ts";
+export { BertConfig, BertGenerationConfig, BertLikeConfig, RobertaConfig } from "./bert.ts";
+export { GPT2Config } from "./gpt2.ts";
+export {
+  EncoderDecoderConfig,
+  MODEL_CONFIG_CLASSES,
+  type ModelConfig,
+  splitEncoderDecoderKwargs,
+  type SplitKwargs,
+} from "./encoder_decoder.ts";
+export { type AnyConfig, AutoConfig, CONFIG_CLASSES } from "./auto.ts";
+export { GenerationConfig, GenerationConfigError, type GenerationOptions } from "./generation.ts";
+export * from "./hub/hub.ts";

@@ -6,6 +6,9 @@
  * @module
  */
 import { EncdecError } from "./errors.ts";
+import { hfHubDownload } from "./hub/download.ts";
+import { validateRepoId } from "./hub/cache.ts";
+import { EntryNotFoundError, OfflineModeError } from "./hub/hub_errors.ts";
 
 /** Options for resolving a model file. */
 export interface ResolveOptions {
@@ -19,6 +22,10 @@ export interface ResolveOptions {
   token?: string;
   /** Only use the cache (default `$HF_HUB_OFFLINE=1`). */
   localFilesOnly?: boolean;
+  /** Hub endpoint (default `$HF_ENDPOINT` or `https://huggingface.co`). */
+  endpoint?: string;
+  /** No download progress bar (it is drawn only when stderr is a terminal anyway). */
+  quiet?: boolean;
 }
 
 /** A model file or directory that cannot be found or read. */
@@ -33,14 +40,27 @@ export async function isLocalDir(idOrDir: string): Promise<boolean> {
   }
 }
 
+/** True when `idOrDir` can only be meant as a filesystem path (so it is never a Hub id). */
+function looksLikePath(idOrDir: string): boolean {
+  return /^(\.{1,2}([\/]|$)|[\/~]|[A-Za-z]:[\\/])/.test(idOrDir) || idOrDir.includes("\\") ||
+    idOrDir.split("/").length > 2;
+}
+
 /**
- * Returns the local path of `filename` inside the model `idOrDir` (a local directory for now; Hub
- * ids are resolved by the Hub client), or `null` when `optional` is set and the file is absent.
+ * Returns the local path of `filename` inside the model `idOrDir`, or `null` when `optional` is set
+ * and the file is absent.
+ *
+ * `idOrDir` is an existing local directory, or else a Hub model id (`org/name` or `name`) that is
+ * resolved through the shared Hub cache (`hfHubDownload`: downloaded once, then found in the cache,
+ * also when Python downloaded it). For a Hub id, `optional` turns "the repository has no such file"
+ * (HTTP 404 `EntryNotFound`) and "offline and not cached" into `null`; every other failure throws
+ * a typed `HubError`.
  *
  * @example
  * ```ts
  * import { resolveModelFile } from "@encdec/config";
  * const path = await resolveModelFile("./my-model", "config.json");
+ * const gen = await resolveModelFile("org/name", "generation_config.json", { optional: true });
  * ```
  */
 export async function resolveModelFile(
@@ -59,7 +79,26 @@ export async function resolveModelFile(
     if (opts.optional) return null;
     throw new ResolveError(`${path}: file not found in model directory "${idOrDir}"`);
   }
-  throw new ResolveError(
-    `"${idOrDir}" is not a local directory, and Hub download is not available in this build`,
-  );
+  if (looksLikePath(idOrDir)) {
+    throw new ResolveError(
+      `"${idOrDir}": no such model directory (and it is not a Hub model id "org/name"); ` +
+        `check the path`,
+    );
+  }
+  validateRepoId(idOrDir);
+  try {
+    return await hfHubDownload(idOrDir, filename, {
+      revision: opts.revision,
+      cacheDir: opts.cacheDir,
+      token: opts.token,
+      endpoint: opts.endpoint,
+      localFilesOnly: opts.localFilesOnly,
+      quiet: opts.quiet,
+    });
+  } catch (e) {
+    if (opts.optional && (e instanceof EntryNotFoundError || e instanceof OfflineModeError)) {
+      return null;
+    }
+    throw e;
+  }
 }

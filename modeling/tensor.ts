@@ -40,6 +40,12 @@ export const DTYPE_BYTES: Readonly<Record<DType, number>> = {
   bool: 1,
 };
 
+/**
+ * The most negative finite float32, `torch.finfo(torch.float32).min`: what Hugging Face adds to
+ * masked attention scores, and what causal masking writes.
+ */
+export const FLOAT32_MIN = -3.4028234663852886e38;
+
 /** Number of elements of a shape. */
 export function numel(dims: readonly number[]): number {
   let n = 1;

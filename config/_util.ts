@@ -1,0 +1,176 @@
+// Private helpers of @encdec/config: key case conversion, Python-like equality, zod issue
+// formatting, JSON file reading and atomic writes.
+import type { z } from "zod";
+import { ConfigError } from "./errors.ts";
+
+/** The `transformers` version whose files we read and write. */
+export const TRANSFORMERS_VERSION = "4.40.2";
+
+/** `hidden_dropout_prob` → `hiddenDropoutProb`; `_name_or_path` → `nameOrPath`. */
+export function snakeToCamel(key: string): string {
+  return key.replace(/^_+/, "").replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** `hiddenDropoutProb` → `hidden_dropout_prob`; keys already snake_case are returned unchanged. */
+export function camelToSnake(key: string): string {
+  return key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").replace(/([A-Z])([A-Z][a-z])/g, "$1_$2")
+    .toLowerCase();
+}
+
+/** A plain JSON object (not an array, not null). */
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Equality as Python's `==` sees JSON values (`True == 1`, `1 == 1.0`, dicts ignore order). */
+export function pyEqual(a: unknown, b: unknown): boolean {
+  const num = (v: unknown) => typeof v === "boolean" ? Number(v) : v;
+  const x = num(a), y = num(b);
+  if (typeof x === "number" && typeof y === "number") return x === y;
+  if (Array.isArray(x) && Array.isArray(y)) {
+    return x.length === y.length && x.every((v, i) => pyEqual(v, y[i]));
+  }
+  if (isPlainObject(x) && isPlainObject(y)) {
+    const kx = Object.keys(x), ky = Object.keys(y);
+    return kx.length === ky.length && kx.every((k) => k in y && pyEqual(x[k], y[k]));
+  }
+  return x === y;
+}
+
+/** Recursively sorts object keys, as Python's `json.dumps(..., sort_keys=True)` writes them. */
+export function sortKeysDeep(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeysDeep);
+  if (isPlainObject(v)) {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) out[k] = sortKeysDeep(v[k]);
+    return out;
+  }
+  return v;
+}
+
+/** Short description of a found value for error messages: `string "big"`, `null`, `array`. */
+export function describeValue(v: unknown): string {
+  if (v === undefined) return "nothing (field missing)";
+  if (v === null) return "null";
+  if (Array.isArray(v)) return `an array of length ${v.length}`;
+  if (typeof v === "object") return "an object";
+  const s = JSON.stringify(v);
+  return `${typeof v} ${s.length > 60 ? s.slice(0, 57) + "..." : s}`;
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let cur = root;
+  for (const p of path) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[p];
+  }
+  return cur;
+}
+
+/** Joins a field path: `encoder` + `hidden_size` → `encoder.hidden_size`; arrays as `[i]`. */
+export function joinPath(prefix: string, path: readonly PropertyKey[]): string {
+  let out = prefix;
+  for (const p of path) {
+    out = typeof p === "number" ? `${out}[${p}]` : out ? `${out}.${String(p)}` : String(p);
+  }
+  return out;
+}
+
+/** Turns the first zod issue into a ConfigError naming file, field path, found and expected. */
+export function zodError(
+  error: z.ZodError,
+  input: unknown,
+  file: string,
+  prefix: string,
+  what: string,
+): ConfigError {
+  const issue = error.issues[0];
+  const field = joinPath(prefix, issue.path);
+  const found = valueAt(input, issue.path);
+  const expected = issue.message.replace(/^Invalid input: /, "").replace(/, received \w+$/, "");
+  return new ConfigError(
+    `${file}: ${what} field "${field}" is ${describeValue(found)}; ${expected}` +
+      (error.issues.length > 1 ? ` (and ${error.issues.length - 1} more problem(s))` : ""),
+    { cause: error },
+  );
+}
+
+/** Reads and parses a JSON object file; invalid JSON or a non-object → ConfigError. */
+export async function readJsonObject(path: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    throw new ConfigError(`${path}: cannot read file (${(e as Error).message})`, { cause: e });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(
+      `${path}: invalid JSON (${(e as Error).message}); expected a JSON object`,
+      { cause: e },
+    );
+  }
+  if (!isPlainObject(parsed)) {
+    throw new ConfigError(
+      `${path}: top level is ${describeValue(parsed)}; expected a JSON object`,
+    );
+  }
+  return parsed;
+}
+
+let tmpCounter = 0;
+
+/**
+ * Writes `files` (name → JSON value) into `dir` atomically: every file is first written to a temp
+ * sibling, then all are renamed into place. On failure the temp files are removed and nothing
+ * under the final names changes. The JSON layout is HF's: indent 2, trailing newline.
+ */
+export async function writeJsonFilesAtomic(
+  dir: string,
+  files: Record<string, unknown>,
+): Promise<void> {
+  const base = dir.replace(/\/+$/, "") || "/";
+  try {
+    await Deno.mkdir(base, { recursive: true });
+  } catch (e) {
+    throw new ConfigError(
+      `${base}: cannot create the save directory (${
+        (e as Error).message
+      }); expected a writable directory`,
+      { cause: e },
+    );
+  }
+  const texts = Object.entries(files).map(([name, value]) => {
+    let text: string;
+    try {
+      text = JSON.stringify(value, null, 2) + "\n";
+    } catch (e) {
+      throw new ConfigError(`${base}/${name}: cannot serialize (${(e as Error).message})`, {
+        cause: e,
+      });
+    }
+    return {
+      final: `${base}/${name}`,
+      tmp: `${base}/.${name}.tmp-${Deno.pid}-${tmpCounter++}`,
+      text,
+    };
+  });
+  const written: string[] = [];
+  try {
+    for (const t of texts) {
+      written.push(t.tmp);
+      await Deno.writeTextFile(t.tmp, t.text, { createNew: true });
+    }
+    for (const t of texts) await Deno.rename(t.tmp, t.final);
+  } catch (e) {
+    for (const tmp of written) await Deno.remove(tmp).catch(() => {});
+    throw new ConfigError(
+      `${base}: cannot write ${texts.map((t) => t.final.slice(base.length + 1)).join(", ")} (${
+        (e as Error).message
+      }); expected a writable directory`,
+      { cause: e },
+    );
+  }
+}
