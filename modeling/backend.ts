@@ -8,7 +8,25 @@
  *
  * @module
  */
+import { EncdecError } from "@encdec/config";
 import type { Tensor } from "./tensor.ts";
+
+/**
+ * Thrown by a backend op on misuse: wrong dtype, mismatched or un-broadcastable shapes, an axis
+ * out of range, an id outside the vocabulary. The message names the backend and op, what was
+ * found and what was expected (`cpu.matmul: inner dims differ: a [2, 3] vs b [4, 5] ...`).
+ *
+ * @example
+ * ```ts
+ * import { BackendError } from "@encdec/modeling";
+ * try {
+ *   // backend.matmul(a, b)
+ * } catch (e) {
+ *   if (e instanceof BackendError) console.error(e.message);
+ * }
+ * ```
+ */
+export class BackendError extends EncdecError {}
 
 /** Elementwise activations by their Hugging Face `hidden_act` names. */
 export type Activation = "gelu" | "gelu_new" | "gelu_pytorch_tanh" | "relu" | "tanh" | "none";
@@ -23,6 +41,15 @@ export interface AttentionOptions<T> {
   scale: number;
   /** Also return the attention probabilities `[batch, heads, tgt, src]`. */
   returnProbs?: boolean;
+}
+
+/**
+ * A seeded source of uniform doubles in `[0, 1)`; structurally the same as `@encdec/generation`'s
+ * `Rng`, so one generator can drive both. Never `Math.random`.
+ */
+export interface RandomSource {
+  /** Next uniform double in `[0, 1)`. */
+  random(): number;
 }
 
 /** A compute device: the ops the BERT / RoBERTa / BertGeneration / GPT-2 models need. */
@@ -83,4 +110,9 @@ export interface Backend<T = Tensor> {
   ): T;
   /** The `k` largest values along the last axis, sorted descending, with their indices (int32). */
   topk(x: T, k: number): { values: T; indices: T };
+  /**
+   * Optional (training): inverted dropout, `x * keep / (1 - p)` with `keep = rng.random() >= p`
+   * drawn once per element in row-major order. Returns `x` itself when `p = 0`; zeros when `p = 1`.
+   */
+  dropout?(x: T, p: number, rng: RandomSource): T;
 }

@@ -1,7 +1,42 @@
 /**
- * `@encdec/modeling`: tensors, compute backends, weight files and the encoder-decoder models.
+ * `@encdec/modeling`: the one `Tensor` type, the `Backend` op interface and the CPU backend,
+ * weight files (safetensors, torch `.bin`, sharded indexes) and the models: BERT, RoBERTa,
+ * BertGeneration, GPT-2 and `EncoderDecoderModel` with its `EncoderDecoderCache`.
+ *
+ * @example
+ * ```ts
+ * import { EncoderDecoderModel } from "@encdec/modeling";
+ * const model = await EncoderDecoderModel.fromPretrained("tests/testdata/fixtures/bert2bert");
+ * const out = await model.forward({ inputIds: [[2, 65, 3]], labels: [[88, 3]] });
+ * out.logits.dims; // [1, 2, 99]
+ * ```
  *
  * @module
  */
 export * from "./tensor.ts";
-export type * from "./backend.ts";
+export * from "./backend.ts";
+export { cpu, CpuBackend, erf } from "./backends/cpu/cpu.ts";
+export * from "./weights/mod.ts";
+export * from "./models/encoder_decoder.ts";
+export * from "./models/outputs.ts";
+export * from "./models/device.ts";
+export * from "./models/cache.ts";
+export * from "./models/bert.ts";
+export * from "./models/roberta.ts";
+export * from "./models/bert_generation.ts";
+export * from "./models/gpt2.ts";
+export {
+  type LoadingInfo,
+  ModelInputError,
+  ModelLoadError,
+  type ParamSpec,
+  ParamView,
+} from "./models/_params.ts";
+export type {
+  DecoderArgs,
+  DecoderOutput,
+  DecoderStack,
+  EncoderArgs,
+  EncoderOutput,
+  EncoderStack,
+} from "./models/_layers.ts";

@@ -1,0 +1,86 @@
+/**
+ * Turns user inputs (`number[][]` or a `Tensor`) into the host id / mask tensors the models take,
+ * with typed errors naming the argument, row and value.
+ *
+ * @module
+ */
+import { Tensor } from "../tensor.ts";
+import type { Ids, Mask } from "./_layers.ts";
+import { ModelInputError } from "./_params.ts";
+
+function values(
+  input: number[][] | Tensor,
+  name: string,
+): { data: number[]; dims: [number, number] } {
+  if (input instanceof Tensor) {
+    if (input.dims.length !== 2) {
+      throw new ModelInputError(
+        `${name}: expected shape [batch, len], got [${input.dims.join(", ")}]`,
+      );
+    }
+    const data = new Array<number>(input.size);
+    for (let i = 0; i < data.length; i++) data[i] = input.get(i);
+    return { data, dims: [input.dims[0], input.dims[1]] };
+  }
+  if (!Array.isArray(input) || input.length === 0 || !input.every(Array.isArray)) {
+    throw new ModelInputError(`${name}: expected a non-empty number[][] [batch, len]`);
+  }
+  const len = input[0].length;
+  const data: number[] = [];
+  input.forEach((r, i) => {
+    if (r.length !== len) {
+      throw new ModelInputError(`${name}: row ${i} has ${r.length} items, row 0 has ${len}`);
+    }
+    data.push(...r);
+  });
+  if (len === 0) {
+    throw new ModelInputError(`${name}: rows are empty, expected at least one position`);
+  }
+  return { data, dims: [input.length, len] };
+}
+
+/** Ids `[batch, len]` as int32; integers only (the vocabulary range is checked by the model). */
+export function toIds(input: number[][] | Tensor, name: string): Ids {
+  const { data, dims } = values(input, name);
+  const out = new Int32Array(data.length);
+  data.forEach((v, i) => {
+    if (!Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31) {
+      throw new ModelInputError(
+        `${name}[${Math.floor(i / dims[1])}][${i % dims[1]}] = ${v} is not a token id (an integer)`,
+      );
+    }
+    out[i] = v;
+  });
+  return new Tensor("int32", out, dims);
+}
+
+/** A 0/1 mask `[batch, len]` as float32. */
+export function toMask(input: number[][] | Tensor, name: string): Mask {
+  const { data, dims } = values(input, name);
+  const out = new Float32Array(data.length);
+  data.forEach((v, i) => {
+    if (v !== 0 && v !== 1) {
+      throw new ModelInputError(
+        `${name}[${Math.floor(i / dims[1])}][${i % dims[1]}] = ${v}, expected 0 or 1`,
+      );
+    }
+    out[i] = v;
+  });
+  return new Tensor("float32", out, dims);
+}
+
+/** Labels `[batch, len]`: ids in `[0, vocab)` or -100 (ignored). */
+export function toLabels(input: number[][] | Tensor, vocab: number): Ids {
+  const ids = toIds(input, "labels");
+  const len = ids.dims[1];
+  ids.data.forEach((v, i) => {
+    if (v !== -100 && (v < 0 || v >= vocab)) {
+      throw new ModelInputError(
+        `labels[${Math.floor(i / len)}][${
+          i % len
+        }] = ${v} is outside the vocabulary [0, ${vocab}) and not -100`,
+      );
+    }
+  });
+  return ids;
+}

@@ -1,0 +1,286 @@
+/**
+ * The machinery behind each architecture's ONE declarative key table: a `ParamSpec` per checkpoint
+ * key (stored shape, HF initialisation, Conv1D layout, tied alias), turned into backend handles by
+ * `materialize` (load from a state dict, or initialise what is missing) and back into a state dict
+ * by `exportStateDict` (tied aliases stored once, as HF does).
+ *
+ * @module
+ */
+import { EncdecError } from "@encdec/config";
+import type { Backend } from "../backend.ts";
+import { Tensor } from "../tensor.ts";
+
+/** A model that cannot be built from its weights (shape mismatch, bad config, ...). */
+export class ModelLoadError extends EncdecError {}
+
+/** Bad input to a model call (ids outside the vocabulary, too long, batch sizes that differ). */
+export class ModelInputError extends EncdecError {}
+
+/** How HF's `_init_weights` initialises a parameter. */
+export type InitKind = "normal" | "zeros" | "ones";
+
+/** One row of a key table: a checkpoint key and how to build the field behind it. */
+export interface ParamSpec {
+  /** Checkpoint key, e.g. `"decoder.bert.encoder.layer.0.attention.self.query.weight"`. */
+  key: string;
+  /** Shape as stored in the checkpoint. */
+  shape: readonly number[];
+  /** HF initialisation when the key is not in the checkpoint. */
+  init: InitKind;
+  /** Standard deviation for `"normal"` (the config's `initializer_range`, or a scaled one). */
+  std?: number;
+  /** Embedding row zeroed at init (`padding_idx`). */
+  paddingIdx?: number;
+  /** GPT-2 `Conv1D`: stored `[in, out]`, used as `[out, in]` by `Backend.linear`. */
+  conv1d?: boolean;
+  /** This key is the same tensor as `tiedTo` (stored once, under `tiedTo`). */
+  tiedTo?: string;
+}
+
+/** Table builders: the rows of one `nn.Linear` / `nn.LayerNorm` / `nn.Embedding` / `Conv1D`. */
+export const row = {
+  /** `nn.Linear(inF, outF)`: weight `[out, in]` normal(0, std), bias zeros. */
+  linear(prefix: string, outF: number, inF: number, std: number, bias = true): ParamSpec[] {
+    const w: ParamSpec = { key: `${prefix}.weight`, shape: [outF, inF], init: "normal", std };
+    return bias ? [w, { key: `${prefix}.bias`, shape: [outF], init: "zeros" }] : [w];
+  },
+  /** GPT-2 `Conv1D(outF, inF)`: weight stored `[in, out]`. */
+  conv1d(prefix: string, outF: number, inF: number, std: number): ParamSpec[] {
+    return [
+      { key: `${prefix}.weight`, shape: [inF, outF], init: "normal", std, conv1d: true },
+      { key: `${prefix}.bias`, shape: [outF], init: "zeros" },
+    ];
+  },
+  /** `nn.LayerNorm(n)`: weight ones, bias zeros. */
+  layerNorm(prefix: string, n: number): ParamSpec[] {
+    return [
+      { key: `${prefix}.weight`, shape: [n], init: "ones" },
+      { key: `${prefix}.bias`, shape: [n], init: "zeros" },
+    ];
+  },
+  /** `nn.Embedding(n, d, padding_idx)`: normal(0, std), padding row zeroed. */
+  embedding(key: string, n: number, d: number, std: number, paddingIdx?: number): ParamSpec {
+    return { key, shape: [n, d], init: "normal", std, paddingIdx };
+  },
+};
+
+/** Prefixes every key (and tie target) of a table. */
+export function prefixed(prefix: string, specs: readonly ParamSpec[]): ParamSpec[] {
+  return specs.map((s) => ({
+    ...s,
+    key: `${prefix}.${s.key}`,
+    tiedTo: s.tiedTo === undefined ? undefined : `${prefix}.${s.tiedTo}`,
+  }));
+}
+
+/**
+ * Backend handles by checkpoint key, with a candle-like prefix builder:
+ * `w.pp("encoder").pp("layer").pp(0).get("attention.self.query.weight")`.
+ */
+export class ParamView<T> {
+  constructor(
+    private readonly store: ReadonlyMap<string, T>,
+    /** The prefix of this view, `""` at the root. */
+    readonly prefix = "",
+  ) {}
+
+  /** A view one level down the key tree. */
+  pp(name: string | number): ParamView<T> {
+    return new ParamView(this.store, this.prefix ? `${this.prefix}.${name}` : String(name));
+  }
+
+  /** The handle of `name` under this prefix. */
+  get(name: string): T {
+    const key = this.prefix ? `${this.prefix}.${name}` : name;
+    const t = this.store.get(key);
+    if (t === undefined) throw new ModelLoadError(`no parameter "${key}" in this model`);
+    return t;
+  }
+
+  /** True when `name` exists under this prefix. */
+  has(name: string): boolean {
+    return this.store.has(this.prefix ? `${this.prefix}.${name}` : name);
+  }
+}
+
+/** What loading a state dict found, as HF's `output_loading_info`. */
+export interface LoadingInfo {
+  /** Model keys not in the checkpoint (initialised instead), minus tied keys whose partner loaded. */
+  missingKeys: string[];
+  /** Checkpoint keys the model has no field for. */
+  unexpectedKeys: string[];
+}
+
+/** A seeded normal sampler (mulberry32 + Box-Muller); never `Math.random`. */
+export class NormalRng {
+  private state: number;
+  private spare: number | null = null;
+
+  constructor(seed: number) {
+    this.state = seed >>> 0;
+  }
+
+  /** Uniform in (0, 1). */
+  uniform(): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
+  }
+
+  /** A standard normal sample. */
+  normal(): number {
+    if (this.spare !== null) {
+      const s = this.spare;
+      this.spare = null;
+      return s;
+    }
+    const r = Math.sqrt(-2 * Math.log(this.uniform()));
+    const a = 2 * Math.PI * this.uniform();
+    this.spare = r * Math.sin(a);
+    return r * Math.cos(a);
+  }
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** `[r, c]` → `[c, r]` (float32). */
+function transpose2d(t: Tensor<"float32">): Tensor<"float32"> {
+  const [r, c] = t.dims;
+  const out = new Float32Array(r * c);
+  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = t.data[i * c + j];
+  return new Tensor("float32", out, [c, r]);
+}
+
+function initTensor(spec: ParamSpec, rng: NormalRng): Tensor<"float32"> {
+  const t = Tensor.zeros(spec.shape, "float32");
+  if (spec.init === "ones") t.data.fill(1);
+  if (spec.init === "normal") {
+    const std = spec.std ?? 0.02;
+    for (let i = 0; i < t.data.length; i++) t.data[i] = rng.normal() * std;
+    if (spec.paddingIdx !== undefined && spec.paddingIdx >= 0 && spec.paddingIdx < spec.shape[0]) {
+      const d = spec.shape[1];
+      t.data.fill(0, spec.paddingIdx * d, (spec.paddingIdx + 1) * d);
+    }
+  }
+  return t;
+}
+
+/** Options of `materialize`. */
+export interface MaterializeOptions {
+  /** Checkpoint tensors by key; absent keys are initialised. */
+  stateDict?: ReadonlyMap<string, Tensor>;
+  /** Seed of the initialisation RNG. */
+  seed?: number;
+  /** Dtype the weights are uploaded in (default float32: half weights are upcast). */
+  dtype?: "float32" | "float16" | "bfloat16";
+  /** Checkpoint keys that are silently ignored when unexpected (regexes, as HF's lists). */
+  ignoreUnexpected?: readonly RegExp[];
+  /** Name of the source for error messages. */
+  source?: string;
+}
+
+/** Handles by key, the loading report and the host float32 values (for saving). */
+export interface Materialized<T> {
+  /** Backend handles by key (tied keys share the handle of their target). */
+  handles: Map<string, T>;
+  /** What was missing / unexpected. */
+  info: LoadingInfo;
+}
+
+/**
+ * Builds every parameter of `table` on `backend`: taken from `stateDict` (shape checked, half
+ * upcast, Conv1D transposed) or initialised like HF. Fails on the first shape mismatch, naming
+ * the key, before anything is returned.
+ */
+export function materialize<T>(
+  backend: Backend<T>,
+  table: readonly ParamSpec[],
+  opts: MaterializeOptions = {},
+): Materialized<T> {
+  const sd = opts.stateDict ?? new Map<string, Tensor>();
+  const source = opts.source ?? "state dict";
+  const rng = new NormalRng(opts.seed ?? 0);
+  const byKey = new Map(table.map((s) => [s.key, s]));
+  // Resolve each key to the root of its tie chain.
+  const root = (key: string): string => {
+    let k = key;
+    for (let i = 0; i < 8; i++) {
+      const t = byKey.get(k)?.tiedTo;
+      if (t === undefined) return k;
+      k = t;
+    }
+    throw new ModelLoadError(`tie chain of "${key}" does not end`);
+  };
+  const groups = new Map<string, string[]>();
+  for (const s of table) {
+    const r = root(s.key);
+    if (!byKey.has(r)) throw new ModelLoadError(`"${s.key}" is tied to unknown key "${r}"`);
+    groups.set(r, [...(groups.get(r) ?? []), s.key]);
+  }
+
+  // Validate shapes of every checkpoint tensor we will use before building anything.
+  for (const s of table) {
+    const t = sd.get(s.key);
+    if (t && !sameShape(t.dims, s.shape)) {
+      throw new ModelLoadError(
+        `${source}: tensor "${s.key}" has shape [${t.dims.join(", ")}], expected [${
+          s.shape.join(", ")
+        }]`,
+      );
+    }
+    if (t && !(t.dtype === "float32" || t.dtype === "float16" || t.dtype === "bfloat16")) {
+      throw new ModelLoadError(
+        `${source}: tensor "${s.key}" has dtype ${t.dtype}, expected a float`,
+      );
+    }
+  }
+
+  const handles = new Map<string, T>();
+  const missing: string[] = [];
+  const dtype = opts.dtype ?? "float32";
+  for (const [r, members] of groups) {
+    const spec = byKey.get(r)!;
+    // The tie target first; an alias stored explicitly (legacy .bin files) fills the group too.
+    const foundKey = sd.has(r) ? r : members.find((k) => sd.has(k));
+    let host: Tensor<"float32">;
+    if (foundKey !== undefined) {
+      host = sd.get(foundKey)!.toFloat32();
+    } else {
+      host = initTensor(spec, rng);
+      missing.push(...members);
+    }
+    if (spec.conv1d) host = transpose2d(host);
+    const h = backend.upload(dtype === "float32" ? host : host.to(dtype));
+    for (const k of members) handles.set(k, h);
+  }
+  const unexpected = [...sd.keys()].filter((k) =>
+    !byKey.has(k) && !(opts.ignoreUnexpected ?? []).some((re) => re.test(k))
+  );
+  return {
+    handles,
+    info: { missingKeys: missing.sort(), unexpectedKeys: unexpected.sort() },
+  };
+}
+
+/**
+ * The state dict of a model in HF's saved layout: tied aliases dropped (stored once under their
+ * target), Conv1D weights back to `[in, out]`.
+ */
+export async function exportStateDict<T>(
+  backend: Backend<T>,
+  table: readonly ParamSpec[],
+  handles: ReadonlyMap<string, T>,
+): Promise<Map<string, Tensor>> {
+  const out = new Map<string, Tensor>();
+  for (const s of table) {
+    if (s.tiedTo !== undefined) continue;
+    let t = (await backend.read(handles.get(s.key)!)).toFloat32();
+    if (s.conv1d) t = transpose2d(t);
+    out.set(s.key, t);
+  }
+  return out;
+}

@@ -1,0 +1,520 @@
+/**
+ * `EncoderDecoderModel`: any supported encoder (BERT, RoBERTa, BertGeneration) composed with any
+ * supported decoder (the same three as causal LMs with cross-attention, or GPT-2), as HF's
+ * `EncoderDecoderModel`: `enc_to_dec_proj` when the widths differ, `tie_encoder_decoder`, tied
+ * word embeddings, the labels → shifted decoder inputs + loss path, and the incremental
+ * `Seq2SeqModel` interface (`encode` / `decodeStep` / `reorderCache`) generation drives.
+ *
+ * @module
+ */
+import {
+  AutoConfig,
+  EncoderDecoderConfig,
+  GenerationConfig,
+  PretrainedConfig,
+} from "@encdec/config";
+import type { Backend } from "../backend.ts";
+import { Tensor } from "../tensor.ts";
+import { loadStateDict, saveShardedSafetensors } from "../weights/mod.ts";
+import { EncoderDecoderCache } from "./cache.ts";
+import type { DecoderStack, EncoderStack, Ids } from "./_layers.ts";
+import { checkSupported, decoderArch, encoderArch, hiddenSizeOf } from "./_registry.ts";
+import {
+  exportStateDict,
+  type LoadingInfo,
+  materialize,
+  ModelInputError,
+  ModelLoadError,
+  type ParamSpec,
+  ParamView,
+  prefixed,
+  row,
+} from "./_params.ts";
+import { toIds, toLabels, toMask } from "./_inputs.ts";
+import { type DeviceSpec, deviceSync, resolveDevice } from "./device.ts";
+import type {
+  EncoderDecoderConfigInput,
+  EncoderDecoderModelClass,
+  EncoderDecoderModelOptions,
+  EncoderState,
+  FromPretrainedOptions,
+  PartLoadingInfo,
+  Seq2SeqForwardArgs,
+  Seq2SeqLMOutput,
+} from "./outputs.ts";
+
+// ---- helpers -----------------------------------------------------------------------------------
+
+function toConfig(c: EncoderDecoderConfigInput | PretrainedConfig): EncoderDecoderConfig {
+  if (c instanceof EncoderDecoderConfig) return c;
+  const parsed = c instanceof PretrainedConfig ? c : AutoConfig.fromJSON(c, { file: "config" });
+  if (!(parsed instanceof EncoderDecoderConfig)) {
+    throw new ModelLoadError(
+      `config: model_type "${parsed.modelType}" is not "encoder-decoder"; expected an EncoderDecoderConfig`,
+    );
+  }
+  return parsed;
+}
+
+function nullableId(v: unknown): number | null {
+  return typeof v === "number" ? v : null;
+}
+
+/** `shift_tokens_right`: `[start, labels[:-1]]` with -100 → pad. */
+function shiftTokensRight(labels: Ids, pad: number | null, start: number | null): Ids {
+  if (start === null) {
+    throw new ModelInputError(
+      "labels given without decoder_input_ids, but config.decoder_start_token_id is not set: set it to shift labels right",
+    );
+  }
+  if (pad === null) {
+    throw new ModelInputError(
+      "labels given without decoder_input_ids, but config.pad_token_id is not set: set it to replace -100 in the shifted labels",
+    );
+  }
+  const [n, t] = labels.dims;
+  const out = new Int32Array(n * t);
+  for (let r = 0; r < n; r++) {
+    out[r * t] = start;
+    for (let c = 1; c < t; c++) {
+      const v = labels.data[r * t + c - 1];
+      out[r * t + c] = v === -100 ? pad : v;
+    }
+  }
+  return new Tensor("int32", out, [n, t]);
+}
+
+function sameBatch(a: number, b: number, what: string): void {
+  if (a !== b) throw new ModelInputError(`batch size mismatch: ${what} (${a} vs ${b})`);
+}
+
+// ---- the model ---------------------------------------------------------------------------------
+
+/**
+ * HF's `EncoderDecoderModel` over a `Backend`.
+ *
+ * @example
+ * ```ts
+ * import { EncoderDecoderModel } from "@encdec/modeling";
+ * const model = await EncoderDecoderModel.fromPretrained("tests/testdata/fixtures/bert2bert");
+ * const out = await model.forward({
+ *   inputIds: [[2, 65, 53, 3]],
+ *   labels: [[88, 54, 3]],
+ * });
+ * out.logits.dims; // [1, 3, 99]
+ * out.loss?.item();
+ * ```
+ */
+export class EncoderDecoderModel {
+  /** The composite config (`config.encoder`, `config.decoder`, camelCased HF fields). */
+  readonly config: EncoderDecoderConfig;
+  /** Generation defaults (`generation_config.json`, else derived from the config). */
+  generationConfig: GenerationConfig;
+  /** The device. */
+  readonly backend: Backend<unknown>;
+  /** The encoder stack. */
+  readonly encoder: EncoderStack<unknown>;
+  /** The decoder stack with LM head. */
+  readonly decoder: DecoderStack<unknown>;
+  /** Missing (initialised) and unexpected checkpoint keys. */
+  readonly loadingInfo: LoadingInfo;
+  /** Per-part report, set by `fromEncoderDecoderPretrained`. */
+  partLoadingInfo: PartLoadingInfo | null = null;
+  /** The key table of the whole model (checkpoint layout). */
+  readonly keyTable: readonly ParamSpec[];
+  /** Size of the logits' last axis. */
+  readonly vocabSize: number;
+  private readonly handles: Map<string, unknown>;
+  private readonly proj: { weight: unknown; bias: unknown } | null;
+
+  /**
+   * Builds the model from `config`: weights from `options.stateDict` where present, the rest
+   * initialised like HF (`normal(0, initializer_range)`, LayerNorm 1/0, zero biases, padding rows
+   * zeroed) from `options.seed`. Fails on a shape mismatch, naming the key.
+   */
+  constructor(config: EncoderDecoderConfigInput, options: EncoderDecoderModelOptions = {}) {
+    this.config = toConfig(config);
+    // The models read HF's snake_case fields (defaults filled by the config classes).
+    const enc = checkSupported(this.config.encoder.toDict(), "encoder");
+    const dec = checkSupported(this.config.decoder.toDict(), "decoder");
+    this.backend = deviceSync(options.device);
+
+    // One key table for the whole model: encoder.* + decoder.* (+ enc_to_dec_proj.*).
+    const ea = encoderArch<unknown>(enc);
+    const da = decoderArch<unknown>(dec);
+    const encH = hiddenSizeOf(enc), decH = hiddenSizeOf(dec);
+    const table = [...prefixed("encoder", ea.table), ...prefixed("decoder", da.table)];
+    const needProj = encH !== decH && (dec.cross_attention_hidden_size ?? null) === null;
+    if (needProj) {
+      const std = (dec.initializer_range as number | undefined) ?? 0.02;
+      table.push(...row.linear("enc_to_dec_proj", decH, encH, std));
+    }
+    if (this.config.tieEncoderDecoder) {
+      // HF's _tie_encoder_decoder_weights: encoder.K is decoder.<base>.K where both exist.
+      const decKeys = new Map(table.map((s) => [s.key, s]));
+      for (const s of table) {
+        if (!s.key.startsWith("encoder.")) continue;
+        const target = decKeys.get(`decoder.${da.basePrefix}.${s.key.slice("encoder.".length)}`);
+        if (target && target.shape.join() === s.shape.join()) s.tiedTo = target.key;
+      }
+    }
+    const built = materialize(this.backend, table, {
+      stateDict: options.stateDict,
+      seed: options.seed ?? 0,
+      dtype: options.dtype,
+      ignoreUnexpected: da.ignoreUnexpected.map((re) => new RegExp(`^decoder\\..*${re.source}`)),
+      source: options.source,
+    });
+    this.handles = built.handles;
+    this.loadingInfo = built.info;
+    this.keyTable = table;
+    const w = new ParamView(this.handles);
+    this.encoder = ea.build(this.backend, w.pp("encoder"));
+    this.decoder = da.build(this.backend, w.pp("decoder"));
+    this.proj = needProj
+      ? { weight: w.get("enc_to_dec_proj.weight"), bias: w.get("enc_to_dec_proj.bias") }
+      : null;
+    this.vocabSize = this.decoder.vocabSize;
+    this.generationConfig = options.generationConfig ??
+      GenerationConfig.fromModelConfig(this.config as PretrainedConfig);
+  }
+
+  /** `config.decoderStartTokenId` (or `null`), used to shift labels right. */
+  get decoderStartTokenId(): number | null {
+    return nullableId(this.config.decoderStartTokenId);
+  }
+
+  /** `config.padTokenId` (or `null`), used to shift labels right. */
+  get padTokenId(): number | null {
+    return nullableId(this.config.padTokenId);
+  }
+
+  // ---- loading and saving ----------------------------------------------------------------------
+
+  /**
+   * Loads `config.json`, `generation_config.json` (optional) and the weights (safetensors,
+   * `pytorch_model.bin`, sharded) of a saved `EncoderDecoderModel`.
+   */
+  static async fromPretrained<M>(
+    this: EncoderDecoderModelClass<M>,
+    dirOrHubId: string,
+    options: FromPretrainedOptions = {},
+  ): Promise<M> {
+    const resolve = options.revision ? { revision: options.revision } : {};
+    const config = toConfig(await AutoConfig.fromPretrained(dirOrHubId, resolve));
+    const generationConfig = await GenerationConfig.fromPretrained(dirOrHubId, resolve);
+    const sd = await loadStateDict(dirOrHubId, resolve);
+    const device = await resolveDevice(options.device);
+    return new this(config, {
+      stateDict: sd.tensors,
+      device,
+      dtype: options.dtype,
+      generationConfig,
+      source: sd.files[0],
+    });
+  }
+
+  /**
+   * HF's `from_encoder_decoder_pretrained`: an encoder checkpoint and a decoder checkpoint
+   * (usually bare base models) become one model; the decoder gets `is_decoder` and
+   * `add_cross_attention`, and its cross-attention and LM head are newly initialised (listed in
+   * `loadingInfo.missingKeys` and per part in `partLoadingInfo`).
+   *
+   * `kwargs` are HF's: `encoder_*` / `decoder_*` keys override that side's config fields, the
+   * rest are top-level fields (`decoder_start_token_id`, `pad_token_id`, `tie_encoder_decoder`).
+   * `options.seed` seeds the new weights; `options.device` picks the backend.
+   */
+  static async fromEncoderDecoderPretrained<M extends EncoderDecoderModel>(
+    this: EncoderDecoderModelClass<M>,
+    encoderIdOrDir: string,
+    decoderIdOrDir: string,
+    kwargs: Record<string, unknown> = {},
+    options: { seed?: number; device?: DeviceSpec } = {},
+  ): Promise<M> {
+    const config = await EncoderDecoderConfig.fromEncoderDecoderPretrained(
+      encoderIdOrDir,
+      decoderIdOrDir,
+      kwargs,
+    );
+    const ea = encoderArch(checkSupported(config.encoder.toDict(), "encoder"));
+    const da = decoderArch(checkSupported(config.decoder.toDict(), "decoder"));
+    const encSd = (await loadStateDict(encoderIdOrDir)).tensors;
+    const decSd = (await loadStateDict(decoderIdOrDir)).tensors;
+
+    // HF's prefix handling: a head checkpoint loses its base prefix in a base model; a base
+    // checkpoint gains it in a head model. `names` maps model keys back to checkpoint names.
+    const stateDict = new Map<string, Tensor>();
+    const names = new Map<string, string>();
+    const mapPart = (
+      part: "encoder" | "decoder",
+      sd: Map<string, Tensor>,
+      table: ParamSpec[],
+      base: string,
+    ) => {
+      const p = `${base}.`;
+      const ckptHasPrefix = [...sd.keys()].some((k) => k.startsWith(p));
+      const modelHasPrefix = table.some((s) => s.key.startsWith(p));
+      for (const [k, t] of sd) {
+        let mk = k;
+        if (ckptHasPrefix && !modelHasPrefix && k.startsWith(p)) mk = k.slice(p.length);
+        if (!ckptHasPrefix && modelHasPrefix) mk = p + k;
+        stateDict.set(`${part}.${mk}`, t);
+        names.set(`${part}.${mk}`, k);
+      }
+      return !ckptHasPrefix && modelHasPrefix ? p : "";
+    };
+    const encStrip = mapPart("encoder", encSd, ea.table, ea.basePrefix);
+    const decStrip = mapPart("decoder", decSd, da.table, da.basePrefix);
+    const backend = await resolveDevice(options.device);
+    const model = new this(config, {
+      stateDict,
+      seed: options.seed,
+      device: backend,
+      source: decoderIdOrDir,
+    });
+
+    const part = (name: "encoder" | "decoder", strip: string): LoadingInfo => {
+      const rel = (k: string) => {
+        const r = k.slice(name.length + 1);
+        return strip && r.startsWith(strip) ? r.slice(strip.length) : r;
+      };
+      return {
+        missingKeys: model.loadingInfo.missingKeys.filter((k) => k.startsWith(`${name}.`)).map(rel)
+          .sort(),
+        unexpectedKeys: model.loadingInfo.unexpectedKeys.filter((k) => k.startsWith(`${name}.`))
+          .map((k) => names.get(k) ?? rel(k)).sort(),
+      };
+    };
+    model.partLoadingInfo = {
+      encoder: part("encoder", encStrip),
+      decoder: part("decoder", decStrip),
+    };
+    return model;
+  }
+
+  /** The weights in HF's checkpoint layout (tied weights once), as host float32 tensors. */
+  stateDict(): Promise<Map<string, Tensor>> {
+    return exportStateDict(this.backend, this.keyTable, this.handles);
+  }
+
+  /**
+   * Writes `config.json`, `generation_config.json` and `model.safetensors` (HF's layout, tied
+   * weights stored once; sharded with `model.safetensors.index.json` past `maxShardSize`, HF's
+   * default `"5GB"`) into `dir`; each file goes to a temporary sibling and is renamed.
+   */
+  async savePretrained(
+    dir: string,
+    options: { safeSerialization?: boolean; maxShardSize?: number | string } = {},
+  ): Promise<void> {
+    if (options.safeSerialization === false) {
+      throw new ModelInputError(
+        "savePretrained: safeSerialization = false (pytorch_model.bin) is not supported; encdec writes model.safetensors",
+      );
+    }
+    const sd = await this.stateDict();
+    await saveShardedSafetensors(dir, sd, { maxShardSize: options.maxShardSize ?? "5GB" });
+    // config.json and generation_config.json in HF's layout, written atomically together
+    await this.config.savePretrained(dir, { generationConfig: this.generationConfig });
+  }
+
+  // ---- forward -----------------------------------------------------------------------------------
+
+  /** Projects encoder output `[b, s, encH]` to the decoder width (identity when not needed). */
+  private project(h: unknown): unknown {
+    return this.proj ? this.backend.linear(h, this.proj.weight, this.proj.bias) : h;
+  }
+
+  /**
+   * HF's `EncoderDecoderModel.forward`. With `labels` and no decoder inputs, the decoder inputs
+   * are the labels shifted right (`decoder_start_token_id` first, -100 → pad) and the decoder
+   * mask is `decoder_input_ids != pad`; `loss` is the mean cross-entropy over labels != -100.
+   */
+  async forward(args: Seq2SeqForwardArgs): Promise<Seq2SeqLMOutput> {
+    const b = this.backend;
+    const past = args.pastKeyValues ?? null;
+    // -- encoder
+    const inputIds = args.inputIds !== undefined ? toIds(args.inputIds, "input_ids") : undefined;
+    const attentionMask = args.attentionMask !== undefined
+      ? toMask(args.attentionMask, "attention_mask")
+      : undefined;
+    if (inputIds && attentionMask) {
+      sameBatch(inputIds.dims[0], attentionMask.dims[0], "input_ids vs attention_mask");
+      if (inputIds.dims[1] !== attentionMask.dims[1]) {
+        throw new ModelInputError(
+          `attention_mask has ${attentionMask.dims[1]} columns, input_ids has ${inputIds.dims[1]}`,
+        );
+      }
+    }
+    let encOut: { last: unknown; hidden?: unknown[]; attn?: unknown[] } | undefined;
+    if (args.encoderOutputs) {
+      encOut = { last: b.upload(args.encoderOutputs.lastHiddenState) };
+    } else if (inputIds || args.inputsEmbeds) {
+      const o = this.encoder.forward({
+        inputIds,
+        inputsEmbeds: args.inputsEmbeds ? b.upload(args.inputsEmbeds) : undefined,
+        attentionMask,
+        outputHiddenStates: args.outputHiddenStates,
+        outputAttentions: args.outputAttentions,
+      });
+      encOut = { last: o.lastHiddenState, hidden: o.hiddenStates, attn: o.attentions };
+    } else if (!past || past.cross.length === 0) {
+      throw new ModelInputError("forward: give inputIds, inputsEmbeds or encoderOutputs");
+    }
+    const encBatch = encOut ? b.dims(encOut.last)[0] : past!.batchSize;
+    if (attentionMask) {
+      sameBatch(attentionMask.dims[0], encBatch, "attention_mask vs encoder output");
+    }
+
+    // -- decoder inputs (labels shifted right when absent)
+    const labels = args.labels !== undefined ? toLabels(args.labels, this.vocabSize) : undefined;
+    let decIds = args.decoderInputIds !== undefined
+      ? toIds(args.decoderInputIds, "decoder_input_ids")
+      : undefined;
+    let decMask = args.decoderAttentionMask !== undefined
+      ? toMask(args.decoderAttentionMask, "decoder_attention_mask")
+      : undefined;
+    if (labels && !decIds && !args.decoderInputsEmbeds) {
+      decIds = shiftTokensRight(labels, this.padTokenId, this.decoderStartTokenId);
+      if (!decMask) {
+        const pad = this.padTokenId!;
+        decMask = new Tensor(
+          "float32",
+          Float32Array.from(decIds.data, (v) => v === pad ? 0 : 1),
+          decIds.dims,
+        );
+      }
+    }
+    if (!decIds && !args.decoderInputsEmbeds) {
+      throw new ModelInputError("forward: give decoderInputIds, decoderInputsEmbeds or labels");
+    }
+    const decBatch = decIds ? decIds.dims[0] : args.decoderInputsEmbeds!.dims[0];
+    sameBatch(decBatch, encBatch, "decoder inputs vs encoder inputs");
+    if (decMask) sameBatch(decMask.dims[0], decBatch, "decoder_attention_mask vs decoder inputs");
+    if (labels) {
+      sameBatch(labels.dims[0], decBatch, "labels vs decoder inputs");
+      const t = decIds ? decIds.dims[1] : args.decoderInputsEmbeds!.dims[1];
+      if (labels.dims[1] !== t) {
+        throw new ModelInputError(
+          `labels have ${labels.dims[1]} columns, decoder inputs have ${t}`,
+        );
+      }
+    }
+
+    // -- decoder
+    const d = this.decoder.forward({
+      inputIds: decIds,
+      inputsEmbeds: args.decoderInputsEmbeds ? b.upload(args.decoderInputsEmbeds) : undefined,
+      attentionMask: decMask,
+      encoderHiddenStates: encOut ? this.project(encOut.last) : undefined,
+      encoderAttentionMask: attentionMask,
+      past,
+      useCache: args.useCache !== false,
+      outputHiddenStates: args.outputHiddenStates,
+      outputAttentions: args.outputAttentions,
+    });
+
+    let loss: Tensor | undefined;
+    if (labels) {
+      const V = this.vocabSize;
+      const flat = b.reshape(d.logits, [-1, V]); // [b * t, V]
+      const lab = b.upload(labels.reshape([-1]));
+      loss = await b.read(b.crossEntropy(flat, lab, { ignoreIndex: -100 }));
+    }
+    const readAll = (xs?: unknown[]) => xs ? Promise.all(xs.map((x) => b.read(x))) : undefined;
+    const out: Seq2SeqLMOutput = {
+      loss,
+      logits: await b.read(d.logits),
+      decoderHiddenStates: await readAll(d.hiddenStates),
+      decoderAttentions: await readAll(d.attentions),
+      crossAttentions: await readAll(d.crossAttentions),
+      encoderLastHiddenState: args.encoderOutputs?.lastHiddenState ??
+        (encOut ? await b.read(encOut.last) : undefined),
+      encoderHiddenStates: args.encoderOutputs?.hiddenStates ?? await readAll(encOut?.hidden),
+      encoderAttentions: args.encoderOutputs?.attentions ?? await readAll(encOut?.attn),
+    };
+    if (args.useCache !== false && d.self) {
+      out.pastKeyValues = new EncoderDecoderCache(b, d.self, d.cross ?? []);
+    }
+    return out;
+  }
+
+  // ---- the Seq2SeqModel interface generation drives ------------------------------------------------
+
+  /** Runs the encoder once; `inputIds` / `attentionMask` `[batch, srcLen]`. */
+  encode(inputIds: number[][], attentionMask: number[][]): Promise<EncoderState> {
+    const ids = toIds(inputIds, "input_ids");
+    const mask = toMask(attentionMask, "attention_mask");
+    sameBatch(ids.dims[0], mask.dims[0], "input_ids vs attention_mask");
+    if (ids.dims[1] !== mask.dims[1]) {
+      throw new ModelInputError(
+        `attention_mask has ${mask.dims[1]} columns, input_ids has ${ids.dims[1]}`,
+      );
+    }
+    const o = this.encoder.forward({ inputIds: ids, attentionMask: mask });
+    return Promise.resolve({ hidden: this.project(o.lastHiddenState), mask });
+  }
+
+  /** Repeats each row `n` times (`repeat_interleave`), for beams / samples. */
+  expandEncoderState(state: EncoderState, n: number): EncoderState {
+    if (!Number.isInteger(n) || n < 1) {
+      throw new ModelInputError(`expandEncoderState: n = ${n}, expected an integer >= 1`);
+    }
+    const [rows, s] = state.mask.dims;
+    const idx = Array.from({ length: rows * n }, (_, i) => Math.floor(i / n));
+    const mask = new Float32Array(rows * n * s);
+    idx.forEach((r, i) => mask.set(state.mask.data.subarray(r * s, (r + 1) * s), i * s));
+    return {
+      hidden: this.backend.indexSelect(state.hidden, 0, idx),
+      mask: new Tensor("float32", mask, [rows * n, s]),
+    };
+  }
+
+  /**
+   * Decodes `newTokens` `[batch, newLen]` against `cache` (all decoder tokens with `cache = null`,
+   * then one per step) and returns the last position's logits `[batch, vocab]` row-major with the
+   * extended cache. The self-attention K/V of the cache passed in are released.
+   */
+  async decodeStep(
+    state: EncoderState,
+    newTokens: number[][],
+    cache: EncoderDecoderCache | null,
+  ): Promise<{ logits: Float32Array; cache: EncoderDecoderCache }> {
+    const b = this.backend;
+    const ids = toIds(newTokens, "decoder_input_ids");
+    sameBatch(ids.dims[0], state.mask.dims[0], "decoder tokens vs encoder state");
+    if (cache && cache.self.length > 0) {
+      sameBatch(ids.dims[0], cache.batchSize, "decoder tokens vs cache");
+    }
+    const d = this.decoder.forward({
+      inputIds: ids,
+      encoderHiddenStates: cache && cache.cross.length > 0 ? undefined : state.hidden,
+      encoderAttentionMask: state.mask,
+      past: cache,
+      useCache: true,
+    });
+    const t = ids.dims[1];
+    const last = await b.read(b.slice(d.logits, 1, t - 1, t)); // [b, 1, V]
+    const next = new EncoderDecoderCache(b, d.self ?? [], d.cross ?? []);
+    if (cache) {
+      for (const kv of cache.self) {
+        b.dispose(kv.key);
+        b.dispose(kv.value);
+      }
+    }
+    return {
+      logits: (last.dtype === "float32" ? last : last.toFloat32()).data as Float32Array,
+      cache: next,
+    };
+  }
+
+  /** Keeps cache rows `rows` (beam reordering). */
+  reorderCache(cache: EncoderDecoderCache, rows: readonly number[]): EncoderDecoderCache {
+    return cache.reorder(rows);
+  }
+
+  /** Frees the device memory of a cache or encoder state. */
+  dispose(value: EncoderDecoderCache | EncoderState): void {
+    if (value instanceof EncoderDecoderCache) value.dispose();
+    else this.backend.dispose(value.hidden);
+  }
+}

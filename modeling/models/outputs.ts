@@ -1,0 +1,125 @@
+/**
+ * The argument, output and option types of `EncoderDecoderModel` (HF's names, camelCased).
+ *
+ * @module
+ */
+import type { EncoderDecoderConfig, GenerationConfig } from "@encdec/config";
+import type { Tensor } from "../tensor.ts";
+import type { EncoderDecoderCache } from "./cache.ts";
+import type { DeviceSpec } from "./device.ts";
+import type { Mask } from "./_layers.ts";
+import type { LoadingInfo } from "./_params.ts";
+
+/** A composite config: an `EncoderDecoderConfig`, or HF's `config.json` dict for one. */
+export type EncoderDecoderConfigInput = EncoderDecoderConfig | Record<string, unknown>;
+
+/** Token ids as nested lists or a tensor `[batch, len]`. */
+export type IdsInput = number[][] | Tensor;
+
+/** Encoder outputs handed back in (`encoderOutputs`), host tensors. */
+export interface EncoderOutputs {
+  /** `[batch, srcLen, encoderHidden]`. */
+  lastHiddenState: Tensor;
+  /** Embeddings + each layer. */
+  hiddenStates?: Tensor[];
+  /** Per layer `[batch, heads, srcLen, srcLen]`. */
+  attentions?: Tensor[];
+}
+
+/** Arguments of `EncoderDecoderModel.forward` (HF's names, camelCased). */
+export interface Seq2SeqForwardArgs {
+  /** Encoder ids `[batch, srcLen]`. */
+  inputIds?: IdsInput;
+  /** Encoder 0/1 mask `[batch, srcLen]`. */
+  attentionMask?: IdsInput;
+  /** Decoder ids `[batch, tgtLen]` (made from `labels` when absent). */
+  decoderInputIds?: IdsInput;
+  /** Decoder 0/1 mask `[batch, past + tgtLen]`. */
+  decoderAttentionMask?: IdsInput;
+  /** Precomputed encoder outputs (skip the encoder). */
+  encoderOutputs?: EncoderOutputs;
+  /** Cache from an earlier call (`useCache`). */
+  pastKeyValues?: EncoderDecoderCache;
+  /** Encoder input embeddings `[batch, srcLen, hidden]` instead of ids. */
+  inputsEmbeds?: Tensor;
+  /** Decoder input embeddings `[batch, tgtLen, hidden]` instead of ids. */
+  decoderInputsEmbeds?: Tensor;
+  /** Targets `[batch, tgtLen]`, `-100` ignored by the loss. */
+  labels?: IdsInput;
+  /** Return `pastKeyValues` (default true, as HF's `use_cache`). */
+  useCache?: boolean;
+  /** Return attention probabilities. */
+  outputAttentions?: boolean;
+  /** Return hidden states. */
+  outputHiddenStates?: boolean;
+}
+
+/** HF's `Seq2SeqLMOutput` with host tensors. */
+export interface Seq2SeqLMOutput {
+  /** Mean cross-entropy over non-ignored labels (scalar), when `labels` were given. */
+  loss?: Tensor;
+  /** `[batch, tgtLen, vocab]`. */
+  logits: Tensor;
+  /** The decoder cache, unless `useCache` is false. */
+  pastKeyValues?: EncoderDecoderCache;
+  /** Decoder embeddings + each layer `[batch, tgtLen, hidden]`. */
+  decoderHiddenStates?: Tensor[];
+  /** Per layer `[batch, heads, tgtLen, past + tgtLen]`. */
+  decoderAttentions?: Tensor[];
+  /** Per layer `[batch, heads, tgtLen, srcLen]`. */
+  crossAttentions?: Tensor[];
+  /** `[batch, srcLen, encoderHidden]` (before `enc_to_dec_proj`). */
+  encoderLastHiddenState?: Tensor;
+  /** Encoder embeddings + each layer. */
+  encoderHiddenStates?: Tensor[];
+  /** Per layer `[batch, heads, srcLen, srcLen]`. */
+  encoderAttentions?: Tensor[];
+}
+
+/** The encoder's output as generation carries it. */
+export interface EncoderState {
+  /** Encoder output in the decoder's width `[batch, srcLen, decoderHidden]` (backend handle). */
+  hidden: unknown;
+  /** 0/1 `[batch, srcLen]`. */
+  mask: Mask;
+}
+
+/** Options of `new EncoderDecoderModel(config, options)`. */
+export interface EncoderDecoderModelOptions {
+  /** Seed of HF-style initialisation of every weight not in `stateDict`. */
+  seed?: number;
+  /** Where to compute (default `"cpu"`; async devices: pass an instance). */
+  device?: DeviceSpec;
+  /** Weight dtype on the device (default float32: half checkpoints are upcast). */
+  dtype?: "float32" | "float16" | "bfloat16";
+  /** Checkpoint tensors by key (HF's layout); absent keys are initialised. */
+  stateDict?: ReadonlyMap<string, Tensor>;
+  /** Generation defaults (default: `GenerationConfig.fromModelConfig(config)`). */
+  generationConfig?: GenerationConfig;
+  /** Where the weights came from, for error messages. */
+  source?: string;
+}
+
+/** Options of `fromPretrained`. */
+export interface FromPretrainedOptions {
+  /** Weight dtype on the device (default float32). */
+  dtype?: "float32" | "float16" | "bfloat16";
+  /** Device name or backend (default `"cpu"`). */
+  device?: DeviceSpec;
+  /** Hub revision. */
+  revision?: string;
+}
+
+/** Per-part loading report of `fromEncoderDecoderPretrained`, in HF's per-model key names. */
+export interface PartLoadingInfo {
+  /** What `AutoModel.from_pretrained(encoder)` would report. */
+  encoder: LoadingInfo;
+  /** What `AutoModelForCausalLM.from_pretrained(decoder, is_decoder=True, add_cross_attention=True)` would report. */
+  decoder: LoadingInfo;
+}
+
+/** Constructor type the static factories build with (`new this(...)`), subclass-friendly. */
+export type EncoderDecoderModelClass<M> = new (
+  config: EncoderDecoderConfigInput,
+  options?: EncoderDecoderModelOptions,
+) => M;
