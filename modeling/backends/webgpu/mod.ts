@@ -1,0 +1,26 @@
+/**
+ * `@encdec/modeling` WebGPU backend: `WebGpuBackend` implements `Backend<GpuTensor>` with WGSL
+ * kernels on Deno's `navigator.gpu` (run with `--unstable-webgpu`).
+ *
+ * @example
+ * ```ts
+ * import { WebGpuBackend } from "./mod.ts";
+ * const probe = await WebGpuBackend.probe();
+ * if (probe.available && !probe.isFallbackAdapter) {
+ *   const gpu = await WebGpuBackend.create();
+ *   gpu.destroy();
+ * }
+ * ```
+ *
+ * @module
+ */
+export {
+  type GpuDType,
+  GpuTensor,
+  WebGpuBackend,
+  WebGpuError,
+  type WebGpuOptions,
+  type WebGpuProbe,
+  type WebGpuStats,
+} from "./webgpu.ts";
+export type { PoolStats } from "./_pool.ts";
