@@ -1,0 +1,894 @@
+/**
+ * The shared machinery of every slow tokenizer, after Hugging Face's `PreTrainedTokenizer`:
+ * special and added tokens (split out of the text before the model tokenizer runs), the
+ * calling API (`call` = HF `tokenizer(...)`) with truncation and padding, and decoding.
+ *
+ * @module
+ */
+import { Template } from "@huggingface/jinja";
+import { TokenizerError } from "./errors.ts";
+
+/** A token added on top of the model vocabulary (HF `AddedToken`). */
+export interface AddedToken {
+  /** The token text. */
+  content: string;
+  /** Eat the whitespace on the left of the token. */
+  lstrip: boolean;
+  /** Eat the whitespace on the right of the token. */
+  rstrip: boolean;
+  /** Only match as a whole word. */
+  singleWord: boolean;
+  /** Whether the token is matched on normalized text (fast tokenizers). */
+  normalized: boolean;
+  /** Whether it is a special token (skipped by `decode(..., { skipSpecialTokens })`). */
+  special: boolean;
+}
+
+/**
+ * Builds an {@linkcode AddedToken} from a string or an HF AddedToken dict (`{content, lstrip,
+ * rstrip, single_word, normalized, special}`).
+ *
+ * @example
+ * ```ts
+ * import { addedToken } from "@encdec/tokenization";
+ * addedToken({ content: "<mask>", lstrip: true }).lstrip; // true
+ * ```
+ */
+export function addedToken(
+  value: string | Record<string, unknown>,
+  special = true,
+  where = "added token",
+): AddedToken {
+  if (typeof value === "string") {
+    return {
+      content: value,
+      lstrip: false,
+      rstrip: false,
+      singleWord: false,
+      normalized: !special,
+      special,
+    };
+  }
+  if (value === null || typeof value !== "object" || typeof value.content !== "string") {
+    throw new TokenizerError(
+      `${where}: expected a string or an AddedToken object with a string "content", got ${
+        JSON.stringify(value)
+      }`,
+    );
+  }
+  const b = (k: string, alt: string, d: boolean) =>
+    typeof value[k] === "boolean"
+      ? value[k] as boolean
+      : typeof value[alt] === "boolean"
+      ? value[alt] as boolean
+      : d;
+  const sp = b("special", "special", special);
+  return {
+    content: value.content,
+    lstrip: b("lstrip", "lstrip", false),
+    rstrip: b("rstrip", "rstrip", false),
+    singleWord: b("single_word", "singleWord", false),
+    normalized: b("normalized", "normalized", !sp),
+    special: sp,
+  };
+}
+
+/** The special-token roles HF knows, in HF's order (`SPECIAL_TOKENS_ATTRIBUTES`). */
+export const SPECIAL_TOKEN_ROLES = [
+  "bos_token",
+  "eos_token",
+  "unk_token",
+  "sep_token",
+  "pad_token",
+  "cls_token",
+  "mask_token",
+] as const;
+
+/** One of {@linkcode SPECIAL_TOKEN_ROLES}. */
+export type SpecialTokenRole = typeof SPECIAL_TOKEN_ROLES[number];
+
+/** Options every tokenizer constructor accepts (HF names, snake_case as in the config files). */
+export interface TokenizerInit {
+  /** Special tokens by role; `null` unsets the role. */
+  bos_token?: string | AddedToken | null;
+  /** End-of-sequence token. */
+  eos_token?: string | AddedToken | null;
+  /** Unknown token. */
+  unk_token?: string | AddedToken | null;
+  /** Separator token. */
+  sep_token?: string | AddedToken | null;
+  /** Padding token. */
+  pad_token?: string | AddedToken | null;
+  /** Classifier token. */
+  cls_token?: string | AddedToken | null;
+  /** Mask token. */
+  mask_token?: string | AddedToken | null;
+  /** Extra special tokens. */
+  additional_special_tokens?: (string | AddedToken)[];
+  /** Added tokens with fixed ids (`added_tokens_decoder` of `tokenizer_config.json`). */
+  added_tokens_decoder?: Map<number, AddedToken>;
+  /** Maximum sequence length the model accepts (default: effectively unlimited). */
+  model_max_length?: number;
+  /** Default of `decode(..., { cleanUpTokenizationSpaces })` (HF default `true`). */
+  clean_up_tokenization_spaces?: boolean;
+  /** Jinja chat template (`tokenizer_config.json` `chat_template`). */
+  chat_template?: string | null;
+  /** `"right"` (default) or `"left"`. */
+  padding_side?: "right" | "left";
+  /** `"right"` (default) or `"left"`. */
+  truncation_side?: "right" | "left";
+  /** Inputs returned by default (HF `model_input_names`). */
+  model_input_names?: string[];
+}
+
+/** Options of {@linkcode PreTrainedTokenizer.call} (HF `tokenizer(...)` keywords, camelCased). */
+export interface EncodeOptions {
+  /** Second sequence(s) of a pair. */
+  textPair?: string | string[];
+  /** Add `[CLS]`/`[SEP]`, `<s>`/`</s>`, ... (default `true`). */
+  addSpecialTokens?: boolean;
+  /** `true`/`"longest"`: pad to the longest in the batch; `"max_length"`: pad to `maxLength`. */
+  padding?: boolean | "longest" | "max_length" | "do_not_pad";
+  /** `true` = `"longest_first"`; `false`/`"do_not_truncate"` = none. */
+  truncation?: boolean | "longest_first" | "only_first" | "only_second" | "do_not_truncate";
+  /** Length to truncate/pad to (default `model_max_length` when truncating). */
+  maxLength?: number;
+  /** Pad to a multiple of this length. */
+  padToMultipleOf?: number;
+  /** Return `tokenTypeIds` (default: when the model takes them, e.g. BERT). */
+  returnTokenTypeIds?: boolean;
+  /** Return `attentionMask` (default `true`). */
+  returnAttentionMask?: boolean;
+}
+
+/** One encoded sequence. */
+export interface Encoding {
+  /** Token ids. */
+  inputIds: number[];
+  /** 1 for real tokens, 0 for padding (absent when `returnAttentionMask: false`). */
+  attentionMask?: number[];
+  /** Segment ids (0 = first sequence, 1 = second), when requested or the model uses them. */
+  tokenTypeIds?: number[];
+}
+
+/** A batch of encoded sequences (`[batch][seq]`). */
+export interface BatchEncoding {
+  /** `[batch][seq]` token ids. */
+  inputIds: number[][];
+  /** `[batch][seq]` attention mask. */
+  attentionMask?: number[][];
+  /** `[batch][seq]` segment ids. */
+  tokenTypeIds?: number[][];
+}
+
+/** Options of {@linkcode PreTrainedTokenizer.decode}. */
+export interface DecodeOptions {
+  /** Drop special tokens (default `false`). */
+  skipSpecialTokens?: boolean;
+  /** Apply HF's `clean_up_tokenization` (default: the tokenizer's `clean_up_tokenization_spaces`). */
+  cleanUpTokenizationSpaces?: boolean;
+  /** Join added (non-special) tokens with spaces (default `true`). */
+  spacesBetweenSpecialTokens?: boolean;
+}
+
+/** A chat message for {@linkcode PreTrainedTokenizer.applyChatTemplate}. */
+export interface ChatMessage {
+  /** `"system"`, `"user"`, `"assistant"`, ... */
+  role: string;
+  /** The message text. */
+  content: string;
+}
+
+/** Options of {@linkcode PreTrainedTokenizer.applyChatTemplate}. */
+export interface ChatTemplateOptions {
+  /** Append the template's assistant prompt (default `false`). */
+  addGenerationPrompt?: boolean;
+  /** Return token ids instead of the rendered string (default `true`, as in HF). */
+  tokenize?: boolean;
+  /** A template to use instead of the tokenizer's `chat_template`. */
+  chatTemplate?: string;
+}
+
+/** HF's default `model_max_length` (`VERY_LARGE_INTEGER`). */
+export const VERY_LARGE_INTEGER = 1e30;
+
+/**
+ * Leftmost-longest split of a text on added tokens (HF `Trie.split`): one regex alternation,
+ * longest tokens first, so the first alternative that matches at a position is the longest.
+ */
+class AddedSplitter {
+  #re: RegExp | null;
+  constructor(tokens: Iterable<string>) {
+    const list = [...tokens].filter((t) => t.length > 0).sort((a, b) => b.length - a.length);
+    this.#re = list.length ? new RegExp(list.map(escapeRegExp).join("|"), "gu") : null;
+  }
+  /** Splits `text` into pieces; matched tokens are their own pieces. */
+  split(text: string): string[] {
+    if (!this.#re) return [text];
+    const out: string[] = [];
+    let last = 0;
+    for (const m of text.matchAll(this.#re)) {
+      if (m.index! > last) out.push(text.slice(last, m.index));
+      out.push(m[0]);
+      last = m.index! + m[0].length;
+    }
+    if (last < text.length) out.push(text.slice(last));
+    return out;
+  }
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/**
+ * HF's `clean_up_tokenization`: removes the spaces a word-level join leaves before punctuation
+ * and English contractions.
+ *
+ * @example
+ * ```ts
+ * import { cleanUpTokenization } from "@encdec/tokenization";
+ * cleanUpTokenization("hello , world !"); // "hello, world!"
+ * ```
+ */
+export function cleanUpTokenization(text: string): string {
+  return text
+    .replaceAll(" .", ".")
+    .replaceAll(" ?", "?")
+    .replaceAll(" !", "!")
+    .replaceAll(" ,", ",")
+    .replaceAll(" ' ", "'")
+    .replaceAll(" n't", "n't")
+    .replaceAll(" 'm", "'m")
+    .replaceAll(" 's", "'s")
+    .replaceAll(" 've", "'ve")
+    .replaceAll(" 're", "'re");
+}
+
+/**
+ * The base of every slow tokenizer. Subclasses provide the vocabulary, `_tokenize` (one chunk of
+ * text without added tokens → model tokens), `convertTokensToString` and the special-token
+ * layout; everything else (the calling API, truncation, padding, decoding, chat templates) lives
+ * here with HF `transformers` 4.40 semantics.
+ *
+ * @example
+ * ```ts
+ * import { BertTokenizer } from "@encdec/tokenization";
+ * const tok = BertTokenizer.fromVocab(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "hello"]);
+ * tok.call("hello").inputIds; // [2, 4, 3]
+ * ```
+ */
+export abstract class PreTrainedTokenizer {
+  /** Model inputs this tokenizer returns by default (HF `model_input_names`). */
+  modelInputNames: string[] = ["input_ids", "attention_mask"];
+  /** Maximum sequence length the model accepts. */
+  modelMaxLength: number;
+  /** Default for `decode`'s `cleanUpTokenizationSpaces`. */
+  cleanUpTokenizationSpaces: boolean;
+  /** Jinja chat template, if any. */
+  chatTemplate: string | null;
+  /** `"right"` or `"left"`. */
+  paddingSide: "right" | "left";
+  /** `"right"` or `"left"`. */
+  truncationSide: "right" | "left";
+  /** Special tokens by role. */
+  readonly specialTokens: Map<SpecialTokenRole, AddedToken> = new Map();
+  /** Additional special tokens. */
+  additionalSpecialTokens: AddedToken[] = [];
+  /** Added tokens by id (HF `added_tokens_decoder`). */
+  readonly addedTokensDecoder: Map<number, AddedToken> = new Map();
+  /** Added tokens by content (HF `added_tokens_encoder`). */
+  readonly addedTokensEncoder: Map<string, number> = new Map();
+  #trie: AddedSplitter | null = null;
+  #lowerPattern: RegExp | null = null;
+
+  /** Sets up the common options; subclasses call {@linkcode PreTrainedTokenizer.initSpecialTokens} after loading their vocab. */
+  constructor(init: TokenizerInit) {
+    this.modelMaxLength = init.model_max_length ?? VERY_LARGE_INTEGER;
+    this.cleanUpTokenizationSpaces = init.clean_up_tokenization_spaces ?? true;
+    this.chatTemplate = init.chat_template ?? null;
+    this.paddingSide = init.padding_side ?? "right";
+    this.truncationSide = init.truncation_side ?? "right";
+  }
+
+  /** Size of the base vocabulary (without added tokens). */
+  abstract get vocabSize(): number;
+  /** Id of a model-vocabulary token, or `undefined`. */
+  protected abstract vocabLookup(token: string): number | undefined;
+  /** Token of a model-vocabulary id, or `undefined`. */
+  protected abstract vocabToken(id: number): string | undefined;
+  /** Tokenizes one chunk of text that holds no added tokens (HF `_tokenize`). */
+  protected abstract _tokenize(text: string): string[];
+  /** Joins model tokens back into text (HF `convert_tokens_to_string`). */
+  abstract convertTokensToString(tokens: string[]): string;
+  /** The whole vocabulary including added tokens, token → id. */
+  abstract getVocab(): Map<string, number>;
+
+  /** Whether the model lower-cases (enables HF's pre-split lower-casing). */
+  protected get lowerCasesInput(): boolean {
+    return false;
+  }
+
+  /**
+   * Registers special tokens and `added_tokens_decoder` as HF's `__init__` does: explicit ids
+   * first, then each special token not yet known gets its vocab id or the next free id.
+   */
+  protected initSpecialTokens(
+    init: TokenizerInit,
+    defaults: Partial<Record<SpecialTokenRole, string>>,
+  ): void {
+    for (const [id, tok] of init.added_tokens_decoder ?? []) {
+      this.addedTokensDecoder.set(id, tok);
+      this.addedTokensEncoder.set(tok.content, id);
+    }
+    for (const role of SPECIAL_TOKEN_ROLES) {
+      const v = role in init ? init[role] : defaults[role];
+      if (v === null || v === undefined) continue;
+      const t = typeof v === "string" ? this.#knownOrNew(v) : v;
+      this.specialTokens.set(role, t);
+    }
+    this.additionalSpecialTokens = (init.additional_special_tokens ?? []).map((v) =>
+      typeof v === "string" ? this.#knownOrNew(v) : v
+    );
+    this.addTokens(this.allSpecialTokensExtended, true);
+  }
+
+  #knownOrNew(content: string): AddedToken {
+    const id = this.addedTokensEncoder.get(content);
+    if (id !== undefined) return this.addedTokensDecoder.get(id)!;
+    return addedToken(content, true);
+  }
+
+  /** Special tokens in HF order (roles, then additional), de-duplicated. */
+  get allSpecialTokensExtended(): AddedToken[] {
+    const seen = new Set<string>();
+    const out: AddedToken[] = [];
+    for (const t of [...this.specialTokens.values(), ...this.additionalSpecialTokens]) {
+      if (!seen.has(t.content)) {
+        seen.add(t.content);
+        out.push(t);
+      }
+    }
+    return out;
+  }
+
+  /** Special token strings (HF `all_special_tokens`). */
+  get allSpecialTokens(): string[] {
+    if (!this.#specialCache) {
+      this.#specialCache = this.allSpecialTokensExtended.map((t) => t.content);
+    }
+    return this.#specialCache;
+  }
+  #specialCache: string[] | null = null;
+
+  /** Special token ids (HF `all_special_ids`). */
+  get allSpecialIds(): number[] {
+    return this.allSpecialTokens.map((t) => this.convertTokenToId(t));
+  }
+
+  /**
+   * Adds tokens (HF `add_tokens`): a token already in the vocabulary keeps its id, a new one gets
+   * the next id. Returns how many were new to the added-token table.
+   */
+  addTokens(tokens: (string | AddedToken)[], special = false): number {
+    let n = 0;
+    const vocab = this.getVocab();
+    for (const raw of tokens) {
+      const tok = typeof raw === "string" ? addedToken(raw, special) : raw;
+      if (tok.content === "" || this.addedTokensEncoder.has(tok.content)) continue;
+      let id = vocab.get(tok.content);
+      if (id === undefined) {
+        id = vocab.size;
+        vocab.set(tok.content, id);
+      }
+      if (special) tok.special = true;
+      this.addedTokensDecoder.set(id, tok);
+      this.addedTokensEncoder.set(tok.content, id);
+      n++;
+    }
+    this.#trie = null;
+    this.#lowerPattern = null;
+    this.#specialCache = null;
+    return n;
+  }
+
+  /** Sets a special-token role (e.g. `setSpecialToken("pad_token", tok.eosToken)`). */
+  setSpecialToken(role: SpecialTokenRole, value: string | AddedToken | null): void {
+    this.#specialCache = null;
+    this.#lowerPattern = null;
+    if (value === null) {
+      this.specialTokens.delete(role);
+      return;
+    }
+    const t = typeof value === "string" ? this.#knownOrNew(value) : value;
+    this.specialTokens.set(role, t);
+    this.addTokens([t], true);
+  }
+
+  /** Number of tokens including added ones (HF `len(tokenizer)`). */
+  get length(): number {
+    return this.getVocab().size;
+  }
+
+  #special(role: SpecialTokenRole): string | null {
+    return this.specialTokens.get(role)?.content ?? null;
+  }
+  #specialId(role: SpecialTokenRole): number | null {
+    const t = this.#special(role);
+    return t === null ? null : this.convertTokenToId(t);
+  }
+  /** Beginning-of-sequence token. */
+  get bosToken(): string | null {
+    return this.#special("bos_token");
+  }
+  /** End-of-sequence token. */
+  get eosToken(): string | null {
+    return this.#special("eos_token");
+  }
+  /** Unknown token. */
+  get unkToken(): string | null {
+    return this.#special("unk_token");
+  }
+  /** Separator token. */
+  get sepToken(): string | null {
+    return this.#special("sep_token");
+  }
+  /** Padding token. */
+  get padToken(): string | null {
+    return this.#special("pad_token");
+  }
+  /** Classifier token. */
+  get clsToken(): string | null {
+    return this.#special("cls_token");
+  }
+  /** Mask token. */
+  get maskToken(): string | null {
+    return this.#special("mask_token");
+  }
+  /** Id of {@linkcode PreTrainedTokenizer.bosToken}. */
+  get bosTokenId(): number | null {
+    return this.#specialId("bos_token");
+  }
+  /** Id of {@linkcode PreTrainedTokenizer.eosToken}. */
+  get eosTokenId(): number | null {
+    return this.#specialId("eos_token");
+  }
+  /** Id of {@linkcode PreTrainedTokenizer.unkToken}. */
+  get unkTokenId(): number | null {
+    return this.#specialId("unk_token");
+  }
+  /** Id of {@linkcode PreTrainedTokenizer.sepToken}. */
+  get sepTokenId(): number | null {
+    return this.#specialId("sep_token");
+  }
+  /** Id of {@linkcode PreTrainedTokenizer.padToken}. */
+  get padTokenId(): number | null {
+    return this.#specialId("pad_token");
+  }
+  /** Id of {@linkcode PreTrainedTokenizer.clsToken}. */
+  get clsTokenId(): number | null {
+    return this.#specialId("cls_token");
+  }
+  /** Id of {@linkcode PreTrainedTokenizer.maskToken}. */
+  get maskTokenId(): number | null {
+    return this.#specialId("mask_token");
+  }
+
+  /** Id of one token: added tokens first, then the vocabulary, then the unknown token's id. */
+  convertTokenToId(token: string): number {
+    const a = this.addedTokensEncoder.get(token);
+    if (a !== undefined) return a;
+    const v = this.vocabLookup(token);
+    if (v !== undefined) return v;
+    const unk = this.unkToken;
+    if (unk !== null && unk !== token) return this.convertTokenToId(unk);
+    throw new TokenizerError(
+      `token ${JSON.stringify(token)} is not in the vocabulary and there is no unk_token`,
+    );
+  }
+
+  /** Ids of tokens (HF `convert_tokens_to_ids`). */
+  convertTokensToIds(tokens: string[]): number[] {
+    return tokens.map((t) => this.convertTokenToId(t));
+  }
+
+  /** Tokens of ids (HF `convert_ids_to_tokens`); with `skipSpecialTokens`, special ids are dropped. */
+  convertIdsToTokens(ids: number[], skipSpecialTokens = false): string[] {
+    const special = skipSpecialTokens ? new Set(this.allSpecialIds) : null;
+    const out: string[] = [];
+    for (const id of ids) {
+      if (!Number.isInteger(id)) {
+        throw new TokenizerError(`token id ${id} is not an integer`);
+      }
+      if (special?.has(id)) continue;
+      const a = this.addedTokensDecoder.get(id);
+      if (a) {
+        out.push(a.content);
+        continue;
+      }
+      const t = this.vocabToken(id);
+      if (t === undefined) {
+        throw new TokenizerError(
+          `token id ${id} is out of range: expected 0 <= id < ${this.length}`,
+        );
+      }
+      out.push(t);
+    }
+    return out;
+  }
+
+  /** HF's lower-casing of everything except special tokens, for lower-casing models. */
+  #lowerExceptSpecial(text: string): string {
+    if (!this.#lowerPattern) {
+      const specials = [...this.allSpecialTokens];
+      for (const t of this.addedTokensDecoder.values()) {
+        if (!t.special && t.normalized) specials.push(t.content);
+      }
+      // Longest first, so a special token that prefixes another does not win.
+      const alt = specials.filter((s) => s.length > 0).sort((a, b) => b.length - a.length)
+        .map(escapeRegExp).join("|");
+      this.#lowerPattern = new RegExp(alt || "(?!)", "gu");
+    }
+    const out: string[] = [];
+    let last = 0;
+    for (const m of text.matchAll(this.#lowerPattern)) {
+      out.push(text.slice(last, m.index).toLowerCase(), m[0]);
+      last = m.index! + m[0].length;
+    }
+    out.push(text.slice(last).toLowerCase());
+    return out.join("");
+  }
+
+  /**
+   * Splits text into tokens (HF `tokenize`): added tokens are split out first (honouring their
+   * `lstrip`/`rstrip`/`single_word`), the rest goes through the model tokenizer.
+   */
+  tokenize(text: string): string[] {
+    if (typeof text !== "string") {
+      throw new TokenizerError(`tokenize: expected a string, got ${typeof text}`);
+    }
+    if (this.lowerCasesInput) text = this.#lowerExceptSpecial(text);
+    if (!this.#trie) this.#trie = new AddedSplitter(this.addedTokensEncoder.keys());
+    const pieces = this.#trie.split(text);
+    for (let i = 0; i < pieces.length; i++) {
+      const id = this.addedTokensEncoder.get(pieces[i]);
+      if (id === undefined) continue;
+      const tok = this.addedTokensDecoder.get(id)!;
+      const left = i > 0 ? pieces[i - 1] : null;
+      const right = i < pieces.length - 1 ? pieces[i + 1] : null;
+      if (tok.rstrip && right) pieces[i + 1] = right.trimStart();
+      if (tok.lstrip && left) pieces[i - 1] = left.trimEnd();
+      if (tok.singleWord && left && !left.endsWith(" ")) {
+        pieces[i - 1] += pieces[i];
+        pieces[i] = "";
+      } else if (tok.singleWord && right && !right.startsWith(" ")) {
+        pieces[i] += right;
+        pieces[i + 1] = "";
+      }
+    }
+    const out: string[] = [];
+    for (const p of pieces) {
+      if (!p) continue;
+      if (this.addedTokensEncoder.has(p)) out.push(p);
+      else for (const t of this._tokenize(p)) out.push(t);
+    }
+    return out;
+  }
+
+  /** Adds the model's special tokens around one or two sequences (HF `build_inputs_with_special_tokens`). */
+  buildInputsWithSpecialTokens(ids0: number[], ids1?: number[]): number[] {
+    return ids1 ? [...ids0, ...ids1] : [...ids0];
+  }
+
+  /** Segment ids for one or two sequences with special tokens (HF `create_token_type_ids_from_sequences`). */
+  createTokenTypeIdsFromSequences(ids0: number[], ids1?: number[]): number[] {
+    const n = this.buildInputsWithSpecialTokens(ids0, ids1).length;
+    if (!ids1) return new Array(n).fill(0);
+    const first = this.buildInputsWithSpecialTokens(ids0).length;
+    return [...new Array(first).fill(0), ...new Array(n - first).fill(1)];
+  }
+
+  /** How many special tokens `buildInputsWithSpecialTokens` adds. */
+  numSpecialTokensToAdd(pair = false): number {
+    return this.buildInputsWithSpecialTokens([], pair ? [] : undefined).length;
+  }
+
+  /** Token ids of a text, with special tokens unless `addSpecialTokens: false` (HF `encode`). */
+  encode(text: string, opts: EncodeOptions = {}): number[] {
+    if (Array.isArray(opts.textPair)) {
+      throw new TokenizerError("encode: textPair must be a single string");
+    }
+    return this.encodePlus(text, opts.textPair as string | undefined, opts).inputIds;
+  }
+
+  /**
+   * Encodes one text (or pair) with HF's `prepare_for_model` semantics: truncation, special
+   * tokens, segment ids, padding.
+   */
+  encodePlus(text: string, textPair: string | undefined, opts: EncodeOptions = {}): Encoding {
+    const enc = this.#prepare(text, textPair, opts);
+    const padding = this.#padding(opts.padding);
+    if (padding === "max_length") {
+      return this.#pad([enc], padding, opts)[0];
+    }
+    return enc;
+  }
+
+  #truncation(
+    t: EncodeOptions["truncation"],
+  ): "longest_first" | "only_first" | "only_second" | null {
+    if (t === undefined || t === false || t === "do_not_truncate") return null;
+    if (t === true) return "longest_first";
+    if (t === "longest_first" || t === "only_first" || t === "only_second") return t;
+    throw new TokenizerError(
+      `truncation: got ${
+        JSON.stringify(t)
+      }, expected true, false, "longest_first", "only_first", "only_second" or "do_not_truncate"`,
+    );
+  }
+
+  #padding(p: EncodeOptions["padding"]): "longest" | "max_length" | null {
+    if (p === undefined || p === false || p === "do_not_pad") return null;
+    if (p === true || p === "longest") return "longest";
+    if (p === "max_length") return "max_length";
+    throw new TokenizerError(
+      `padding: got ${
+        JSON.stringify(p)
+      }, expected true, false, "longest", "max_length" or "do_not_pad"`,
+    );
+  }
+
+  #prepare(text: string, textPair: string | undefined, opts: EncodeOptions): Encoding {
+    const addSpecial = opts.addSpecialTokens ?? true;
+    let ids = this.convertTokensToIds(this.tokenize(text));
+    let pair = textPair === undefined || textPair === null
+      ? undefined
+      : this.convertTokensToIds(this.tokenize(textPair));
+    const strategy = this.#truncation(opts.truncation);
+    let maxLength = opts.maxLength;
+    if (maxLength !== undefined && (!Number.isInteger(maxLength) || maxLength < 0)) {
+      throw new TokenizerError(`maxLength: got ${maxLength}, expected a non-negative integer`);
+    }
+    if (strategy && maxLength === undefined) maxLength = this.modelMaxLength;
+    const total = ids.length + (pair?.length ?? 0) +
+      (addSpecial ? this.numSpecialTokensToAdd(pair !== undefined) : 0);
+    if (strategy && maxLength !== undefined && total > maxLength) {
+      [ids, pair] = this.#truncate(ids, pair, total - maxLength, strategy);
+    }
+    const inputIds = addSpecial
+      ? this.buildInputsWithSpecialTokens(ids, pair)
+      : [...ids, ...(pair ?? [])];
+    const enc: Encoding = { inputIds };
+    const wantTypes = opts.returnTokenTypeIds ?? this.modelInputNames.includes("token_type_ids");
+    if (wantTypes) {
+      enc.tokenTypeIds = addSpecial
+        ? this.createTokenTypeIdsFromSequences(ids, pair)
+        : [...new Array(ids.length).fill(0), ...new Array(pair?.length ?? 0).fill(pair ? 1 : 0)];
+    }
+    if (opts.returnAttentionMask ?? this.modelInputNames.includes("attention_mask")) {
+      enc.attentionMask = new Array(inputIds.length).fill(1);
+    }
+    return enc;
+  }
+
+  #truncate(
+    ids: number[],
+    pair: number[] | undefined,
+    n: number,
+    strategy: "longest_first" | "only_first" | "only_second",
+  ): [number[], number[] | undefined] {
+    const cut = (a: number[], k: number) =>
+      this.truncationSide === "left" ? a.slice(k) : a.slice(0, a.length - k);
+    if (strategy === "only_first" || (strategy === "longest_first" && pair === undefined)) {
+      // HF logs an error and leaves the sequence alone when it is too short to remove n tokens.
+      if (ids.length > n) ids = cut(ids, n);
+    } else if (strategy === "longest_first") {
+      let a = ids.length;
+      let b = pair!.length;
+      for (let k = 0; k < n; k++) {
+        if (a > b) a--;
+        else b--;
+      }
+      ids = cut(ids, ids.length - a);
+      pair = cut(pair!, pair!.length - b);
+    } else if (strategy === "only_second" && pair !== undefined) {
+      if (pair.length > n) pair = cut(pair, n);
+    }
+    return [ids, pair];
+  }
+
+  #pad(encs: Encoding[], padding: "longest" | "max_length", opts: EncodeOptions): Encoding[] {
+    let target = padding === "longest"
+      ? Math.max(0, ...encs.map((e) => e.inputIds.length))
+      : opts.maxLength ?? this.modelMaxLength;
+    if (padding === "max_length" && target >= VERY_LARGE_INTEGER) {
+      throw new TokenizerError(
+        `padding "max_length" needs maxLength: the model has no model_max_length`,
+      );
+    }
+    const m = opts.padToMultipleOf;
+    if (m && target % m !== 0) target = (Math.floor(target / m) + 1) * m;
+    const padId = this.padTokenId;
+    if (padId === null) {
+      throw new TokenizerError(
+        'padding requested but the tokenizer has no pad_token: set one (e.g. setSpecialToken("pad_token", tok.eosToken))',
+      );
+    }
+    return encs.map((e) => {
+      const k = target - e.inputIds.length;
+      if (k <= 0) return e;
+      const fill = (v: number) => new Array(k).fill(v);
+      const join = (a: number[], v: number) =>
+        this.paddingSide === "left" ? [...fill(v), ...a] : [...a, ...fill(v)];
+      const out: Encoding = { inputIds: join(e.inputIds, padId) };
+      if (e.attentionMask) out.attentionMask = join(e.attentionMask, 0);
+      if (e.tokenTypeIds) out.tokenTypeIds = join(e.tokenTypeIds, 0);
+      return out;
+    });
+  }
+
+  /**
+   * The calling API, HF `tokenizer(text_or_texts, ...)`: one text gives an {@linkcode Encoding},
+   * an array gives a {@linkcode BatchEncoding} (padded together when `padding` is set).
+   */
+  call(text: string, opts?: EncodeOptions): Encoding;
+  /** Batch form of the calling API. */
+  call(texts: string[], opts?: EncodeOptions): BatchEncoding;
+  /** Either form of the calling API. */
+  call(text: string | string[], opts?: EncodeOptions): Encoding | BatchEncoding;
+  call(text: string | string[], opts: EncodeOptions = {}): Encoding | BatchEncoding {
+    if (typeof text === "string") {
+      if (Array.isArray(opts.textPair)) {
+        throw new TokenizerError(
+          "textPair: a single text takes a single string pair, got an array",
+        );
+      }
+      return this.encodePlus(text, opts.textPair, opts);
+    }
+    if (!Array.isArray(text)) {
+      throw new TokenizerError(`expected a string or an array of strings, got ${typeof text}`);
+    }
+    return this.encodeBatch(text, opts);
+  }
+
+  /** Encodes a batch (HF `batch_encode_plus`), padding the rows together when asked. */
+  encodeBatch(texts: string[], opts: EncodeOptions = {}): BatchEncoding {
+    const pairs = opts.textPair;
+    if (pairs !== undefined && (!Array.isArray(pairs) || pairs.length !== texts.length)) {
+      throw new TokenizerError(
+        `textPair: expected an array of ${texts.length} strings to match the batch, got ${
+          Array.isArray(pairs) ? `${pairs.length} items` : typeof pairs
+        }`,
+      );
+    }
+    texts.forEach((t, i) => {
+      if (typeof t !== "string") {
+        throw new TokenizerError(`texts[${i}]: expected a string, got ${typeof t}`);
+      }
+    });
+    let encs = texts.map((t, i) => this.#prepare(t, pairs?.[i] as string | undefined, opts));
+    const padding = this.#padding(opts.padding);
+    if (padding) encs = this.#pad(encs, padding, opts);
+    const out: BatchEncoding = { inputIds: encs.map((e) => e.inputIds) };
+    if (encs.length === 0 || encs[0].attentionMask) {
+      out.attentionMask = encs.map((e) => e.attentionMask!);
+    }
+    if (encs.length > 0 && encs[0].tokenTypeIds) {
+      out.tokenTypeIds = encs.map((e) => e.tokenTypeIds!);
+    }
+    return out;
+  }
+
+  /** Decodes ids to text (HF `decode`). */
+  decode(ids: number[], opts: DecodeOptions = {}): string {
+    const skip = opts.skipSpecialTokens ?? false;
+    const tokens = this.convertIdsToTokens(ids, skip);
+    const specials = new Set(this.allSpecialTokens);
+    const legacy = new Set<string>();
+    for (const k of this.addedTokensEncoder.keys()) if (!specials.has(k)) legacy.add(k);
+    for (const t of this.additionalSpecialTokens) {
+      if (this.convertTokenToId(t.content) >= this.vocabSize) legacy.add(t.content);
+    }
+    const subTexts: string[] = [];
+    let current: string[] = [];
+    for (const t of tokens) {
+      if (legacy.has(t)) {
+        if (current.length) {
+          const s = this.convertTokensToString(current);
+          if (s.length > 0) subTexts.push(s);
+          current = [];
+        }
+        subTexts.push(t);
+      } else current.push(t);
+    }
+    if (current.length) subTexts.push(this.convertTokensToString(current));
+    const text = subTexts.join((opts.spacesBetweenSpecialTokens ?? true) ? " " : "");
+    return (opts.cleanUpTokenizationSpaces ?? this.cleanUpTokenizationSpaces)
+      ? cleanUpTokenization(text)
+      : text;
+  }
+
+  /** Decodes each row of a batch (HF `batch_decode`). */
+  batchDecode(batch: number[][], opts: DecodeOptions = {}): string[] {
+    return batch.map((ids) => this.decode(ids, opts));
+  }
+
+  /**
+   * Renders `messages` with the tokenizer's Jinja `chat_template` (HF `apply_chat_template`);
+   * returns token ids (no extra special tokens, as HF) or, with `tokenize: false`, the string.
+   */
+  applyChatTemplate(
+    messages: ChatMessage[],
+    opts: ChatTemplateOptions & { tokenize: false },
+  ): string;
+  /** Token-id form of {@linkcode PreTrainedTokenizer.applyChatTemplate}. */
+  applyChatTemplate(messages: ChatMessage[], opts?: ChatTemplateOptions): number[] | string;
+  applyChatTemplate(messages: ChatMessage[], opts: ChatTemplateOptions = {}): number[] | string {
+    const source = opts.chatTemplate ?? this.chatTemplate;
+    if (!source) {
+      throw new TokenizerError(
+        "applyChatTemplate: this tokenizer has no chat_template (tokenizer_config.json) and none was passed",
+      );
+    }
+    let template: Template;
+    try {
+      template = new Template(source);
+    } catch (e) {
+      throw new TokenizerError(
+        `chat_template: cannot parse the Jinja template: ${(e as Error).message}`,
+        {
+          cause: e,
+        },
+      );
+    }
+    const ctx: Record<string, unknown> = {
+      messages,
+      add_generation_prompt: opts.addGenerationPrompt ?? false,
+    };
+    for (const [role, t] of this.specialTokens) ctx[role] = t.content;
+    let rendered: string;
+    try {
+      rendered = template.render(ctx);
+    } catch (e) {
+      throw new TokenizerError(`chat_template: rendering failed: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+    if (opts.tokenize === false) return rendered;
+    return this.encode(rendered, { addSpecialTokens: false });
+  }
+}
+
+/** A tokenizer that can also be called like HF's `tokenizer(...)`. */
+export type CallableTokenizer<T extends PreTrainedTokenizer> =
+  & T
+  & ((text: string, opts?: EncodeOptions) => Encoding)
+  & ((texts: string[], opts?: EncodeOptions) => BatchEncoding);
+
+/**
+ * Wraps a tokenizer so it can be called like HF's `tokenizer(text_or_texts, ...)`; every method
+ * and property stays available on the result.
+ *
+ * @example
+ * ```ts
+ * import { asCallable, BertTokenizer } from "@encdec/tokenization";
+ * const tokenizer = asCallable(BertTokenizer.fromVocab(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "hi"]));
+ * tokenizer("hi").inputIds; // [2, 4, 3]
+ * tokenizer.decode([2, 4, 3]); // "[CLS] hi [SEP]"
+ * ```
+ */
+export function asCallable<T extends PreTrainedTokenizer>(tok: T): CallableTokenizer<T> {
+  const f = (text: string | string[], opts?: EncodeOptions) => tok.call(text, opts);
+  return new Proxy(f, {
+    get(_target, key) {
+      const v = Reflect.get(tok, key, tok);
+      return typeof v === "function" ? v.bind(tok) : v;
+    },
+    set(_target, key, value) {
+      return Reflect.set(tok, key, value, tok);
+    },
+    has(_target, key) {
+      return key in tok;
+    },
+  }) as unknown as CallableTokenizer<T>;
+}
