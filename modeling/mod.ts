@@ -25,6 +25,8 @@ export * from "./models/bert.ts";
 export * from "./models/roberta.ts";
 export * from "./models/bert_generation.ts";
 export * from "./models/gpt2.ts";
+export * from "./autograd/mod.ts";
+export * from "./training/mod.ts";
 export {
   type LoadingInfo,
   ModelInputError,
@@ -40,3 +42,4 @@ export type {
   EncoderOutput,
   EncoderStack,
 } from "./models/_layers.ts";
+export * from "./backends/webgpu/mod.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Backend } from "../backend.ts";
+import type { AttentionOptions, Backend, RandomSource } from "../backend.ts";
 import { FLOAT32_MIN as MASK_MIN, Tensor } from "../tensor.ts";
 import type { EncoderDecoderCache, KeyValue } from "./cache.ts";
 import { ModelInputError, type ParamSpec, type ParamView } from "./_params.ts";
@@ -23,6 +23,8 @@ export interface EncoderArgs<T> {
   inputsEmbeds?: T;
   /** 0/1 `[batch, srcLen]`; all ones when absent. */
   attentionMask?: Mask;
+  /** Training mode: the generator dropout draws from (absent: no dropout, eval mode). */
+  dropout?: RandomSource;
   /** Also return the hidden states after the embeddings and each layer. */
   outputHiddenStates?: boolean;
   /** Also return the attention probabilities of each layer. */
@@ -47,6 +49,8 @@ export interface DecoderArgs<T> {
   inputsEmbeds?: T;
   /** 0/1 `[batch, past + t]`; causal-only when absent. */
   attentionMask?: Mask;
+  /** Training mode: the generator dropout draws from (absent: no dropout, eval mode). */
+  dropout?: RandomSource;
   /** Encoder output `[batch, srcLen, hidden]` (needed when `past` has no cross K/V). */
   encoderHiddenStates?: T;
   /** 0/1 `[batch, srcLen]` of the encoder input. */
@@ -105,6 +109,51 @@ export interface Architecture<T> {
   ignoreUnexpected?: RegExp[];
   /** Builds the stack over loaded handles. */
   build(b: Backend<T>, w: ParamView<T>): EncoderStack<T> | DecoderStack<T>;
+}
+
+/**
+ * Dropout in training mode (`rng` given and `p > 0`); identity otherwise (eval mode, `p = 0`).
+ * Training with dropout on a backend without a `dropout` op is an error, not a silent no-op.
+ */
+export function dropout<T>(b: Backend<T>, x: T, p: number | undefined, rng?: RandomSource): T {
+  if (rng === undefined || !p) return x;
+  if (!b.dropout) {
+    throw new ModelInputError(
+      `device "${b.name}" has no dropout op: train on { device: "autograd" } or set the ` +
+        `config's dropout probabilities to 0`,
+    );
+  }
+  return b.dropout(x, p, rng);
+}
+
+/**
+ * `b.attention`, or in training mode with attention dropout `p > 0`, the same computation
+ * spelled out so dropout can act on the probabilities (HF's eager attention):
+ * `softmax(scale·q·kᵀ + causal + mask)` → dropout → `· v`. Returned `probs` are before dropout.
+ */
+export function attentionWithDropout<T>(
+  b: Backend<T>,
+  q: T, // [b, h, tq, d]
+  k: T, // [b, h, tk, d]
+  v: T, // [b, h, tk, dv]
+  opts: AttentionOptions<T>,
+  p: number | undefined,
+  rng?: RandomSource,
+): { output: T; probs?: T } {
+  if (rng === undefined || !p) return b.attention(q, k, v, opts);
+  let scores = b.scale(b.matmul(q, k, { transposeB: true }), opts.scale); // [b, h, tq, tk]
+  if (opts.causal) {
+    const tq = b.dims(q)[2], tk = b.dims(k)[2];
+    const m = new Float32Array(tq * tk);
+    for (let i = 0; i < tq; i++) {
+      m.fill(MASK_MIN, i * tk + Math.max(0, i + tk - tq + 1), (i + 1) * tk);
+    }
+    scores = b.add(scores, b.upload(new Tensor("float32", m, [1, 1, tq, tk])));
+  }
+  if (opts.mask !== undefined) scores = b.add(scores, opts.mask);
+  const probs = b.softmax(scores);
+  const output = b.matmul(dropout(b, probs, p, rng), v); // [b, h, tq, dv]
+  return { output, probs: opts.returnProbs ? probs : undefined };
 }
 
 /** `[b, t, h*d]` → `[b, h, t, d]`. */

@@ -10,12 +10,15 @@
 import type { Activation, Backend } from "../backend.ts";
 import type { Tensor } from "../tensor.ts";
 import type { KeyValue } from "./cache.ts";
+import type { RandomSource } from "../backend.ts";
 import {
+  attentionWithDropout,
   causalPaddingMask,
   checkIds,
   checkLength,
   type DecoderArgs,
   type DecoderStack,
+  dropout,
   type EncoderStack,
   intTensor,
   mergeHeads,
@@ -58,6 +61,10 @@ export interface BertConfigLike {
   tie_word_embeddings?: boolean;
   /** Only `"absolute"` is supported. */
   position_embedding_type?: string;
+  /** Dropout on hidden states in training mode (HF default 0.1). */
+  hidden_dropout_prob?: number;
+  /** Dropout on attention probabilities in training mode (HF default 0.1). */
+  attention_probs_dropout_prob?: number;
 }
 
 const ACTIVATIONS: readonly Activation[] = [
@@ -250,12 +257,13 @@ export class BertModel<T> implements EncoderStack<T> {
     }
     const pos = b.upload(this.positionIds(args.inputIds, n, t, past));
     h = b.add(h, b.embedding(w.get("position_embeddings.weight"), pos));
-    return b.layerNorm(
+    h = b.layerNorm(
       h,
       w.get("LayerNorm.weight"),
       w.get("LayerNorm.bias"),
       this.config.layer_norm_eps,
     );
+    return dropout(b, h, this.config.hidden_dropout_prob, args.dropout);
   }
 
   /** `word_embeddings[ids]` `[batch, t, hidden]`, or the given `inputsEmbeds`. */
@@ -278,19 +286,24 @@ export class BertModel<T> implements EncoderStack<T> {
     mask: T | undefined,
     causal: boolean,
     returnProbs: boolean,
+    rng: RandomSource | undefined, // training mode: dropout
   ): { out: T; probs?: T } {
-    const b = this.backend;
-    const d = this.config.hidden_size / this.config.num_attention_heads;
-    const { output, probs } = b.attention(q, kv.key, kv.value, {
-      mask,
-      causal,
-      scale: 1 / Math.sqrt(d),
-      returnProbs,
-    });
-    const o = b.linear(
-      mergeHeads(b, output),
-      w.get("output.dense.weight"),
-      w.get("output.dense.bias"),
+    const b = this.backend, cfg = this.config;
+    const d = cfg.hidden_size / cfg.num_attention_heads;
+    const { output, probs } = attentionWithDropout(
+      b,
+      q,
+      kv.key,
+      kv.value,
+      { mask, causal, scale: 1 / Math.sqrt(d), returnProbs },
+      cfg.attention_probs_dropout_prob,
+      rng,
+    );
+    const o = dropout(
+      b,
+      b.linear(mergeHeads(b, output), w.get("output.dense.weight"), w.get("output.dense.bias")),
+      cfg.hidden_dropout_prob,
+      rng,
     );
     const out = b.layerNorm(
       b.add(o, x),
@@ -371,6 +384,7 @@ export class BertModel<T> implements EncoderStack<T> {
         selfMask,
         selfCausal,
         !!attentions,
+        args.dropout,
       );
       x = s.out;
       attentions?.push(s.probs!);
@@ -399,6 +413,7 @@ export class BertModel<T> implements EncoderStack<T> {
           crossMask,
           false,
           !!crossAttentions,
+          args.dropout,
         );
         x = c.out;
         crossAttentions?.push(c.probs!);
@@ -411,7 +426,12 @@ export class BertModel<T> implements EncoderStack<T> {
         w.get("intermediate.dense.bias"),
         this.act,
       ); // [b, t, I]
-      const o = b.linear(h, w.get("output.dense.weight"), w.get("output.dense.bias"));
+      const o = dropout(
+        b,
+        b.linear(h, w.get("output.dense.weight"), w.get("output.dense.bias")),
+        cfg.hidden_dropout_prob,
+        args.dropout,
+      );
       x = b.layerNorm(
         b.add(o, x),
         w.get("output.LayerNorm.weight"),

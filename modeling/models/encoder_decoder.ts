@@ -13,7 +13,10 @@ import {
   GenerationConfig,
   PretrainedConfig,
 } from "@encdec/config";
-import type { Backend } from "../backend.ts";
+import type { Backend, RandomSource } from "../backend.ts";
+import { AutogradBackend, GradTensor } from "../autograd/backend.ts";
+import { AutogradError, type Var } from "../autograd/var.ts";
+import { seededRandom } from "../autograd/random.ts";
 import { Tensor } from "../tensor.ts";
 import { loadStateDict, saveShardedSafetensors } from "../weights/mod.ts";
 import { EncoderDecoderCache } from "./cache.ts";
@@ -124,6 +127,10 @@ export class EncoderDecoderModel {
   readonly keyTable: readonly ParamSpec[];
   /** Size of the logits' last axis. */
   readonly vocabSize: number;
+  /** Training mode (dropout on), as torch's `module.training`; set by `train()` / `eval()`. */
+  training = false;
+  /** The seeded generator dropout draws from in training mode. */
+  dropoutRng: RandomSource;
   private readonly handles: Map<string, unknown>;
   private readonly proj: { weight: unknown; bias: unknown } | null;
 
@@ -168,6 +175,10 @@ export class EncoderDecoderModel {
     this.handles = built.handles;
     this.loadingInfo = built.info;
     this.keyTable = table;
+    if (this.backend instanceof AutogradBackend) {
+      for (const s of table) if (!s.tiedTo) (this.handles.get(s.key) as Var).requiresGrad = true;
+    }
+    this.dropoutRng = seededRandom((options.seed ?? 0) ^ 0x5eed);
     const w = new ParamView(this.handles);
     this.encoder = ea.build(this.backend, w.pp("encoder"));
     this.decoder = da.build(this.backend, w.pp("decoder"));
@@ -317,6 +328,47 @@ export class EncoderDecoderModel {
     await this.config.savePretrained(dir, { generationConfig: this.generationConfig });
   }
 
+  // ---- training ----------------------------------------------------------------------------------
+
+  /** Training mode (`mode = true`: dropout on) or eval mode; returns the model, as torch. */
+  train(mode = true): this {
+    this.training = mode;
+    return this;
+  }
+
+  /** Eval mode (dropout off); gradients are still recorded on the autograd device, as torch. */
+  eval(): this {
+    return this.train(false);
+  }
+
+  /**
+   * `[checkpoint name, parameter]` pairs, as torch's `named_parameters()`: tied weights once,
+   * under the name they are stored under (e.g. the LM-head decoder weight appears as the word
+   * embeddings). Needs the autograd device (`device: "autograd"`); `param.grad` is a Tensor
+   * after `loss.backward()`.
+   */
+  *namedParameters(): Generator<[string, Var]> {
+    if (!(this.backend instanceof AutogradBackend)) {
+      throw new AutogradError(
+        `namedParameters: the model runs on device "${this.backend.name}", which records no ` +
+          `gradients; load it with { device: "autograd" } to train`,
+      );
+    }
+    for (const s of this.keyTable) {
+      if (!s.tiedTo) yield [s.key, this.handles.get(s.key) as Var];
+    }
+  }
+
+  /** The parameters of `namedParameters()`. */
+  parameters(): Var[] {
+    return [...this.namedParameters()].map(([, p]) => p);
+  }
+
+  /** Clears every parameter's gradient (`set_to_none`, torch's default). */
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.grad = null;
+  }
+
   // ---- forward -----------------------------------------------------------------------------------
 
   /** Projects encoder output `[b, s, encH]` to the decoder width (identity when not needed). */
@@ -353,6 +405,7 @@ export class EncoderDecoderModel {
         inputIds,
         inputsEmbeds: args.inputsEmbeds ? b.upload(args.inputsEmbeds) : undefined,
         attentionMask,
+        dropout: this.training ? this.dropoutRng : undefined,
         outputHiddenStates: args.outputHiddenStates,
         outputAttentions: args.outputAttentions,
       });
@@ -409,16 +462,18 @@ export class EncoderDecoderModel {
       encoderAttentionMask: attentionMask,
       past,
       useCache: args.useCache !== false,
+      dropout: this.training ? this.dropoutRng : undefined,
       outputHiddenStates: args.outputHiddenStates,
       outputAttentions: args.outputAttentions,
     });
 
-    let loss: Tensor | undefined;
+    let loss: GradTensor | undefined;
     if (labels) {
       const V = this.vocabSize;
       const flat = b.reshape(d.logits, [-1, V]); // [b * t, V]
       const lab = b.upload(labels.reshape([-1]));
-      loss = await b.read(b.crossEntropy(flat, lab, { ignoreIndex: -100 }));
+      const l = await b.read(b.crossEntropy(flat, lab, { ignoreIndex: -100 }));
+      loss = l instanceof GradTensor ? l : new GradTensor(l, null);
     }
     const readAll = (xs?: unknown[]) => xs ? Promise.all(xs.map((x) => b.read(x))) : undefined;
     const out: Seq2SeqLMOutput = {

@@ -11,11 +11,13 @@
 import type { Activation, Backend } from "../backend.ts";
 import type { KeyValue } from "./cache.ts";
 import {
+  attentionWithDropout,
   causalPaddingMask,
   checkIds,
   checkLength,
   type DecoderArgs,
   type DecoderStack,
+  dropout,
   intTensor,
   mergeHeads,
   paddingMask,
@@ -52,6 +54,12 @@ export interface GPT2ConfigLike {
   add_cross_attention?: boolean;
   /** `lm_head` tied to `wte` (default true). */
   tie_word_embeddings?: boolean;
+  /** Dropout after wte + wpe in training mode (HF default 0.1). */
+  embd_pdrop?: number;
+  /** Dropout on attention probabilities in training mode. */
+  attn_pdrop?: number;
+  /** Dropout on each residual branch's output in training mode. */
+  resid_pdrop?: number;
 }
 
 const ACTIVATIONS: readonly Activation[] = [
@@ -164,6 +172,8 @@ export class GPT2Model<T> {
     checkLength(past + t, cfg.n_positions, "decoder", "n_positions");
     const pos = b.upload(intTensor(1, t, (_, c) => past + c));
     x = b.add(x, b.embedding(this.w.get("wpe.weight"), pos));
+    const rng = args.dropout; // training mode
+    x = dropout(b, x, cfg.embd_pdrop, rng);
 
     if (args.attentionMask && args.attentionMask.dims[1] !== past + t) {
       throw new ModelInputError(
@@ -205,14 +215,23 @@ export class GPT2Model<T> {
         };
       }
       selfKV.push(kv);
-      const sa = b.attention(heads(b.slice(qkv, 2, 0, E)), kv.key, kv.value, {
-        mask: selfMask,
-        causal: !selfMask,
-        scale,
-        returnProbs: !!attentions,
-      });
+      const sa = attentionWithDropout(
+        b,
+        heads(b.slice(qkv, 2, 0, E)),
+        kv.key,
+        kv.value,
+        {
+          mask: selfMask,
+          causal: !selfMask,
+          scale,
+          returnProbs: !!attentions,
+        },
+        cfg.attn_pdrop,
+        rng,
+      );
       attentions?.push(sa.probs!);
-      x = b.add(x, this.conv(mergeHeads(b, sa.output), w.pp("attn.c_proj")));
+      const saOut = this.conv(mergeHeads(b, sa.output), w.pp("attn.c_proj"));
+      x = b.add(x, dropout(b, saOut, cfg.resid_pdrop, rng));
 
       // cross-attention on the encoder output; K/V computed once
       if (cfg.add_cross_attention) {
@@ -230,18 +249,27 @@ export class GPT2Model<T> {
         const q = heads(
           this.conv(this.ln(x, w.pp("ln_cross_attn")), w.pp("crossattention.q_attn")),
         );
-        const ca = b.attention(q, ckv.key, ckv.value, {
-          mask: crossMask,
-          scale,
-          returnProbs: !!crossAttentions,
-        });
+        const ca = attentionWithDropout(
+          b,
+          q,
+          ckv.key,
+          ckv.value,
+          {
+            mask: crossMask,
+            scale,
+            returnProbs: !!crossAttentions,
+          },
+          cfg.attn_pdrop,
+          rng,
+        );
         crossAttentions?.push(ca.probs!);
-        x = b.add(x, this.conv(mergeHeads(b, ca.output), w.pp("crossattention.c_proj")));
+        const caOut = this.conv(mergeHeads(b, ca.output), w.pp("crossattention.c_proj"));
+        x = b.add(x, dropout(b, caOut, cfg.resid_pdrop, rng));
       }
 
       // MLP
       const h = this.conv(this.ln(x, w.pp("ln_2")), w.pp("mlp.c_fc"), this.act); // [b, t, inner]
-      x = b.add(x, this.conv(h, w.pp("mlp.c_proj")));
+      x = b.add(x, dropout(b, this.conv(h, w.pp("mlp.c_proj")), cfg.resid_pdrop, rng));
     }
     x = this.ln(x, this.w.pp("ln_f"));
     hiddenStates?.push(x);

@@ -4,6 +4,7 @@
  * @module
  */
 import type { EncoderDecoderConfig, GenerationConfig } from "@encdec/config";
+import type { GradTensor } from "../autograd/backend.ts";
 import type { Tensor } from "../tensor.ts";
 import type { EncoderDecoderCache } from "./cache.ts";
 import type { DeviceSpec } from "./device.ts";
@@ -56,8 +57,11 @@ export interface Seq2SeqForwardArgs {
 
 /** HF's `Seq2SeqLMOutput` with host tensors. */
 export interface Seq2SeqLMOutput {
-  /** Mean cross-entropy over non-ignored labels (scalar), when `labels` were given. */
-  loss?: Tensor;
+  /**
+   * Mean cross-entropy over non-ignored labels (scalar), when `labels` were given. On the
+   * autograd device, `await loss.backward()` fills every parameter's `grad`.
+   */
+  loss?: GradTensor;
   /** `[batch, tgtLen, vocab]`. */
   logits: Tensor;
   /** The decoder cache, unless `useCache` is false. */
