@@ -1,6 +1,31 @@
 /**
- * `@encdec/cli`: the `encdec` command line and `pipeline()`, assembled from the other packages.
+ * `@encdec/cli`: `pipeline()` and the `encdec` command line, assembled from the other packages.
+ * One import serves scripts: it re-exports `AutoTokenizer`, the generation-enabled
+ * `EncoderDecoderModel`, `AutoConfig` and `EncoderDecoderConfig`.
+ *
+ * @example
+ * ```ts
+ * import { pipeline } from "@encdec/cli";
+ * const summarizer = await pipeline("summarization", "tests/testdata/fixtures/bert2bert");
+ * console.log(await summarizer("The quick brown fox sat on the old mat.", { numBeams: 4 }));
+ * ```
  *
  * @module
  */
-export {};
+export {
+  createText2TextPipeline,
+  defaultModelPath,
+  pipeline,
+  type PipelineCallOptions,
+  PipelineError,
+  type PipelineOptions,
+  type PipelineOutput,
+  type PipelineResult,
+  type PipelineTask,
+  type Text2TextPipeline,
+} from "./pipeline.ts";
+export { DEVICE_NAMES, DeviceError, selectDevice } from "./_device.ts";
+export { ENV_VARS, HUB_HOSTS, permissionFlags, type PermissionScope } from "./permissions.ts";
+export { AutoTokenizer, type PreTrainedTokenizer } from "@encdec/tokenization";
+export { EncoderDecoderModel, type GenerateOptions, type GenerateOutput } from "@encdec/generation";
+export { AutoConfig, EncdecError, EncoderDecoderConfig, GenerationConfig } from "@encdec/config";

@@ -1,0 +1,134 @@
+/**
+ * Test helpers: spawn the real `encdec` CLI (`deno run <least-privilege flags> cli/main.ts`) and
+ * start the edge example as a subprocess.
+ *
+ * @module
+ */
+import { permissionFlags, type PermissionScope } from "@encdec/cli";
+
+/** Repository root (absolute, no trailing slash). */
+export const ROOT: string = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(
+  /\/$/,
+  "",
+);
+/** Golden fixture directory. */
+export const FIXTURES: string = `${ROOT}/tests/testdata/fixtures`;
+
+/** What a CLI run produced. */
+export interface CliResult {
+  /** Exit status. */
+  code: number;
+  /** Standard output. */
+  stdout: string;
+  /** Standard error. */
+  stderr: string;
+}
+
+/** Options of {@linkcode runCli}. */
+export interface RunCliOptions {
+  /** Bytes or text piped to stdin (stdin is closed when absent). */
+  stdin?: string | Uint8Array;
+  /** Environment overrides (merged over the test's environment). */
+  env?: Record<string, string>;
+  /** Permission scope; default: read `models/` and the fixtures, HF home `hfHome`. */
+  scope?: PermissionScope;
+  /** HF home for the default scope and `HF_HOME`. */
+  hfHome?: string;
+  /** Extra `deno run` flags (e.g. `--allow-write=<output>` for `encdec train`). */
+  extraFlags?: string[];
+}
+
+/** Runs `encdec <args>` with the documented least-privilege flags. */
+export async function runCli(args: string[], opts: RunCliOptions = {}): Promise<CliResult> {
+  const hfHome = opts.hfHome ?? `${ROOT}/tests/.no-hf-home`;
+  const scope = opts.scope ?? { read: [`${ROOT}/models`, FIXTURES], hfHome, net: ["127.0.0.1"] };
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      ...permissionFlags(scope),
+      ...(opts.extraFlags ?? []),
+      `${ROOT}/cli/main.ts`,
+      ...args,
+    ],
+    cwd: ROOT,
+    stdin: opts.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+    // HF_TOKEN="" hides a token of the machine running the tests (the Hub client ignores "").
+    env: {
+      HF_HOME: hfHome,
+      HF_HUB_CACHE: "",
+      HUGGINGFACE_HUB_CACHE: "",
+      HF_ENDPOINT: "",
+      HF_TOKEN: "",
+      HF_HUB_OFFLINE: "",
+      NO_COLOR: "1",
+      ...opts.env,
+    },
+  }).spawn();
+  if (opts.stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    const bytes = typeof opts.stdin === "string"
+      ? new TextEncoder().encode(opts.stdin)
+      : opts.stdin;
+    await w.write(bytes).catch(() => {});
+    await w.close().catch(() => {});
+  }
+  const out = await child.output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** The stderr lines that are encdec's (drops native driver noise such as Vulkan loader lines). */
+export function encdecLines(stderr: string): string[] {
+  return stderr.split("\n").filter((l) => l.startsWith("encdec"));
+}
+
+/** A running edge example. */
+export interface EdgeServer {
+  /** `http://127.0.0.1:<port>`. */
+  url: string;
+  /** Stops the server and waits for it. */
+  stop(): Promise<void>;
+}
+
+/** Starts `examples/edge/main.ts` on 127.0.0.1 with an ephemeral port and its documented flags. */
+export async function startEdge(env: Record<string, string> = {}): Promise<EdgeServer> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--no-prompt",
+      `--allow-read=${ROOT}/models/default`,
+      "--allow-net=127.0.0.1",
+      "--allow-env=PORT,HOSTNAME,ENCDEC_MODEL,MAX_BODY_BYTES,MAX_TIME_S,ENCDEC_STATS",
+      `${ROOT}/examples/edge/main.ts`,
+    ],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+    env: { PORT: "0", HOSTNAME: "127.0.0.1", ...env },
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  let url: string | null = null;
+  while (url === null) {
+    const { done, value } = await reader.read();
+    if (done) throw new Error(`edge example exited before listening: ${seen}`);
+    seen += value;
+    const m = /listening on (http:\/\/127\.0\.0\.1:\d+)\//.exec(seen);
+    if (m) url = m[1];
+  }
+  // Keep draining stdout so the child never blocks on a full pipe.
+  const drain = (async () => {
+    while (!(await reader.read()).done) { /* discard */ }
+  })();
+  return {
+    url,
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+      await drain.catch(() => {});
+    },
+  };
+}

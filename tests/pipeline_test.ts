@@ -1,0 +1,156 @@
+/**
+ * `pipeline()` tests: HF's output shapes per task, `task_specific_params` (generation defaults and
+ * `prefix`, applied as HF's `Pipeline.__init__` does), truncation to the model's length, the
+ * built-in default model. Texts are compared with the Python reference's `decoded` goldens
+ * (transformers 4.40.2, `tests/testdata/fixtures/generate.py`) or with a direct
+ * tokenize → `generate` → `batchDecode` run of the same model (exact equality).
+ */
+import { assert, assertEquals, assertRejects } from "@std/assert";
+import {
+  AutoTokenizer,
+  DeviceError,
+  EncoderDecoderModel,
+  pipeline,
+  PipelineError,
+  type PipelineOutput,
+} from "@encdec/cli";
+import { FIXTURES } from "./cli_util.ts";
+
+const B2B = `${FIXTURES}/bert2bert`;
+const golden = JSON.parse(Deno.readTextFileSync(`${B2B}/goldens.json`)) as {
+  inputs: { texts: string[] };
+  decoded: Record<string, string[]>;
+};
+
+/** A copy of the bert2bert fixture whose config has `task_specific_params`. */
+async function modelWithTaskParams(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "encdec_pipeline_" });
+  for (const e of Deno.readDirSync(B2B)) {
+    if (e.name !== "goldens.json" && e.name !== "grads.json") {
+      await Deno.copyFile(`${B2B}/${e.name}`, `${dir}/${e.name}`);
+    }
+  }
+  const cfg = JSON.parse(await Deno.readTextFile(`${dir}/config.json`));
+  cfg.task_specific_params = {
+    summarization: {
+      prefix: "summarize: ",
+      num_beams: 4,
+      early_stopping: true,
+      max_length: 12,
+      no_repeat_ngram_size: 2,
+      length_penalty: 2.0,
+    },
+    translation_en_to_de: { prefix: "translate english to german: ", max_length: 9 },
+  };
+  await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(cfg, null, 2));
+  return dir;
+}
+
+Deno.test("pipeline summarization: [{summary_text}] equal to the Python decoded greedy/beam4 texts", async () => {
+  const summarize = await pipeline("summarization", B2B, { maxInputLength: 9 });
+  const texts = golden.inputs.texts;
+  assertEquals(await summarize(texts[1], { maxNewTokens: 20 }), [
+    { summary_text: golden.decoded.greedy[1] },
+  ]);
+  assertEquals(
+    await summarize(texts, { maxNewTokens: 20, batchSize: 2 }),
+    golden.decoded.greedy.map((t) => ({ summary_text: t })),
+  );
+  assertEquals(
+    await summarize(texts, { numBeams: 4, earlyStopping: true, maxLength: 20 }),
+    golden.decoded.beam4.map((t) => ({ summary_text: t })),
+  );
+  // numReturnSequences > 1: one array per input, as HF returns for a list input.
+  const two = await summarize(texts, { numBeams: 4, numReturnSequences: 2, maxLength: 20 });
+  assertEquals(two.length, 2);
+  assert(two.every((r) => Array.isArray(r) && r.length === 2), JSON.stringify(two));
+  const single = await summarize(texts[0], { numBeams: 4, numReturnSequences: 2, maxLength: 20 });
+  assertEquals(single.length, 2, "a single text → one flat list of its sequences");
+});
+
+Deno.test("pipeline task_specific_params: prefix and generation defaults from the config, call options win", async () => {
+  const dir = await modelWithTaskParams();
+  try {
+    const summarize = await pipeline("summarization", dir);
+    assertEquals(summarize.prefix, "summarize: ");
+    assertEquals(summarize.generationConfig.numBeams, 4);
+    assertEquals(summarize.generationConfig.maxLength, 12);
+    assertEquals(summarize.generationConfig.noRepeatNgramSize, 2);
+    assertEquals(summarize.generationConfig.lengthPenalty, 2);
+    assertEquals(summarize.generationConfig.eosTokenId, 3, "generation_config.json values kept");
+
+    // Same as: tokenizer("summarize: " + text) → generate(numBeams 4, ...) → batch_decode.
+    const tok = await AutoTokenizer.fromPretrained(dir);
+    const model = await EncoderDecoderModel.fromPretrained(dir);
+    const text = golden.inputs.texts[0];
+    const ids = tok.call("summarize: " + text).inputIds;
+    const direct = await model.generate([ids], {
+      numBeams: 4,
+      earlyStopping: true,
+      maxLength: 12,
+      noRepeatNgramSize: 2,
+      lengthPenalty: 2,
+    });
+    const expected = tok.batchDecode(direct.sequences, { skipSpecialTokens: true })[0];
+    assertEquals(await summarize(text), [{ summary_text: expected }]);
+
+    // Call options override the task defaults.
+    const greedy = await model.generate([ids], { maxNewTokens: 5 });
+    assertEquals(await summarize(text, { numBeams: 1, maxNewTokens: 5, noRepeatNgramSize: 0 }), [
+      { summary_text: tok.batchDecode(greedy.sequences, { skipSpecialTokens: true })[0] },
+    ]);
+
+    // "translation" picks the first translation_* entry, like HF.
+    const translate = await pipeline("translation", dir);
+    assertEquals(translate.task, "translation_en_to_de");
+    assertEquals(translate.prefix, "translate english to german: ");
+    assertEquals(translate.generationConfig.maxLength, 9);
+    const out = await translate("hello world");
+    assertEquals(Object.keys(out[0]), ["translation_text"]);
+
+    // A task without params keeps the model's generation config and has no prefix.
+    const t2t = await pipeline("text2text-generation", dir);
+    assertEquals(t2t.prefix, "");
+    assertEquals(t2t.generationConfig.numBeams, 1);
+    const g = (await t2t("hello world")) as PipelineOutput[];
+    assertEquals(Object.keys(g[0]), ["generated_text"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("pipeline truncates to the encoder's max_position_embeddings (64) when the tokenizer has no limit", async () => {
+  const summarize = await pipeline("summarization", B2B);
+  assertEquals(summarize.maxInputLength, 64);
+  const long = "the quick brown fox sat on the old mat . ".repeat(50_000); // 2 MB
+  const tok = summarize.tokenizer;
+  const ids = tok.call(long.slice(0, 2000), { truncation: true, maxLength: 64 }).inputIds;
+  assertEquals(ids.length, 64);
+  const direct = await summarize.model.generate([ids], { maxNewTokens: 6 });
+  assertEquals(await summarize(long, { maxNewTokens: 6 }), [
+    { summary_text: tok.batchDecode(direct.sequences, { skipSpecialTokens: true })[0] },
+  ]);
+});
+
+Deno.test("pipeline without a model loads models/default (the bert2bert fixture copy)", async () => {
+  const summarize = await pipeline("summarization");
+  assertEquals(await summarize(golden.inputs.texts[1], { maxNewTokens: 20 }), [
+    { summary_text: golden.decoded.greedy[1] },
+  ]);
+});
+
+Deno.test("pipeline rejects an unknown task, bad inputs and an unavailable device with typed errors", async () => {
+  await assertRejects(() => pipeline("sentiment-analysis", B2B), PipelineError, "unknown task");
+  await assertRejects(
+    () => pipeline("summarization", B2B, { device: "onnx" }),
+    DeviceError,
+    "onnx",
+  );
+  const summarize = await pipeline("summarization", B2B);
+  await assertRejects(
+    () => summarize([1 as unknown as string]),
+    PipelineError,
+    "expected a string or an array of strings",
+  );
+  await assertRejects(() => summarize("x", { batchSize: 0 }), PipelineError, "batchSize");
+});
