@@ -117,7 +117,26 @@ export async function readJsonObject(path: string): Promise<Record<string, unkno
       `${path}: top level is ${describeValue(parsed)}; expected a JSON object`,
     );
   }
+  checkJsonDepth(parsed, path);
   return parsed;
+}
+
+/** Deepest nesting a config file may have (HF's files nest a few levels; recursion has limits). */
+export const MAX_JSON_DEPTH = 100;
+
+/** Throws a ConfigError when `value` nests arrays/objects deeper than `MAX_JSON_DEPTH` (iterative). */
+export function checkJsonDepth(value: unknown, path: string): void {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== "object" || v === null) continue;
+    if (depth > MAX_JSON_DEPTH) {
+      throw new ConfigError(
+        `${path}: JSON nested deeper than ${MAX_JSON_DEPTH} levels; expected a config file`,
+      );
+    }
+    for (const x of Object.values(v)) stack.push([x, depth + 1]);
+  }
 }
 
 let tmpCounter = 0;

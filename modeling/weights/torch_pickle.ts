@@ -644,9 +644,21 @@ export async function readTorchCheckpoint(
     }
   }
   const decoded = new Map<string, Tensor>();
+  // Views are copied out; bound their total so a small file cannot expand (stride-0 views, one
+  // storage viewed many times) into far more memory than its storages hold. Tied weights need 2×.
+  const storageBytes = [...raw.values()].reduce((n, b) => n + b.length, 0);
+  let budget = 2 ** 20 + 4 * storageBytes;
   const rebuild: PickleContext["rebuild"] = (storage, offset, size, stride) => {
     const type = STORAGES[storage.storageType];
     const where = `${file}: storage "${storage.key}" (${type.name})`;
+    budget -= size.reduce((n, d) => n * Math.max(0, d), 1);
+    if (budget < 0) {
+      throw new WeightsError(
+        `${where}: view size [${size}], stride [${stride}] brings the tensors past ${
+          2 ** 20 + 4 * storageBytes
+        } elements (4 per storage byte, ${storageBytes} bytes); expected views that fit their storages`,
+      );
+    }
     let flat = decoded.get(storage.key);
     if (!flat) {
       const b = raw.get(storage.key);
