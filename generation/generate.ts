@@ -11,7 +11,12 @@ import { argmax, logSoftmaxRows, softmaxRow, topKPlusRowScore } from "./_math.ts
 import { BeamSearchScorer } from "./beam_search.ts";
 import { buildLogitsProcessor, buildLogitsWarper, buildStoppingCriteria } from "./build.ts";
 import { GenerationError } from "./errors.ts";
-import type { InputIds, LogitsProcessor, PrefixAllowedTokensFn } from "./logits_process.ts";
+import type {
+  InputIds,
+  LogitsProcessor,
+  LogitsProcessorList,
+  PrefixAllowedTokensFn,
+} from "./logits_process.ts";
 import type { Seq2SeqModel } from "./model.ts";
 import {
   type GenerationParams,
@@ -67,7 +72,7 @@ interface Run {
   /** Decoder start token of an (expanded) row. */
   start: (row: number) => number;
   model: Seq2SeqModel;
-  processors: LogitsProcessor;
+  processors: LogitsProcessorList;
   warpers: LogitsProcessor;
   stopping: StoppingCriteriaList;
   streamer?: Streamer;
@@ -127,6 +132,26 @@ class Decoder<S, C> {
     }
     if (this.buf.length !== n) this.buf = new Float32Array(n);
     this.buf.set(out.logits);
+    return this.buf;
+  }
+  /**
+   * Decodes `tokens` `[rows, n]` with the model's `decodeStepTopK` and returns the `[rows, vocab]`
+   * log-probabilities with only each row's `k` best entries filled in, the rest `-inf`.
+   */
+  async stepTopK(tokens: number[][], k: number): Promise<Float32Array> {
+    const out = await this.model.decodeStepTopK!(this.state, tokens, this.cache, k);
+    this.cache = out.cache;
+    const v = this.model.vocabSize;
+    if (out.values.length !== tokens.length * k || out.indices.length !== tokens.length * k) {
+      throw new GenerationError(
+        `model.decodeStepTopK returned ${out.values.length} values and ${out.indices.length} ids, expected [${tokens.length}, ${k}]`,
+      );
+    }
+    if (this.buf.length !== tokens.length * v) this.buf = new Float32Array(tokens.length * v);
+    this.buf.fill(-Infinity);
+    for (let i = 0; i < out.values.length; i++) {
+      this.buf[Math.floor(i / k) * v + out.indices[i]] = out.values[i];
+    }
     return this.buf;
   }
   /** New row i = old row rows[i]; skipped when the order is unchanged. */
@@ -409,9 +434,15 @@ async function beamSearch(
   const nCand = p.doSample ? 2 * nb : Math.max(2, 1 + (eos?.length ?? 0)) * nb;
   const bs = new BeamStreamer(run, batch);
   let next: number[][] = ids.map((r) => [...r]);
+  // Plain beam search reads only each row's best nCand log-probabilities from the model when it
+  // can: the merged best nCand of a batch entry are among its rows' best nCand, and no processor
+  // or score output needs the rest of the row.
+  const topKOnly = !p.doSample && !p.outputScores && run.processors.length === 0 &&
+    run.model.decodeStepTopK !== undefined;
   while (true) {
-    const logits = logSoftmaxRows(await dec.step(next), v); // [rows, V]
-    const processed = run.processors.process(ids, logits);
+    const processed = topKOnly
+      ? await dec.stepTopK(next, nCand) // [rows, V], -inf outside each row's best nCand
+      : run.processors.process(ids, logSoftmaxRows(await dec.step(next), v));
     // [rows, V]: processed + running beam score (materialised only for beam sampling)
     let total: Float32Array = processed;
     if (p.doSample) {

@@ -20,6 +20,19 @@ export interface DecodeStepOutput<Cache> {
   cache: Cache;
 }
 
+/** What the optional top-k decode step returns. */
+export interface DecodeStepTopKOutput<Cache> {
+  /**
+   * Per row, the `k` largest log-probabilities (log-softmax of the last position's logits),
+   * descending, row-major `[batch, k]`.
+   */
+  values: Float32Array;
+  /** Their token ids `[batch, k]` (equal values: lower id first). */
+  indices: Int32Array;
+  /** The cache extended by the step's tokens. */
+  cache: Cache;
+}
+
 /**
  * An encoder-decoder model as generation sees it.
  *
@@ -40,6 +53,17 @@ export interface Seq2SeqModel<EncState = unknown, Cache = unknown> extends Seq2S
     newTokens: number[][],
     cache: Cache | null,
   ): Promise<DecodeStepOutput<Cache>>;
+  /**
+   * Optional fast path of `decodeStep`: only each row's `k` best log-probabilities come back
+   * (a device computes log-softmax and top-k, so `[batch, k]` is read instead of the logits).
+   * Beam search uses it when no logits processor and no score output needs the whole row.
+   */
+  decodeStepTopK?(
+    state: EncState,
+    newTokens: number[][],
+    cache: Cache | null,
+    k: number,
+  ): Promise<DecodeStepTopKOutput<Cache>>;
   /** Keeps cache rows `rows` (new row i = old row rows[i]): beam reordering. */
   reorderCache(cache: Cache, rows: readonly number[]): Cache;
   /** Frees device memory held by a cache or encoder state (optional). */

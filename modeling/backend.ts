@@ -115,4 +115,11 @@ export interface Backend<T = Tensor> {
    * drawn once per element in row-major order. Returns `x` itself when `p = 0`; zeros when `p = 1`.
    */
   dropout?(x: T, p: number, rng: RandomSource): T;
+  /**
+   * Optional (device backends): runs `fn` and then disposes every handle created inside it
+   * except those its result holds (found through arrays and plain objects). Nested scopes pass
+   * the handles they keep to the enclosing scope; on a throw every handle made inside is freed.
+   * Backends without it (the CPU) just run `fn`.
+   */
+  scope?<R>(fn: () => R): R;
 }

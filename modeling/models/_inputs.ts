@@ -84,3 +84,32 @@ export function toLabels(input: number[][] | Tensor, vocab: number): Ids {
   });
   return ids;
 }
+
+/** HF's `shift_tokens_right`: `[start, labels[:-1]]` with -100 → pad; `[batch, len]`. */
+export function shiftTokensRight(labels: Ids, pad: number | null, start: number | null): Ids {
+  if (start === null) {
+    throw new ModelInputError(
+      "labels given without decoder_input_ids, but config.decoder_start_token_id is not set: set it to shift labels right",
+    );
+  }
+  if (pad === null) {
+    throw new ModelInputError(
+      "labels given without decoder_input_ids, but config.pad_token_id is not set: set it to replace -100 in the shifted labels",
+    );
+  }
+  const [n, t] = labels.dims;
+  const out = new Int32Array(n * t);
+  for (let r = 0; r < n; r++) {
+    out[r * t] = start;
+    for (let c = 1; c < t; c++) {
+      const v = labels.data[r * t + c - 1];
+      out[r * t + c] = v === -100 ? pad : v;
+    }
+  }
+  return new Tensor("int32", out, [n, t]);
+}
+
+/** Throws a `ModelInputError` naming `what` when two batch sizes differ. */
+export function sameBatch(a: number, b: number, what: string): void {
+  if (a !== b) throw new ModelInputError(`batch size mismatch: ${what} (${a} vs ${b})`);
+}

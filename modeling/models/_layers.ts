@@ -156,6 +156,15 @@ export function attentionWithDropout<T>(
   return { output, probs: opts.returnProbs ? probs : undefined };
 }
 
+/**
+ * Runs `fn` in the backend's scope where it has one: device handles made inside and not held by
+ * the result (arrays and plain objects are searched) are freed when `fn` returns. On the CPU,
+ * `fn()`.
+ */
+export function scoped<T, R>(b: Backend<T>, fn: () => R): R {
+  return b.scope ? b.scope(fn) : fn();
+}
+
 /** `[b, t, h*d]` → `[b, h, t, d]`. */
 export function splitHeads<T>(b: Backend<T>, x: T, heads: number): T {
   const [n, t, hidden] = b.dims(x);

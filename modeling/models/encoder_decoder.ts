@@ -20,7 +20,7 @@ import { seededRandom } from "../autograd/random.ts";
 import { Tensor } from "../tensor.ts";
 import { loadStateDict, saveShardedSafetensors } from "../weights/mod.ts";
 import { EncoderDecoderCache } from "./cache.ts";
-import type { DecoderStack, EncoderStack, Ids } from "./_layers.ts";
+import { type DecoderStack, type EncoderStack, scoped } from "./_layers.ts";
 import { checkSupported, decoderArch, encoderArch, hiddenSizeOf } from "./_registry.ts";
 import {
   exportStateDict,
@@ -33,7 +33,7 @@ import {
   prefixed,
   row,
 } from "./_params.ts";
-import { toIds, toLabels, toMask } from "./_inputs.ts";
+import { sameBatch, shiftTokensRight, toIds, toLabels, toMask } from "./_inputs.ts";
 import { type DeviceSpec, deviceSync, resolveDevice } from "./device.ts";
 import type {
   EncoderDecoderConfigInput,
@@ -61,34 +61,6 @@ function toConfig(c: EncoderDecoderConfigInput | PretrainedConfig): EncoderDecod
 
 function nullableId(v: unknown): number | null {
   return typeof v === "number" ? v : null;
-}
-
-/** `shift_tokens_right`: `[start, labels[:-1]]` with -100 → pad. */
-function shiftTokensRight(labels: Ids, pad: number | null, start: number | null): Ids {
-  if (start === null) {
-    throw new ModelInputError(
-      "labels given without decoder_input_ids, but config.decoder_start_token_id is not set: set it to shift labels right",
-    );
-  }
-  if (pad === null) {
-    throw new ModelInputError(
-      "labels given without decoder_input_ids, but config.pad_token_id is not set: set it to replace -100 in the shifted labels",
-    );
-  }
-  const [n, t] = labels.dims;
-  const out = new Int32Array(n * t);
-  for (let r = 0; r < n; r++) {
-    out[r * t] = start;
-    for (let c = 1; c < t; c++) {
-      const v = labels.data[r * t + c - 1];
-      out[r * t + c] = v === -100 ? pad : v;
-    }
-  }
-  return new Tensor("int32", out, [n, t]);
-}
-
-function sameBatch(a: number, b: number, what: string): void {
-  if (a !== b) throw new ModelInputError(`batch size mismatch: ${what} (${a} vs ${b})`);
 }
 
 // ---- the model ---------------------------------------------------------------------------------
@@ -397,99 +369,127 @@ export class EncoderDecoderModel {
         );
       }
     }
-    let encOut: { last: unknown; hidden?: unknown[]; attn?: unknown[] } | undefined;
-    if (args.encoderOutputs) {
-      encOut = { last: b.upload(args.encoderOutputs.lastHiddenState) };
-    } else if (inputIds || args.inputsEmbeds) {
-      const o = this.encoder.forward({
-        inputIds,
-        inputsEmbeds: args.inputsEmbeds ? b.upload(args.inputsEmbeds) : undefined,
-        attentionMask,
+    // The device graph; intermediates are freed when the scope returns.
+    const useCache = args.useCache !== false;
+    const g = scoped(b, () => {
+      // -- encoder
+      let enc: { last: unknown; hidden?: unknown[]; attn?: unknown[] } | undefined;
+      if (args.encoderOutputs) {
+        enc = { last: b.upload(args.encoderOutputs.lastHiddenState) };
+      } else if (inputIds || args.inputsEmbeds) {
+        const o = this.encoder.forward({
+          inputIds,
+          inputsEmbeds: args.inputsEmbeds ? b.upload(args.inputsEmbeds) : undefined,
+          attentionMask,
+          dropout: this.training ? this.dropoutRng : undefined,
+          outputHiddenStates: args.outputHiddenStates,
+          outputAttentions: args.outputAttentions,
+        });
+        enc = { last: o.lastHiddenState, hidden: o.hiddenStates, attn: o.attentions };
+      } else if (!past || past.cross.length === 0) {
+        throw new ModelInputError("forward: give inputIds, inputsEmbeds or encoderOutputs");
+      }
+      const encBatch = enc ? b.dims(enc.last)[0] : past!.batchSize;
+      if (attentionMask) {
+        sameBatch(attentionMask.dims[0], encBatch, "attention_mask vs encoder output");
+      }
+      // -- decoder inputs (labels shifted right when absent)
+      const labels = args.labels !== undefined ? toLabels(args.labels, this.vocabSize) : undefined;
+      let decIds = args.decoderInputIds !== undefined
+        ? toIds(args.decoderInputIds, "decoder_input_ids")
+        : undefined;
+      let decMask = args.decoderAttentionMask !== undefined
+        ? toMask(args.decoderAttentionMask, "decoder_attention_mask")
+        : undefined;
+      if (labels && !decIds && !args.decoderInputsEmbeds) {
+        decIds = shiftTokensRight(labels, this.padTokenId, this.decoderStartTokenId);
+        if (!decMask) {
+          const pad = this.padTokenId!;
+          decMask = new Tensor(
+            "float32",
+            Float32Array.from(decIds.data, (v) => v === pad ? 0 : 1),
+            decIds.dims,
+          );
+        }
+      }
+      if (!decIds && !args.decoderInputsEmbeds) {
+        throw new ModelInputError("forward: give decoderInputIds, decoderInputsEmbeds or labels");
+      }
+      const decBatch = decIds ? decIds.dims[0] : args.decoderInputsEmbeds!.dims[0];
+      sameBatch(decBatch, encBatch, "decoder inputs vs encoder inputs");
+      if (decMask) sameBatch(decMask.dims[0], decBatch, "decoder_attention_mask vs decoder inputs");
+      if (labels) {
+        sameBatch(labels.dims[0], decBatch, "labels vs decoder inputs");
+        const t = decIds ? decIds.dims[1] : args.decoderInputsEmbeds!.dims[1];
+        if (labels.dims[1] !== t) {
+          throw new ModelInputError(
+            `labels have ${labels.dims[1]} columns, decoder inputs have ${t}`,
+          );
+        }
+      }
+      // -- decoder
+      const d = this.decoder.forward({
+        inputIds: decIds,
+        inputsEmbeds: args.decoderInputsEmbeds ? b.upload(args.decoderInputsEmbeds) : undefined,
+        attentionMask: decMask,
+        encoderHiddenStates: enc ? this.project(enc.last) : undefined,
+        encoderAttentionMask: attentionMask,
+        past,
+        useCache,
         dropout: this.training ? this.dropoutRng : undefined,
         outputHiddenStates: args.outputHiddenStates,
         outputAttentions: args.outputAttentions,
       });
-      encOut = { last: o.lastHiddenState, hidden: o.hiddenStates, attn: o.attentions };
-    } else if (!past || past.cross.length === 0) {
-      throw new ModelInputError("forward: give inputIds, inputsEmbeds or encoderOutputs");
-    }
-    const encBatch = encOut ? b.dims(encOut.last)[0] : past!.batchSize;
-    if (attentionMask) {
-      sameBatch(attentionMask.dims[0], encBatch, "attention_mask vs encoder output");
-    }
-
-    // -- decoder inputs (labels shifted right when absent)
-    const labels = args.labels !== undefined ? toLabels(args.labels, this.vocabSize) : undefined;
-    let decIds = args.decoderInputIds !== undefined
-      ? toIds(args.decoderInputIds, "decoder_input_ids")
-      : undefined;
-    let decMask = args.decoderAttentionMask !== undefined
-      ? toMask(args.decoderAttentionMask, "decoder_attention_mask")
-      : undefined;
-    if (labels && !decIds && !args.decoderInputsEmbeds) {
-      decIds = shiftTokensRight(labels, this.padTokenId, this.decoderStartTokenId);
-      if (!decMask) {
-        const pad = this.padTokenId!;
-        decMask = new Tensor(
-          "float32",
-          Float32Array.from(decIds.data, (v) => v === pad ? 0 : 1),
-          decIds.dims,
-        );
-      }
-    }
-    if (!decIds && !args.decoderInputsEmbeds) {
-      throw new ModelInputError("forward: give decoderInputIds, decoderInputsEmbeds or labels");
-    }
-    const decBatch = decIds ? decIds.dims[0] : args.decoderInputsEmbeds!.dims[0];
-    sameBatch(decBatch, encBatch, "decoder inputs vs encoder inputs");
-    if (decMask) sameBatch(decMask.dims[0], decBatch, "decoder_attention_mask vs decoder inputs");
-    if (labels) {
-      sameBatch(labels.dims[0], decBatch, "labels vs decoder inputs");
-      const t = decIds ? decIds.dims[1] : args.decoderInputsEmbeds!.dims[1];
-      if (labels.dims[1] !== t) {
-        throw new ModelInputError(
-          `labels have ${labels.dims[1]} columns, decoder inputs have ${t}`,
-        );
-      }
-    }
-
-    // -- decoder
-    const d = this.decoder.forward({
-      inputIds: decIds,
-      inputsEmbeds: args.decoderInputsEmbeds ? b.upload(args.decoderInputsEmbeds) : undefined,
-      attentionMask: decMask,
-      encoderHiddenStates: encOut ? this.project(encOut.last) : undefined,
-      encoderAttentionMask: attentionMask,
-      past,
-      useCache: args.useCache !== false,
-      dropout: this.training ? this.dropoutRng : undefined,
-      outputHiddenStates: args.outputHiddenStates,
-      outputAttentions: args.outputAttentions,
+      const loss = labels
+        ? b.crossEntropy(
+          b.reshape(d.logits, [-1, this.vocabSize]), // [b * t, V]
+          b.upload(labels.reshape([-1])),
+          { ignoreIndex: -100 },
+        )
+        : undefined;
+      // Only what is read back or cached leaves the scope (without `useCache`, no K/V).
+      return {
+        loss,
+        enc,
+        d: {
+          logits: d.logits,
+          hiddenStates: d.hiddenStates,
+          attentions: d.attentions,
+          crossAttentions: d.crossAttentions,
+          self: useCache ? d.self : undefined,
+          cross: useCache ? d.cross : undefined,
+        },
+      };
     });
+    const { enc, d } = g;
 
-    let loss: GradTensor | undefined;
-    if (labels) {
-      const V = this.vocabSize;
-      const flat = b.reshape(d.logits, [-1, V]); // [b * t, V]
-      const lab = b.upload(labels.reshape([-1]));
-      const l = await b.read(b.crossEntropy(flat, lab, { ignoreIndex: -100 }));
-      loss = l instanceof GradTensor ? l : new GradTensor(l, null);
-    }
     const readAll = (xs?: unknown[]) => xs ? Promise.all(xs.map((x) => b.read(x))) : undefined;
+    const l = g.loss === undefined ? undefined : await b.read(g.loss);
     const out: Seq2SeqLMOutput = {
-      loss,
+      loss: l === undefined || l instanceof GradTensor ? l : new GradTensor(l, null),
       logits: await b.read(d.logits),
       decoderHiddenStates: await readAll(d.hiddenStates),
       decoderAttentions: await readAll(d.attentions),
       crossAttentions: await readAll(d.crossAttentions),
       encoderLastHiddenState: args.encoderOutputs?.lastHiddenState ??
-        (encOut ? await b.read(encOut.last) : undefined),
-      encoderHiddenStates: args.encoderOutputs?.hiddenStates ?? await readAll(encOut?.hidden),
-      encoderAttentions: args.encoderOutputs?.attentions ?? await readAll(encOut?.attn),
+        (enc ? await b.read(enc.last) : undefined),
+      encoderHiddenStates: args.encoderOutputs?.hiddenStates ?? await readAll(enc?.hidden),
+      encoderAttentions: args.encoderOutputs?.attentions ?? await readAll(enc?.attn),
     };
-    if (args.useCache !== false && d.self) {
-      out.pastKeyValues = new EncoderDecoderCache(b, d.self, d.cross ?? []);
-    }
+    // Everything read back is freed; only the cache stays on the device.
+    for (
+      const x of [
+        g.loss,
+        d.logits,
+        ...d.hiddenStates ?? [],
+        ...d.attentions ?? [],
+        ...d.crossAttentions ?? [],
+        enc?.last,
+        ...enc?.hidden ?? [],
+        ...enc?.attn ?? [],
+      ]
+    ) if (x !== undefined) b.dispose(x);
+    if (useCache && d.self) out.pastKeyValues = new EncoderDecoderCache(b, d.self, d.cross ?? []);
     return out;
   }
 
@@ -505,8 +505,12 @@ export class EncoderDecoderModel {
         `attention_mask has ${mask.dims[1]} columns, input_ids has ${ids.dims[1]}`,
       );
     }
-    const o = this.encoder.forward({ inputIds: ids, attentionMask: mask });
-    return Promise.resolve({ hidden: this.project(o.lastHiddenState), mask });
+    const hidden = scoped(
+      this.backend,
+      () =>
+        this.project(this.encoder.forward({ inputIds: ids, attentionMask: mask }).lastHiddenState),
+    );
+    return Promise.resolve({ hidden, mask });
   }
 
   /** Repeats each row `n` times (`repeat_interleave`), for beams / samples. */
@@ -535,31 +539,81 @@ export class EncoderDecoderModel {
     cache: EncoderDecoderCache | null,
   ): Promise<{ logits: Float32Array; cache: EncoderDecoderCache }> {
     const b = this.backend;
+    const step = this.decodeOnDevice(state, newTokens, cache, (last) => last);
+    const last = await b.read(step.out); // [b, 1, V]
+    b.dispose(step.out);
+    const logits = (last.dtype === "float32" ? last : last.toFloat32()).data as Float32Array;
+    return { logits, cache: step.cache };
+  }
+
+  /**
+   * `decodeStep`, but only the `k` largest log-probabilities (log-softmax of the last position's
+   * logits) of each row come back, sorted descending with their token ids (ties: lower id
+   * first), computed on the device: beam search reads `[batch, k]` instead of `[batch, vocab]`.
+   */
+  async decodeStepTopK(
+    state: EncoderState,
+    newTokens: number[][],
+    cache: EncoderDecoderCache | null,
+    k: number,
+  ): Promise<{ values: Float32Array; indices: Int32Array; cache: EncoderDecoderCache }> {
+    const b = this.backend;
+    const step = this.decodeOnDevice(state, newTokens, cache, (last) => {
+      const [n, , v] = b.dims(last);
+      return b.topk(b.logSoftmax(b.reshape(last, [n, v])), k); // [b, k] each
+    });
+    const [values, indices] = await Promise.all([
+      b.read(step.out.values),
+      b.read(step.out.indices),
+    ]);
+    b.dispose(step.out.values);
+    b.dispose(step.out.indices);
+    return {
+      values: (values.dtype === "float32" ? values : values.toFloat32()).data as Float32Array,
+      indices: Int32Array.from(indices.data as ArrayLike<number>),
+      cache: step.cache,
+    };
+  }
+
+  /**
+   * Runs the decoder on `newTokens` and `head` on the last position's logits `[b, 1, V]` in a
+   * backend scope: only `head`'s result and the new cache stay on the device; the self K/V of
+   * `cache` are released (its cross K/V move to the new cache).
+   */
+  private decodeOnDevice<R>(
+    state: EncoderState,
+    newTokens: number[][],
+    cache: EncoderDecoderCache | null,
+    head: (last: unknown) => R,
+  ): { out: R; cache: EncoderDecoderCache } {
+    const b = this.backend;
     const ids = toIds(newTokens, "decoder_input_ids");
     sameBatch(ids.dims[0], state.mask.dims[0], "decoder tokens vs encoder state");
     if (cache && cache.self.length > 0) {
       sameBatch(ids.dims[0], cache.batchSize, "decoder tokens vs cache");
     }
-    const d = this.decoder.forward({
-      inputIds: ids,
-      encoderHiddenStates: cache && cache.cross.length > 0 ? undefined : state.hidden,
-      encoderAttentionMask: state.mask,
-      past: cache,
-      useCache: true,
+    const r = scoped(b, () => {
+      const d = this.decoder.forward({
+        inputIds: ids,
+        encoderHiddenStates: cache && cache.cross.length > 0 ? undefined : state.hidden,
+        encoderAttentionMask: state.mask,
+        past: cache,
+        useCache: true,
+      });
+      const t = ids.dims[1];
+      return {
+        out: head(b.slice(d.logits, 1, t - 1, t)),
+        self: d.self ?? [],
+        cross: d.cross ?? [],
+      };
     });
-    const t = ids.dims[1];
-    const last = await b.read(b.slice(d.logits, 1, t - 1, t)); // [b, 1, V]
-    const next = new EncoderDecoderCache(b, d.self ?? [], d.cross ?? []);
     if (cache) {
       for (const kv of cache.self) {
         b.dispose(kv.key);
         b.dispose(kv.value);
       }
     }
-    return {
-      logits: (last.dtype === "float32" ? last : last.toFloat32()).data as Float32Array,
-      cache: next,
-    };
+    return { out: r.out, cache: new EncoderDecoderCache(b, r.self, r.cross) };
   }
 
   /** Keeps cache rows `rows` (beam reordering). */

@@ -235,6 +235,20 @@ function pad(values: readonly number[], n: number): number[] {
 
 const fmt = (d: readonly number[]) => `[${d.join(", ")}]`;
 
+/** Adds the `GpuTensor`s reachable from `value` through arrays and plain objects to `into`. */
+function collectHandles(value: unknown, into: Set<GpuTensor>): void {
+  if (value instanceof GpuTensor) {
+    into.add(value);
+  } else if (Array.isArray(value)) {
+    for (const v of value) collectHandles(v, into);
+  } else if (value !== null && typeof value === "object") {
+    const proto = Object.getPrototypeOf(value);
+    if (proto === Object.prototype || proto === null) {
+      for (const v of Object.values(value)) collectHandles(v, into);
+    }
+  }
+}
+
 /**
  * `Backend<GpuTensor>` on WebGPU. Create it with `WebGpuBackend.create()`; free it with
  * `destroy()`.
@@ -268,6 +282,8 @@ export class WebGpuBackend implements Backend<GpuTensor> {
   #maxBinding: number;
   #scratch: GpuTensor[] = [];
   #depth = 0;
+  /** Handles created inside each open `scope`, innermost last. */
+  #scopes: GpuTensor[][] = [];
   #destroyed = false;
   #finalizer = new FinalizationRegistry<Storage>((s) => this.#unref(s));
 
@@ -370,6 +386,43 @@ export class WebGpuBackend implements Backend<GpuTensor> {
     return { pool: this.#pool.stats(), ...this.#counts, pipelines: this.#pipelines.size };
   }
 
+  /**
+   * Runs `fn`, then disposes every handle created inside it that its result does not hold
+   * (handles reachable through arrays and plain objects of the result). Handles kept by a nested
+   * scope belong to the enclosing one; when `fn` throws, every handle made inside is freed.
+   *
+   * @example
+   * ```ts
+   * import { WebGpuBackend } from "./mod.ts";
+   * import { Tensor } from "../../tensor.ts";
+   * const gpu = await WebGpuBackend.create();
+   * const x = gpu.upload(Tensor.from([[1, 2], [3, 4]]));
+   * const y = gpu.scope(() => gpu.softmax(gpu.scale(x, 2))); // the scaled copy is freed
+   * gpu.stats().pool.live; // 2: x and y
+   * ```
+   */
+  scope<R>(fn: () => R): R {
+    const made: GpuTensor[] = [];
+    this.#scopes.push(made);
+    let result: R;
+    try {
+      result = fn();
+    } catch (e) {
+      this.#scopes.pop();
+      for (const t of made) this.dispose(t);
+      throw e;
+    }
+    this.#scopes.pop();
+    const kept = new Set<GpuTensor>();
+    collectHandles(result, kept);
+    const outer = this.#scopes.at(-1);
+    for (const t of made) {
+      if (!kept.has(t)) this.dispose(t);
+      else outer?.push(t);
+    }
+    return result;
+  }
+
   /** Destroys the free pooled buffers (live tensors stay valid). */
   trim(): void {
     this.flush();
@@ -468,6 +521,7 @@ export class WebGpuBackend implements Backend<GpuTensor> {
    */
   #track(t: GpuTensor): GpuTensor {
     this.#finalizer.register(t, t._storage(), t);
+    this.#scopes.at(-1)?.push(t);
     return t;
   }
 
@@ -605,9 +659,25 @@ export class WebGpuBackend implements Backend<GpuTensor> {
     }
     if (dtype === "int32" && data.length <= 1 << 16) hostInts = (data as Int32Array).slice();
     const out = this.#alloc(t.dims, dtype, hostInts);
-    if (data.length) {
-      // Pending work may still read a recycled buffer: submit it before the queue write.
-      this.flush();
+    if (data.length && this.#encoder) {
+      // Recorded, unsubmitted work may still read this recycled buffer: a queue write would land
+      // before it, so copy from a staging buffer recorded after it instead (no extra submit).
+      const staging = this.device.createBuffer({
+        size: data.byteLength,
+        usage: GPUBufferUsage.COPY_SRC,
+        mappedAtCreation: true,
+      });
+      new Uint8Array(staging.getMappedRange()).set(
+        new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+      );
+      staging.unmap();
+      if (this.#pass) {
+        this.#pass.end();
+        this.#pass = undefined;
+      }
+      this.#encoder.copyBufferToBuffer(staging, 0, out.buffer, 0, data.byteLength);
+      this.#transient.push(staging);
+    } else if (data.length) {
       this.device.queue.writeBuffer(out.buffer, 0, data as Float32Array<ArrayBuffer>);
     }
     return out;

@@ -392,6 +392,41 @@ gpuTest("buffer pool: repeated allocate/dispose cycles do not grow the pool", as
 });
 
 gpuTest(
+  "scope: frees what the result does not hold; nested scopes; a throw frees all",
+  async (g) => {
+    const x = g.upload(Tensor.from([[1, 2, 3], [4, 5, 6]]));
+    const live = () => g.stats().pool.live;
+    const start = live();
+    let inner: GpuTensor | undefined, scaled: GpuTensor | undefined;
+    const out = g.scope(() => {
+      scaled = g.scale(x, 2); // [2, 3], only a reshaped view of it is returned
+      const view = g.reshape(scaled, [3, 2]);
+      inner = g.scope(() => g.add(scaled!, scaled!)); // kept by the inner scope, dropped by the outer
+      return { y: g.softmax(scaled), views: [view] };
+    });
+    assert(scaled!.disposed && inner!.disposed, "intermediates are disposed");
+    assert(!out.y.disposed && !out.views[0].disposed && !x.disposed, "results and inputs live");
+    // 2 buffers: y, and the scaled buffer shared by the returned view.
+    assertEquals(live(), start + 2);
+    assertEquals((await g.read(out.views[0])).data, Float32Array.from([2, 4, 6, 8, 10, 12]));
+    g.dispose(out.y);
+    g.dispose(out.views[0]);
+    assertEquals(live(), start, "every buffer back");
+    assertThrows(
+      () =>
+        g.scope(() => {
+          g.scale(x, 3);
+          throw new WebGpuError("boom");
+        }),
+      WebGpuError,
+      "boom",
+    );
+    assertEquals(live(), start, "a throwing scope frees what it made");
+    g.dispose(x);
+  },
+);
+
+gpuTest(
   "fp16 storage: matmul / linear / embedding read halves natively, other ops widen (1e-5)",
   async (g) => {
     // The reference is the CPU backend on the same fp16-rounded values widened to float32.
