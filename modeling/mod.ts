@@ -43,3 +43,4 @@ export type {
   EncoderStack,
 } from "./models/_layers.ts";
 export * from "./backends/webgpu/mod.ts";
+export * from "./backends/onnx/mod.ts";

@@ -1,0 +1,59 @@
+/**
+ * Measurement script (not a test): accuracy of the fp16-storage and int8 precisions against the
+ * fp32 goldens of every fixture model: max |Δ logit| of the teacher-forced forward, top-1
+ * agreement per position, and whether greedy decoding (max_new_tokens 20) equals the golden.
+ *
+ * Usage: `deno run -A modeling/backends/onnx/_accuracy.ts`
+ *
+ * @module
+ */
+import { OnnxEncoderDecoder } from "./onnx_model.ts";
+import {
+  argmax,
+  FIXTURE_MODELS,
+  FIXTURES,
+  greedy,
+  maxAbsDiff,
+  readGenerationIds,
+  readGoldens,
+} from "./_test_util.ts";
+
+console.log("| model | precision | max abs Δ logit | top-1 agreement | greedy = fp32 golden |");
+console.log("| --- | --- | --- | --- | --- |");
+for (const name of FIXTURE_MODELS) {
+  const g = await readGoldens(name);
+  for (const precision of ["fp32", "fp16", "int8"] as const) {
+    const model = await OnnxEncoderDecoder.fromPretrained(`${FIXTURES}${name}`, {
+      runtime: "node",
+      precision,
+    });
+    const lg = await model.logits(
+      g.inputs.input_ids,
+      g.inputs.attention_mask,
+      g.forward.decoder_input_ids,
+      g.forward.decoder_attention_mask,
+    );
+    const V = model.vocabSize;
+    let agree = 0, total = 0;
+    g.forward.logits.forEach((row, b) =>
+      row.forEach((pos, t) => {
+        const off = (b * row.length + t) * V;
+        if (g.forward.decoder_attention_mask[b][t] === 0) return;
+        total++;
+        if (argmax(lg.data.subarray(off, off + V)) === argmax(pos)) agree++;
+      })
+    );
+    const seqs = await greedy(
+      model,
+      g.inputs.input_ids,
+      g.inputs.attention_mask,
+      await readGenerationIds(name),
+    );
+    const same = JSON.stringify(seqs) === JSON.stringify(g.generate.greedy.sequences);
+    console.log(
+      `| ${name} | ${precision} | ${maxAbsDiff(lg.data, g.forward.logits).toExponential(2)} | ` +
+        `${agree}/${total} | ${same ? "yes" : "no"} |`,
+    );
+    await model.release();
+  }
+}

@@ -1,0 +1,482 @@
+/**
+ * `OnnxEncoderDecoder`: an encoder-decoder checkpoint run by onnxruntime. Three graphs are built
+ * in TypeScript from the checkpoint (encoder, cross-K/V, decoder step) and run with
+ * onnxruntime-node or onnxruntime-web; the class implements generation's `Seq2SeqModel`
+ * (`encode`, `expandEncoderState`, `decodeStep`, `reorderCache`, `dispose`).
+ *
+ * @module
+ */
+import type { InferenceSession, Tensor as OrtTensor } from "onnxruntime-node";
+import { AutoConfig, EncoderDecoderConfig, GPT2Config, type ResolveOptions } from "@encdec/config";
+import { Tensor } from "../../tensor.ts";
+import { loadStateDict } from "../../weights/mod.ts";
+import { Checkpoint } from "./_checkpoint.ts";
+import { OnnxModelError, type OnnxPrecision } from "./_graph.ts";
+import { encodeModel } from "./_onnx_proto.ts";
+import {
+  defaultThreads,
+  loadRuntime,
+  OnnxRuntimeError,
+  type OnnxRuntimeName,
+  type Ort,
+} from "./_runtime.ts";
+import { buildEncoderGraph } from "./encoder_graph.ts";
+import {
+  buildCrossKVGraph,
+  buildDecoderStepGraph,
+  type DecoderLayout,
+  decoderLayout,
+} from "./decoder_graph.ts";
+
+/** Options of `OnnxEncoderDecoder.fromPretrained` / `create`. */
+export interface OnnxModelOptions {
+  /** `"node"` (onnxruntime-node), `"web"` (wasm) or `"auto"` (node if it loads). Default auto. */
+  runtime?: OnnxRuntimeName;
+  /** Intra-op threads (web: wasm threads). Default: logical cores. */
+  numThreads?: number;
+  /** Weight storage: `"fp32"` (default), `"fp16"` (half, cast up), `"int8"` (linear layers). */
+  precision?: OnnxPrecision;
+  /** Where `fromPretrained` finds Hub files (revision, cache dir, token, offline, ...). */
+  resolve?: Omit<ResolveOptions, "optional">;
+}
+
+/** The encoder output of a batch: host copies plus the cross-attention K/V computed once. */
+export interface OnnxEncoderState {
+  /** Rows. */
+  readonly batch: number;
+  /** Source length. */
+  readonly srcLen: number;
+  /** `[batch, srcLen, hidden]` float32. */
+  readonly lastHiddenState: Tensor<"float32">;
+  /** `[batch, srcLen]` 0/1. */
+  readonly attentionMask: BigInt64Array;
+  /** Per layer key then value, `[batch, heads, srcLen, headDim]` (onnxruntime tensors). */
+  readonly cross: readonly OrtTensor[];
+  /** Original input row of each row (rows with equal source share cross K/V values). */
+  readonly rowSource: Int32Array;
+}
+
+/** The decoder cache: self-attention K/V per layer and pending row selections. */
+export interface OnnxDecoderCache {
+  /** Rows. */
+  readonly batch: number;
+  /** Decoder positions already in the cache. */
+  readonly pastLen: number;
+  /** Per layer key then value, `[rows of the previous step, heads, pastLen, headDim]`. */
+  readonly self: readonly OrtTensor[];
+  /** Row of `self` each row continues from (beam reordering is applied in the next step). */
+  readonly rows: BigInt64Array;
+  /** Encoder-state row whose cross K/V each row attends to. */
+  readonly crossRows: Int32Array;
+}
+
+function arange(n: number): Int32Array {
+  return Int32Array.from({ length: n }, (_, i) => i);
+}
+
+function checkIds(what: string, ids: readonly (readonly number[])[], vocab?: number): number {
+  if (!Array.isArray(ids) || ids.length === 0) {
+    throw new OnnxModelError(`${what}: expected a non-empty [batch, length] list of rows`);
+  }
+  const len = ids[0].length;
+  ids.forEach((row, b) => {
+    if (!Array.isArray(row) || row.length !== len || len === 0) {
+      throw new OnnxModelError(
+        `${what}[${b}]: has length ${row?.length}; every row must have length ${len} > 0`,
+      );
+    }
+    row.forEach((v, t) => {
+      if (!Number.isInteger(v) || v < 0 || (vocab !== undefined && v >= vocab)) {
+        throw new OnnxModelError(
+          `${what}[${b}][${t}] = ${v}; expected an integer id in [0, ${vocab ?? "∞"})`,
+        );
+      }
+    });
+  });
+  return len;
+}
+
+/**
+ * An encoder-decoder model on onnxruntime.
+ *
+ * @example
+ * ```ts ignore
+ * import { OnnxEncoderDecoder } from "./onnx_model.ts";
+ * const model = await OnnxEncoderDecoder.fromPretrained("tests/testdata/fixtures/bert2bert");
+ * const logits = await model.logits([[2, 65, 3]], [[1, 1, 1]], [[2, 88]]);
+ * logits.dims; // [1, 2, 99]
+ * await model.release();
+ * ```
+ */
+export class OnnxEncoderDecoder {
+  /** Size of the logits' last axis. */
+  readonly vocabSize: number;
+
+  private constructor(
+    /** The model's config. */
+    readonly config: EncoderDecoderConfig,
+    /** Which onnxruntime runs it. */
+    readonly runtime: "node" | "web",
+    /** Weight storage precision. */
+    readonly precision: OnnxPrecision,
+    private readonly ort: Ort,
+    private readonly layout: DecoderLayout,
+    private readonly encoder: InferenceSession,
+    private readonly crossKV: InferenceSession,
+    private readonly decoder: InferenceSession,
+  ) {
+    this.vocabSize = layout.vocab;
+  }
+
+  /**
+   * Loads `config.json` and the weights of `dirOrId` (safetensors or `.bin`, via
+   * `resolveModelFile`) and builds the onnxruntime sessions.
+   */
+  static async fromPretrained(
+    dirOrId: string,
+    options: OnnxModelOptions = {},
+  ): Promise<OnnxEncoderDecoder> {
+    const config = await AutoConfig.fromPretrained(dirOrId, { ...options.resolve });
+    if (!(config instanceof EncoderDecoderConfig)) {
+      throw new OnnxModelError(
+        `${dirOrId}/config.json: model_type is "${
+          (config.constructor as { modelType?: string }).modelType
+        }"; expected "encoder-decoder"`,
+      );
+    }
+    const { tensors } = await loadStateDict(dirOrId, options.resolve);
+    return await OnnxEncoderDecoder.create(config, tensors, options, dirOrId);
+  }
+
+  /** Builds the sessions from a config and a state dict with HF checkpoint keys. */
+  static async create(
+    config: EncoderDecoderConfig,
+    tensors: Map<string, Tensor>,
+    options: OnnxModelOptions = {},
+    source = "<state dict>",
+  ): Promise<OnnxEncoderDecoder> {
+    const precision = options.precision ?? "fp32";
+    if (!["fp32", "fp16", "int8"].includes(precision)) {
+      throw new OnnxModelError(`precision "${precision}"; expected "fp32", "fp16" or "int8"`);
+    }
+    const threads = options.numThreads ?? defaultThreads();
+    if (!Number.isInteger(threads) || threads < 1) {
+      throw new OnnxModelError(`numThreads = ${threads}; expected a positive integer`);
+    }
+    const { ort, name } = await loadRuntime(options.runtime ?? "auto", threads);
+    const d = config.decoder;
+    const decBase = d instanceof GPT2Config
+      ? "decoder.transformer."
+      : (d.constructor as { modelType?: string }).modelType === "roberta"
+      ? "decoder.roberta."
+      : "decoder.bert.";
+    const aliases = config.tieEncoderDecoder ? [{ from: "encoder.", to: decBase }] : [];
+    const ck = new Checkpoint(tensors, source, aliases);
+    const layout = decoderLayout(config);
+    const sessionOptions: InferenceSession.SessionOptions = {
+      graphOptimizationLevel: "all",
+      executionMode: "sequential",
+      ...(name === "node" ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
+    };
+    const make = async (bytes: Uint8Array, what: string) => {
+      try {
+        return await ort.InferenceSession.create(bytes, sessionOptions);
+      } catch (e) {
+        throw new OnnxRuntimeError(`${source}: onnxruntime rejected the ${what} graph: ${e}`, {
+          cause: e,
+        });
+      }
+    };
+    // One graph at a time, so only one serialized model is alive at once; a failure releases
+    // the sessions already built.
+    const sessions: InferenceSession[] = [];
+    try {
+      for (
+        const [build, what] of [
+          [buildEncoderGraph, "encoder"],
+          [buildCrossKVGraph, "cross K/V"],
+          [buildDecoderStepGraph, "decoder"],
+        ] as const
+      ) {
+        sessions.push(await make(encodeModel(build(config, ck, precision)), what));
+      }
+    } catch (e) {
+      await Promise.all(sessions.map((s) => s.release()));
+      throw e;
+    }
+    const [encoder, crossKV, decoder] = sessions;
+    return new OnnxEncoderDecoder(config, name, precision, ort, layout, encoder, crossKV, decoder);
+  }
+
+  /** An int64 onnxruntime tensor. */
+  private int64(data: ArrayLike<number> | BigInt64Array, dims: number[]): OrtTensor {
+    const arr = data instanceof BigInt64Array
+      ? data
+      : BigInt64Array.from(data as ArrayLike<number>, (v) => BigInt(v));
+    return new this.ort.Tensor("int64", arr, dims);
+  }
+
+  /** Runs a session, wrapping onnxruntime failures in `OnnxRuntimeError`. */
+  private async run(
+    s: InferenceSession,
+    feeds: Record<string, OrtTensor>,
+    what: string,
+  ): Promise<InferenceSession.OnnxValueMapType> {
+    try {
+      return await s.run(feeds);
+    } catch (e) {
+      throw new OnnxRuntimeError(`onnxruntime failed running the ${what} graph: ${e}`, {
+        cause: e,
+      });
+    }
+  }
+
+  /** Runs the encoder (and the cross-K/V graph) once. `inputIds`/`attentionMask`: `[batch, srcLen]`. */
+  async encode(inputIds: number[][], attentionMask: number[][]): Promise<OnnxEncoderState> {
+    const encCfg = this.config.encoder;
+    const srcLen = checkIds("inputIds", inputIds, encCfg.vocabSize);
+    const batch = inputIds.length;
+    const maxPos = encCfg.maxPositionEmbeddings -
+      ((encCfg.constructor as { modelType?: string }).modelType === "roberta"
+        ? (encCfg.padTokenId ?? 0) + 1
+        : 0);
+    if (srcLen > maxPos) {
+      throw new OnnxModelError(
+        `inputIds: length ${srcLen} exceeds the encoder's ${maxPos} positions`,
+      );
+    }
+    if (attentionMask.length !== batch || attentionMask.some((r) => r.length !== srcLen)) {
+      throw new OnnxModelError(
+        `attentionMask: expected [${batch}, ${srcLen}] like inputIds, found ${attentionMask.length} rows`,
+      );
+    }
+    const mask = BigInt64Array.from(attentionMask.flat(), (v) => {
+      if (v !== 0 && v !== 1) {
+        throw new OnnxModelError(`attentionMask: value ${v}; expected 0 or 1`);
+      }
+      return BigInt(v);
+    });
+    const out = await this.run(this.encoder, {
+      input_ids: this.int64(inputIds.flat(), [batch, srcLen]),
+      attention_mask: this.int64(mask, [batch, srcLen]),
+    }, "encoder");
+    const hidden = out.last_hidden_state;
+    const cross = await this.run(this.crossKV, { encoder_hidden_states: hidden }, "cross K/V");
+    const crossList: OrtTensor[] = [];
+    for (let i = 0; i < this.layout.layers; i++) {
+      crossList.push(cross[`cross_key_${i}`], cross[`cross_value_${i}`]);
+    }
+    return {
+      batch,
+      srcLen,
+      lastHiddenState: new Tensor("float32", hidden.data as Float32Array, [
+        ...hidden.dims,
+      ]) as Tensor<"float32">,
+      attentionMask: mask,
+      cross: crossList,
+      rowSource: arange(batch),
+    };
+  }
+
+  /** Repeats each row of `t` `n` times (`repeat_interleave` on axis 0). */
+  private repeatRows(t: OrtTensor, n: number): OrtTensor {
+    const src = t.data as Float32Array;
+    const [b, ...rest] = t.dims;
+    const row = src.length / b;
+    const out = new Float32Array(src.length * n);
+    for (let i = 0; i < b; i++) {
+      const r = src.subarray(i * row, (i + 1) * row);
+      for (let j = 0; j < n; j++) out.set(r, (i * n + j) * row);
+    }
+    return new this.ort.Tensor("float32", out, [b * n, ...rest]);
+  }
+
+  /** Rows `rows` of `t` (axis 0), copied. */
+  private gatherRows(t: OrtTensor, rows: ArrayLike<number>): OrtTensor {
+    const src = t.data as Float32Array;
+    const [b, ...rest] = t.dims;
+    const row = src.length / b;
+    const out = new Float32Array(rows.length * row);
+    for (let i = 0; i < rows.length; i++) {
+      out.set(src.subarray(rows[i] * row, (rows[i] + 1) * row), i * row);
+    }
+    return new this.ort.Tensor("float32", out, [rows.length, ...rest]);
+  }
+
+  /** Repeats each row `n` times in place order (`repeat_interleave`), for beams/samples. */
+  expandEncoderState(state: OnnxEncoderState, n: number): OnnxEncoderState {
+    if (!Number.isInteger(n) || n < 1) {
+      throw new OnnxModelError(`expandEncoderState: n = ${n}; expected a positive integer`);
+    }
+    if (n === 1) return state;
+    const h = state.lastHiddenState;
+    const row = state.srcLen * h.dims[2];
+    const hidden = new Float32Array(h.data.length * n);
+    const mask = new BigInt64Array(state.attentionMask.length * n);
+    const rowSource = new Int32Array(state.batch * n);
+    for (let i = 0; i < state.batch; i++) {
+      for (let j = 0; j < n; j++) {
+        const r = i * n + j;
+        hidden.set(h.data.subarray(i * row, (i + 1) * row), r * row);
+        mask.set(
+          state.attentionMask.subarray(i * state.srcLen, (i + 1) * state.srcLen),
+          r * state.srcLen,
+        );
+        rowSource[r] = state.rowSource[i];
+      }
+    }
+    return {
+      batch: state.batch * n,
+      srcLen: state.srcLen,
+      lastHiddenState: new Tensor("float32", hidden, [
+        state.batch * n,
+        state.srcLen,
+        h.dims[2],
+      ]) as Tensor<"float32">,
+      attentionMask: mask,
+      cross: state.cross.map((t) => this.repeatRows(t, n)),
+      rowSource,
+    };
+  }
+
+  /** A zero-length past (`[batch, heads, 0, headDim]`) for every layer. */
+  private emptyPast(batch: number): OrtTensor[] {
+    const { heads, headDim, layers } = this.layout;
+    const t = new this.ort.Tensor("float32", new Float32Array(0), [batch, heads, 0, headDim]);
+    return Array.from({ length: 2 * layers }, () => t);
+  }
+
+  /**
+   * Runs the decoder on `newTokens` `[batch, T]` after the cache; returns logits of all T new
+   * positions `[batch, T, vocab]` and the extended cache. `decoderAttentionMask` `[batch, past+T]`
+   * defaults to ones.
+   */
+  async decodeAll(
+    state: OnnxEncoderState,
+    newTokens: number[][],
+    cache: OnnxDecoderCache | null,
+    decoderAttentionMask?: number[][],
+  ): Promise<{ logits: Tensor<"float32">; cache: OnnxDecoderCache }> {
+    const T = checkIds("newTokens", newTokens, this.vocabSize);
+    const B = state.batch;
+    if (newTokens.length !== B) {
+      throw new OnnxModelError(`newTokens: ${newTokens.length} rows; the encoder state has ${B}`);
+    }
+    if (cache && cache.batch !== B) {
+      throw new OnnxModelError(`cache: ${cache.batch} rows; the encoder state has ${B}`);
+    }
+    const P = cache?.pastLen ?? 0;
+    if (P + T > this.layout.maxPositions) {
+      throw new OnnxModelError(
+        `decoder length ${P + T} exceeds the decoder's ${this.layout.maxPositions} positions`,
+      );
+    }
+    let decMask: BigInt64Array;
+    if (decoderAttentionMask) {
+      if (
+        decoderAttentionMask.length !== B || decoderAttentionMask.some((r) => r.length !== P + T)
+      ) {
+        throw new OnnxModelError(`decoderAttentionMask: expected [${B}, ${P + T}]`);
+      }
+      decMask = BigInt64Array.from(decoderAttentionMask.flat(), (v) => BigInt(v));
+    } else {
+      decMask = new BigInt64Array(B * (P + T)).fill(1n);
+    }
+    const rows = cache?.rows ?? BigInt64Array.from(arange(B), (v) => BigInt(v));
+    const crossRows = cache?.crossRows ?? arange(B);
+    let cross = state.cross;
+    if (!crossRows.every((r, i) => state.rowSource[r] === state.rowSource[i])) {
+      cross = cross.map((t) => this.gatherRows(t, crossRows));
+    }
+    const past = cache?.self ?? this.emptyPast(B);
+    const feeds: Record<string, OrtTensor> = {
+      input_ids: this.int64(newTokens.flat(), [B, T]),
+      decoder_attention_mask: this.int64(decMask, [B, P + T]),
+      encoder_attention_mask: this.int64(state.attentionMask, [B, state.srcLen]),
+      cache_rows: this.int64(rows, [B]),
+    };
+    for (let i = 0; i < this.layout.layers; i++) {
+      feeds[`past_key_${i}`] = past[2 * i];
+      feeds[`past_value_${i}`] = past[2 * i + 1];
+      feeds[`cross_key_${i}`] = cross[2 * i];
+      feeds[`cross_value_${i}`] = cross[2 * i + 1];
+    }
+    const out = await this.run(this.decoder, feeds, "decoder");
+    const self: OrtTensor[] = [];
+    for (let i = 0; i < this.layout.layers; i++) {
+      self.push(out[`present_key_${i}`], out[`present_value_${i}`]);
+    }
+    const lg = out.logits;
+    return {
+      logits: new Tensor("float32", lg.data as Float32Array, [...lg.dims]) as Tensor<"float32">,
+      cache: {
+        batch: B,
+        pastLen: P + T,
+        self,
+        rows: BigInt64Array.from(arange(B), (v) => BigInt(v)),
+        crossRows,
+      },
+    };
+  }
+
+  /**
+   * Decodes the new tokens `[batch, newLen]` (all decoder tokens on the first call with
+   * `cache = null`, then one per step) and returns the last position's logits `[batch, vocab]`.
+   */
+  async decodeStep(
+    state: OnnxEncoderState,
+    newTokens: number[][],
+    cache: OnnxDecoderCache | null,
+  ): Promise<{ logits: Float32Array; cache: OnnxDecoderCache }> {
+    const r = await this.decodeAll(state, newTokens, cache);
+    const [B, T, V] = r.logits.dims;
+    if (T === 1) return { logits: r.logits.data, cache: r.cache };
+    const last = new Float32Array(B * V);
+    for (let b = 0; b < B; b++) {
+      last.set(r.logits.data.subarray((b * T + T - 1) * V, (b * T + T) * V), b * V);
+    }
+    return { logits: last, cache: r.cache };
+  }
+
+  /** Keeps cache rows `rows` (new row i = old row rows[i]); applied lazily by the next step. */
+  reorderCache(cache: OnnxDecoderCache, rows: readonly number[]): OnnxDecoderCache {
+    if (rows.length !== cache.batch) {
+      throw new OnnxModelError(`reorderCache: ${rows.length} rows; the cache has ${cache.batch}`);
+    }
+    const next = new BigInt64Array(rows.length);
+    const crossRows = new Int32Array(rows.length);
+    rows.forEach((r, i) => {
+      if (!Number.isInteger(r) || r < 0 || r >= cache.batch) {
+        throw new OnnxModelError(`reorderCache: rows[${i}] = ${r}; expected [0, ${cache.batch})`);
+      }
+      next[i] = cache.rows[r];
+      crossRows[i] = cache.crossRows[r];
+    });
+    return { ...cache, rows: next, crossRows };
+  }
+
+  /**
+   * Encoder + full decoder pass (HF `model(input_ids, attention_mask, decoder_input_ids)`):
+   * logits `[batch, tgtLen, vocab]`.
+   */
+  async logits(
+    inputIds: number[][],
+    attentionMask: number[][],
+    decoderInputIds: number[][],
+    decoderAttentionMask?: number[][],
+  ): Promise<Tensor<"float32">> {
+    const state = await this.encode(inputIds, attentionMask);
+    return (await this.decodeAll(state, decoderInputIds, null, decoderAttentionMask)).logits;
+  }
+
+  /**
+   * Frees a cache or encoder state. onnxruntime CPU tensors are garbage-collected, and caches
+   * share tensors with the caches they were reordered from, so this deliberately does nothing.
+   */
+  dispose(_value: OnnxDecoderCache | OnnxEncoderState): void {}
+
+  /** Releases the three onnxruntime sessions. */
+  async release(): Promise<void> {
+    await Promise.all([this.encoder.release(), this.crossKV.release(), this.decoder.release()]);
+  }
+}

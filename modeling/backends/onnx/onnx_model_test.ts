@@ -1,0 +1,293 @@
+/**
+ * Golden parity of `OnnxEncoderDecoder` (onnxruntime-node unless stated) with the Python
+ * reference (transformers 4.40.2, fixtures made by `tests/testdata/fixtures/generate.py`).
+ */
+import { assertEquals, assertRejects, assertThrows } from "@std/assert";
+import { OnnxEncoderDecoder, OnnxModelError } from "./mod.ts";
+import {
+  argmax,
+  assertBelow,
+  FIXTURE_MODELS,
+  FIXTURES,
+  greedy,
+  maxAbsDiff,
+  readGenerationIds,
+  readGoldens,
+} from "./_test_util.ts";
+
+const TOL = 1e-4;
+
+for (const name of FIXTURE_MODELS) {
+  Deno.test(`onnx node ${name}: forward logits, encoder state, cached steps, greedy = goldens`, async (t) => {
+    const g = await readGoldens(name);
+    const model = await OnnxEncoderDecoder.fromPretrained(`${FIXTURES}${name}`, {
+      runtime: "node",
+    });
+    assertEquals(model.runtime, "node");
+    try {
+      await t.step(`forward.logits within ${TOL} abs`, async () => {
+        const lg = await model.logits(
+          g.inputs.input_ids,
+          g.inputs.attention_mask,
+          g.forward.decoder_input_ids,
+          g.forward.decoder_attention_mask,
+        );
+        assertEquals(lg.dims, [
+          g.forward.logits.length,
+          g.forward.logits[0].length,
+          model.vocabSize,
+        ]);
+        assertBelow(maxAbsDiff(lg.data, g.forward.logits), TOL);
+      });
+
+      await t.step(`encoder_last_hidden_state within ${TOL} abs`, async () => {
+        const st = await model.encode(g.inputs.input_ids, g.inputs.attention_mask);
+        assertBelow(maxAbsDiff(st.lastHiddenState.data, g.forward.encoder_last_hidden_state), TOL);
+      });
+
+      await t.step(`incremental.step_last_logits one token per step, within ${TOL}`, async () => {
+        const st = await model.encode(g.inputs.input_ids, g.inputs.attention_mask);
+        const ids = g.incremental.decoder_input_ids;
+        let cache = null;
+        for (let i = 0; i < ids[0].length; i++) {
+          const out = await model.decodeStep(st, ids.map((r) => [r[i]]), cache);
+          cache = out.cache;
+          assertEquals(cache.pastLen, i + 1);
+          const expected = g.incremental.step_last_logits.map((row) => row[i]);
+          assertBelow(maxAbsDiff(out.logits, expected), TOL);
+        }
+      });
+
+      await t.step("greedy loop (max_new_tokens 20) = generate.greedy.sequences", async () => {
+        const seqs = await greedy(
+          model,
+          g.inputs.input_ids,
+          g.inputs.attention_mask,
+          await readGenerationIds(name),
+        );
+        assertEquals(seqs, g.generate.greedy.sequences);
+      });
+    } finally {
+      await model.release();
+    }
+  });
+}
+
+Deno.test("onnx node bert2bert: reorderCache + expandEncoderState = full decode of the reordered histories (1e-5)", async () => {
+  const g = await readGoldens("bert2bert");
+  const model = await OnnxEncoderDecoder.fromPretrained(`${FIXTURES}bert2bert`, {
+    runtime: "node",
+  });
+  try {
+    const base = await model.encode(g.inputs.input_ids, g.inputs.attention_mask);
+    const st = model.expandEncoderState(base, 2); // rows: src 0, 0, 1, 1
+    assertEquals(Array.from(st.rowSource), [0, 0, 1, 1]);
+    const hist = [[2, 10], [2, 20], [2, 30], [2, 40]];
+    let { cache } = await model.decodeStep(st, hist, null);
+    // Beam-style reorder within each source, then one more token per row.
+    const rows = [1, 1, 3, 2];
+    cache = model.reorderCache(cache, rows);
+    const nextTok = [[5], [6], [7], [8]];
+    const step = await model.decodeStep(st, nextTok, cache);
+    const full = await model.decodeStep(
+      st,
+      rows.map((r, i) => [...hist[r], nextTok[i][0]]),
+      null,
+    );
+    let diff = 0;
+    for (let i = 0; i < full.logits.length; i++) {
+      diff = Math.max(diff, Math.abs(full.logits[i] - step.logits[i]));
+    }
+    assertBelow(diff, 1e-5);
+    // Reorders compose: applying [1, 0, 2, 3] then [1, 0, 2, 3] is the identity.
+    const twice = model.reorderCache(model.reorderCache(cache, [1, 0, 2, 3]), [1, 0, 2, 3]);
+    assertEquals(Array.from(twice.rows), Array.from(cache.rows));
+  } finally {
+    await model.release();
+  }
+});
+
+Deno.test("onnx node bert2bert: a reorder across sources gathers the cross K/V (1e-5)", async () => {
+  const model = await OnnxEncoderDecoder.fromPretrained(`${FIXTURES}bert2bert`, {
+    runtime: "node",
+  });
+  try {
+    const src = [[2, 65, 53, 15, 3], [2, 31, 78, 7, 3]];
+    const ones = [[1, 1, 1, 1, 1], [1, 1, 1, 1, 1]];
+    const st = await model.encode(src, ones);
+    let { cache } = await model.decodeStep(st, [[2], [2]], null);
+    cache = model.reorderCache(cache, [1, 0]); // row 0 now continues source 1, and vice versa
+    const step = await model.decodeStep(st, [[9], [9]], cache);
+    const swapped = await model.encode([src[1], src[0]], ones);
+    const full = await model.decodeStep(swapped, [[2, 9], [2, 9]], null);
+    let diff = 0;
+    for (let i = 0; i < full.logits.length; i++) {
+      diff = Math.max(diff, Math.abs(full.logits[i] - step.logits[i]));
+    }
+    assertBelow(diff, 1e-5);
+  } finally {
+    await model.release();
+  }
+});
+
+Deno.test("onnx web (wasm) bert2bert: forward logits within 1e-4 and greedy = goldens", async () => {
+  const g = await readGoldens("bert2bert");
+  const model = await OnnxEncoderDecoder.fromPretrained(`${FIXTURES}bert2bert`, {
+    runtime: "web",
+  });
+  try {
+    assertEquals(model.runtime, "web");
+    const lg = await model.logits(
+      g.inputs.input_ids,
+      g.inputs.attention_mask,
+      g.forward.decoder_input_ids,
+      g.forward.decoder_attention_mask,
+    );
+    assertBelow(maxAbsDiff(lg.data, g.forward.logits), TOL);
+    const seqs = await greedy(
+      model,
+      g.inputs.input_ids,
+      g.inputs.attention_mask,
+      await readGenerationIds("bert2bert"),
+    );
+    assertEquals(seqs, g.generate.greedy.sequences);
+  } finally {
+    await model.release();
+  }
+});
+
+Deno.test("onnx precision fp16: half-stored fixture weights give the goldens within 1e-4", async () => {
+  const g = await readGoldens("bert2bert-fp16");
+  const model = await OnnxEncoderDecoder.fromPretrained(`${FIXTURES}bert2bert-fp16`, {
+    runtime: "node",
+    precision: "fp16",
+  });
+  try {
+    const lg = await model.logits(
+      g.inputs.input_ids,
+      g.inputs.attention_mask,
+      g.forward.decoder_input_ids,
+      g.forward.decoder_attention_mask,
+    );
+    assertBelow(maxAbsDiff(lg.data, g.forward.logits), TOL);
+  } finally {
+    await model.release();
+  }
+});
+
+Deno.test("onnx precision int8: logits within 0.1 of fp32 goldens, greedy = fp32 greedy", async () => {
+  for (const name of ["bert2bert", "bert2gpt2"]) {
+    const g = await readGoldens(name);
+    const model = await OnnxEncoderDecoder.fromPretrained(`${FIXTURES}${name}`, {
+      runtime: "node",
+      precision: "int8",
+    });
+    try {
+      const lg = await model.logits(
+        g.inputs.input_ids,
+        g.inputs.attention_mask,
+        g.forward.decoder_input_ids,
+        g.forward.decoder_attention_mask,
+      );
+      assertBelow(maxAbsDiff(lg.data, g.forward.logits), 0.1);
+      const seqs = await greedy(
+        model,
+        g.inputs.input_ids,
+        g.inputs.attention_mask,
+        await readGenerationIds(name),
+      );
+      assertEquals(seqs, g.generate.greedy.sequences);
+    } finally {
+      await model.release();
+    }
+  }
+});
+
+Deno.test("onnx model: runtime auto picks node; bad inputs are typed errors naming the value", async () => {
+  const model = await OnnxEncoderDecoder.fromPretrained(`${FIXTURES}bert2bert`);
+  try {
+    assertEquals([model.runtime, model.precision, model.vocabSize], ["node", "fp32", 99]);
+    await assertRejects(
+      () => model.encode([[2, 999]], [[1, 1]]),
+      OnnxModelError,
+      "inputIds[0][1] = 999",
+    );
+    await assertRejects(
+      () => model.encode([[2, 3], [2]], [[1, 1], [1]]),
+      OnnxModelError,
+      "inputIds[1]",
+    );
+    await assertRejects(() => model.encode([[2, 3]], [[1, 1, 1]]), OnnxModelError, "attentionMask");
+    await assertRejects(
+      () => model.encode([Array(65).fill(5)], [Array(65).fill(1)]),
+      OnnxModelError,
+      "64 positions",
+    );
+    const st = await model.encode([[2, 3]], [[1, 1]]);
+    await assertRejects(() => model.decodeStep(st, [[2], [2]], null), OnnxModelError, "2 rows");
+    const { cache } = await model.decodeStep(st, [[2]], null);
+    assertThrows(() => model.reorderCache(cache, [1]), OnnxModelError, "rows[0] = 1");
+    await assertRejects(
+      () => OnnxEncoderDecoder.fromPretrained(`${FIXTURES}bert2bert`, { numThreads: 0 }),
+      OnnxModelError,
+      "numThreads = 0",
+    );
+    assertEquals(argmax([0, 3, 3]), 1);
+  } finally {
+    await model.release();
+  }
+});
+
+Deno.test("onnx model: a missing checkpoint key is an OnnxModelError naming it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.copyFile(`${FIXTURES}bert2bert/config.json`, `${dir}/config.json`);
+    const { loadStateDict, saveSafetensorsFile } = await import("../../weights/mod.ts");
+    const { tensors } = await loadStateDict(`${FIXTURES}bert2bert`);
+    tensors.delete("decoder.bert.encoder.layer.1.crossattention.self.key.weight");
+    await saveSafetensorsFile(`${dir}/model.safetensors`, tensors);
+    await assertRejects(
+      () => OnnxEncoderDecoder.fromPretrained(dir, { runtime: "node" }),
+      OnnxModelError,
+      `missing weight "decoder.bert.encoder.layer.1.crossattention.self.key.weight"`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("onnx precision fp16 with a bfloat16 checkpoint: bf16 storage + Cast = host upcast (1e-6)", async () => {
+  const { AutoConfig, EncoderDecoderConfig } = await import("@encdec/config");
+  const { loadStateDict } = await import("../../weights/mod.ts");
+  const { Tensor, floatToBf16 } = await import("../../tensor.ts");
+  const config = await AutoConfig.fromPretrained(`${FIXTURES}bert2bert`);
+  if (!(config instanceof EncoderDecoderConfig)) throw new Error("expected an encoder-decoder");
+  const { tensors } = await loadStateDict(`${FIXTURES}bert2bert`);
+  const bf16 = new Map(
+    [...tensors].map(([k, t]) => [
+      k,
+      new Tensor("bfloat16", Uint16Array.from(t.data as Float32Array, floatToBf16), [...t.dims]),
+    ]),
+  );
+  const g = await readGoldens("bert2bert");
+  const run = async (precision: "fp32" | "fp16") => {
+    const model = await OnnxEncoderDecoder.create(config, bf16, { runtime: "node", precision });
+    try {
+      return (await model.logits(
+        g.inputs.input_ids,
+        g.inputs.attention_mask,
+        g.forward.decoder_input_ids,
+        g.forward.decoder_attention_mask,
+      )).data;
+    } finally {
+      await model.release();
+    }
+  };
+  const stored = await run("fp16");
+  const upcast = await run("fp32");
+  let diff = 0;
+  for (let i = 0; i < upcast.length; i++) diff = Math.max(diff, Math.abs(upcast[i] - stored[i]));
+  assertBelow(diff, 1e-6, "max |Δ logit| bf16-stored vs upcast");
+  // Sanity bound only: bf16 rounding (8-bit mantissa) moves the logits away from the fp32 goldens.
+  assertBelow(maxAbsDiff(upcast, g.forward.logits), 0.5, "max |Δ logit| bf16 vs fp32 golden");
+});
