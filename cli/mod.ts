@@ -1,7 +1,8 @@
 /**
  * `@encdec/cli`: `pipeline()` and the `encdec` command line, assembled from the other packages.
  * One import serves scripts: it re-exports `AutoTokenizer`, the generation-enabled
- * `EncoderDecoderModel`, `AutoConfig` and `EncoderDecoderConfig`.
+ * `EncoderDecoderModel`, the generation-enabled onnxruntime `OnnxEncoderDecoder`, `AutoConfig` and
+ * `EncoderDecoderConfig`.
  *
  * @example
  * ```ts
@@ -22,10 +23,23 @@ export {
   type PipelineOutput,
   type PipelineResult,
   type PipelineTask,
+  type Text2TextModel,
   type Text2TextPipeline,
 } from "./pipeline.ts";
-export { DEVICE_NAMES, DeviceError, selectDevice } from "./_device.ts";
+export {
+  DEVICE_NAMES,
+  type DeviceChoice,
+  DeviceError,
+  type Dtype,
+  DTYPES,
+  selectDevice,
+} from "./_device.ts";
 export { ENV_VARS, HUB_HOSTS, permissionFlags, type PermissionScope } from "./permissions.ts";
 export { AutoTokenizer, type PreTrainedTokenizer } from "@encdec/tokenization";
-export { EncoderDecoderModel, type GenerateOptions, type GenerateOutput } from "@encdec/generation";
+export {
+  EncoderDecoderModel,
+  type GenerateOptions,
+  type GenerateOutput,
+  OnnxEncoderDecoder,
+} from "@encdec/generation";
 export { AutoConfig, EncdecError, EncoderDecoderConfig, GenerationConfig } from "@encdec/config";

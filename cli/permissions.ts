@@ -5,14 +5,15 @@
  *
  * | flag | why |
  * | --- | --- |
- * | `--allow-read=<model dirs>,<HF home>` | model directories (the repository's `models/`), the Hub cache and token file; stdin needs no permission |
+ * | `--allow-read=<model dirs>,<HF home>` | model directories (the repository's `models/`), onnxruntime-web's wasm files under `node_modules/` (`--device onnx`), the Hub cache and token file; stdin needs no permission |
  * | `--allow-write=<HF home>` | the Hub cache only (downloads, locks) |
  * | `--allow-net=<Hub hosts>` | the Hub endpoint and its LFS CDN hosts, nothing else |
  * | `--allow-env=<list>` | only {@linkcode ENV_VARS} |
  * | `--unstable-webgpu` | `--device webgpu` (an API flag, not a permission) |
  * | `--no-prompt` | a denied access fails with one clear line instead of an interactive prompt |
  *
- * No `--allow-run`, `--allow-sys`, `--allow-ffi` (no native add-on is used), `--allow-import`.
+ * No `--allow-run`, `--allow-sys`, `--allow-import`, and no `--allow-ffi`: `--device onnx` then
+ * runs on onnxruntime-web (wasm); adding `--allow-ffi` lets it use the native onnxruntime-node.
  *
  * @module
  */

@@ -6,10 +6,10 @@
  * @module
  */
 import { EncdecError, type EncoderDecoderConfig, type GenerationConfig } from "@encdec/config";
-import { EncoderDecoderModel, type GenerateOptions } from "@encdec/generation";
-import type { DeviceSpec } from "@encdec/modeling";
+import { EncoderDecoderModel, type GenerateOptions, OnnxEncoderDecoder } from "@encdec/generation";
+import type { DeviceSpec, OnnxPrecision } from "@encdec/modeling";
 import { AutoTokenizer, type PreTrainedTokenizer } from "@encdec/tokenization";
-import { selectDevice } from "./_device.ts";
+import { type DeviceChoice, type Dtype, selectDevice } from "./_device.ts";
 import { truncateToTokens } from "./_truncate.ts";
 import { fileURLToPath } from "node:url";
 
@@ -23,12 +23,24 @@ export type PipelineTask =
 /** A task name, a model that cannot serve it, or pipeline inputs of the wrong kind. */
 export class PipelineError extends EncdecError {}
 
+/**
+ * A generation-enabled model a pipeline runs: `EncoderDecoderModel` (TypeScript backends) or
+ * `OnnxEncoderDecoder` (onnxruntime).
+ */
+export type Text2TextModel = EncoderDecoderModel | OnnxEncoderDecoder;
+
 /** Options of {@linkcode pipeline} (how the model is loaded). */
 export interface PipelineOptions {
-  /** `"cpu"` (default), `"webgpu"`, `"onnx"`, `"auto"` or a backend instance. */
+  /**
+   * `"cpu"` (default), `"webgpu"`, `"onnx"` (onnxruntime-node with `--allow-ffi`, else
+   * onnxruntime-web), `"auto"` (WebGPU on a real adapter, else onnx, else cpu) or a backend.
+   */
   device?: DeviceSpec | "auto";
-  /** Weight dtype on the device (default float32). */
-  dtype?: "float32" | "float16" | "bfloat16";
+  /**
+   * Weight dtype (default float32): `float16` / `bfloat16` on cpu and webgpu; on onnx `float16`
+   * (half storage) or `int8` (per-channel int8 linear layers, onnx only).
+   */
+  dtype?: Dtype;
   /** Hub revision (branch, tag or commit) of a Hub model id. */
   revision?: string;
   /** Tokenizer directory or Hub id, when it differs from the model's. */
@@ -127,7 +139,9 @@ export interface Text2TextPipeline {
   /** The tokenizer. */
   readonly tokenizer: PreTrainedTokenizer;
   /** The model (with `generate`). */
-  readonly model: EncoderDecoderModel;
+  readonly model: Text2TextModel;
+  /** Where the model runs (`name`: cpu, webgpu, onnx, ...) and, for `auto`, why. */
+  readonly device: DeviceChoice;
   /** The model's generation config with the task's `task_specific_params` applied. */
   readonly generationConfig: GenerationConfig;
   /** Text put in front of every input (`prefix` of the task's params or of the config). */
@@ -156,8 +170,8 @@ export interface Text2TextPipeline {
 export function createText2TextPipeline(
   task: PipelineTask | string,
   tokenizer: PreTrainedTokenizer,
-  model: EncoderDecoderModel,
-  options: { maxInputLength?: number } = {},
+  model: Text2TextModel,
+  options: { maxInputLength?: number; device?: DeviceChoice } = {},
 ): Text2TextPipeline {
   const key = returnKey(task);
   const params = model.config.taskSpecificParams ?? {};
@@ -227,21 +241,37 @@ export function createText2TextPipeline(
     return perInput.every((r) => r.length === 1) ? perInput.map((r) => r[0]) : perInput;
   }
 
+  const device: DeviceChoice = options.device ??
+    (model instanceof OnnxEncoderDecoder
+      ? { name: "onnx", runtime: model.runtime, reason: `onnx (onnxruntime-${model.runtime})` }
+      : { name: model.backend.name, backend: model.backend, reason: model.backend.name });
   return Object.assign(run, {
     task,
     tokenizer,
     model,
+    device,
     generationConfig,
     prefix,
     maxInputLength,
   }) as Text2TextPipeline;
 }
 
+/** onnx weight precision of a pipeline dtype. */
+function onnxPrecision(dtype: Dtype | undefined): OnnxPrecision {
+  if (dtype === "bfloat16") {
+    throw new PipelineError(
+      `dtype "bfloat16" is not supported on device onnx; use float32, float16 or int8`,
+    );
+  }
+  return dtype === "float16" ? "fp16" : dtype === "int8" ? "int8" : "fp32";
+}
+
 /**
  * HF's `pipeline(task, model)` for encoder-decoder text generation: loads `AutoTokenizer` and the
- * generation-enabled `EncoderDecoderModel` of `model` (a local directory or a Hub id; default: the
- * model in the repository's `models/default/`), applies the config's `task_specific_params[task]`
- * (generation defaults and `prefix`) and truncates inputs to the model's maximum length.
+ * generation-enabled model of `model` (a local directory or a Hub id; default: the model in the
+ * repository's `models/default/`) on `options.device` (`EncoderDecoderModel` on cpu / webgpu,
+ * `OnnxEncoderDecoder` on onnx), applies the config's `task_specific_params[task]` (generation
+ * defaults and `prefix`) and truncates inputs to the model's maximum length.
  *
  * @example
  * ```ts
@@ -262,13 +292,25 @@ export async function pipeline(
 ): Promise<Text2TextPipeline> {
   returnKey(task);
   const id = model ?? defaultModelPath();
-  const device = await selectDevice(options.device ?? "cpu");
+  const device = await selectDevice(options.device ?? "cpu", { dtype: options.dtype });
   const resolve = options.revision ? { revision: options.revision } : {};
+  let load: Promise<Text2TextModel>;
+  if ("runtime" in device) {
+    load = OnnxEncoderDecoder.fromPretrained(id, {
+      runtime: device.runtime,
+      precision: onnxPrecision(options.dtype),
+      resolve,
+    });
+  } else {
+    const dtype = options.dtype as Exclude<Dtype, "int8"> | undefined;
+    load = EncoderDecoderModel.fromPretrained(id, { ...resolve, device: device.backend, dtype });
+  }
   const [tokenizer, loaded] = await Promise.all([
     AutoTokenizer.fromPretrained(options.tokenizer ?? id, {}, resolve),
-    EncoderDecoderModel.fromPretrained(id, { ...resolve, device, dtype: options.dtype }),
+    load,
   ]);
   return createText2TextPipeline(task, tokenizer, loaded, {
     maxInputLength: options.maxInputLength,
+    device,
   });
 }

@@ -26,3 +26,4 @@ export * from "./streamer.ts";
 export * from "./generate.ts";
 export * from "./stream.ts";
 export * from "./encoder_decoder.ts";
+export * from "./onnx.ts";

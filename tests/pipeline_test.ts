@@ -10,6 +10,7 @@ import {
   AutoTokenizer,
   DeviceError,
   EncoderDecoderModel,
+  OnnxEncoderDecoder,
   pipeline,
   PipelineError,
   type PipelineOutput,
@@ -142,9 +143,19 @@ Deno.test("pipeline without a model loads models/default (the bert2bert fixture 
 Deno.test("pipeline rejects an unknown task, bad inputs and an unavailable device with typed errors", async () => {
   await assertRejects(() => pipeline("sentiment-analysis", B2B), PipelineError, "unknown task");
   await assertRejects(
-    () => pipeline("summarization", B2B, { device: "onnx" }),
+    () => pipeline("summarization", B2B, { device: "tpu" }),
     DeviceError,
-    "onnx",
+    'unknown device "tpu"',
+  );
+  await assertRejects(
+    () => pipeline("summarization", B2B, { device: "cpu", dtype: "int8" }),
+    DeviceError,
+    'dtype "int8" needs device onnx',
+  );
+  await assertRejects(
+    () => pipeline("summarization", B2B, { device: "onnx", dtype: "bfloat16" }),
+    PipelineError,
+    'dtype "bfloat16" is not supported on device onnx',
   );
   const summarize = await pipeline("summarization", B2B);
   await assertRejects(
@@ -153,4 +164,45 @@ Deno.test("pipeline rejects an unknown task, bad inputs and an unavailable devic
     "expected a string or an array of strings",
   );
   await assertRejects(() => summarize("x", { batchSize: 0 }), PipelineError, "batchSize");
+});
+
+Deno.test("pipeline device onnx: OnnxEncoderDecoder on onnxruntime-node (ffi granted), texts equal the Python decoded greedy/beam4", async () => {
+  const summarize = await pipeline("summarization", B2B, { device: "onnx", maxInputLength: 9 });
+  try {
+    assert(summarize.model instanceof OnnxEncoderDecoder);
+    // `deno task test` grants --allow-ffi, so the native runtime is picked over wasm.
+    assertEquals(summarize.device.name, "onnx");
+    assertEquals(summarize.model.runtime, "node");
+    assertEquals(summarize.model.precision, "fp32");
+    const texts = golden.inputs.texts;
+    assertEquals(
+      await summarize(texts, { maxNewTokens: 20 }),
+      golden.decoded.greedy.map((t) => ({ summary_text: t })),
+    );
+    assertEquals(
+      await summarize(texts, { numBeams: 4, earlyStopping: true, maxLength: 20, batchSize: 2 }),
+      golden.decoded.beam4.map((t) => ({ summary_text: t })),
+    );
+  } finally {
+    await (summarize.model as OnnxEncoderDecoder).release();
+  }
+});
+
+Deno.test("pipeline device onnx + dtype int8: per-channel int8 weights, same greedy texts as the Python fp32 ones on bert2bert", async () => {
+  const summarize = await pipeline("summarization", B2B, {
+    device: "onnx",
+    dtype: "int8",
+    maxInputLength: 9,
+  });
+  try {
+    assert(summarize.model instanceof OnnxEncoderDecoder);
+    assertEquals(summarize.model.precision, "int8");
+    // modeling/backends/onnx/README.md: int8 keeps every greedy golden of the fixtures.
+    assertEquals(
+      await summarize(golden.inputs.texts, { maxNewTokens: 20 }),
+      golden.decoded.greedy.map((t) => ({ summary_text: t })),
+    );
+  } finally {
+    await (summarize.model as OnnxEncoderDecoder).release();
+  }
 });

@@ -5,7 +5,13 @@
  * @module
  */
 import { getHubToken, hubCacheDir, hubEndpoint, isOfflineMode } from "@encdec/config";
-import { type Backend, ModelLoadError, resolveDevice } from "@encdec/modeling";
+import {
+  type Backend,
+  ModelLoadError,
+  type OnnxRuntimeStatus,
+  onnxRuntimeStatus,
+  resolveDevice,
+} from "@encdec/modeling";
 import cliManifest from "../deno.json" with { type: "json" };
 import { choice, type Command, EXIT_OK, parseCommandArgs, writeOut } from "../_cli.ts";
 
@@ -15,7 +21,8 @@ Usage: encdec env [--format text|json]
 
 Prints the encdec, Deno, V8 and TypeScript versions, the platform, the Hub cache directory and
 endpoint, whether a Hub token is set (never the token), the devices (cpu, webgpu with its adapter,
-onnx) and whether onnxruntime can be loaded.
+onnx) and whether onnxruntime-node (native, needs --allow-ffi) and onnxruntime-web (wasm, needs
+read access to its files under node_modules) can be used.
 
 Options
   -f, --format <fmt>   text (default) or json
@@ -41,8 +48,8 @@ export interface EnvReport {
   devices: Record<string, { available: boolean; detail: string }>;
   /** WebGPU adapter info when one was found. */
   webgpuAdapter: Record<string, string | boolean> | null;
-  /** onnxruntime availability. */
-  onnxruntime: { available: boolean; detail: string };
+  /** onnxruntime availability: `available` when either package can run (`--device onnx`). */
+  onnxruntime: { available: boolean; detail: string } & OnnxRuntimeStatus;
 }
 
 async function deviceStatus(name: string): Promise<{ available: boolean; detail: string }> {
@@ -91,8 +98,15 @@ export async function collectEnv(): Promise<EnvReport> {
   const adapter = await adapterInfo();
   const webgpu = await deviceStatus("webgpu");
   if (typeof adapter === "string") webgpu.detail += `; ${adapter}`;
-  const onnx = await deviceStatus("onnx");
-  const ffi = Deno.permissions.querySync({ name: "ffi" }).state === "granted";
+  const ort = await onnxRuntimeStatus();
+  const runtime = ort.node.available
+    ? "onnxruntime-node"
+    : ort.web.available
+    ? "onnxruntime-web"
+    : "";
+  const onnx = runtime
+    ? { available: true, detail: `runs on ${runtime}` }
+    : { available: false, detail: "neither onnxruntime-node nor onnxruntime-web can run" };
   return {
     encdec: cliManifest.version,
     deno: Deno.version,
@@ -107,12 +121,7 @@ export async function collectEnv(): Promise<EnvReport> {
       onnx,
     },
     webgpuAdapter: typeof adapter === "string" ? null : adapter,
-    onnxruntime: onnx.available ? { available: true, detail: "onnx device registered" } : {
-      available: false,
-      detail: `onnx device not in this build${
-        ffi ? "" : "; onnxruntime-node would also need --allow-ffi"
-      }`,
-    },
+    onnxruntime: { ...onnx, ...ort },
   };
 }
 
@@ -139,10 +148,10 @@ function toText(r: EnvReport): string {
       `device ${a.device || "?"}${a.isFallbackAdapter ? ", software fallback" : ""})`,
     ]);
   }
-  rows.push([
-    "onnxruntime",
-    `${r.onnxruntime.available ? "available" : "unavailable"}: ${r.onnxruntime.detail}`,
-  ]);
+  for (const k of ["node", "web"] as const) {
+    const o = r.onnxruntime[k];
+    rows.push([`onnxruntime-${k}`, `${o.available ? "available" : "unavailable"}: ${o.detail}`]);
+  }
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join("\n") + "\n";
 }

@@ -5,7 +5,7 @@
  */
 import { GenerationConfigError, hubCacheDir, isOfflineMode } from "@encdec/config";
 import type { GenerateOptions } from "@encdec/generation";
-import { DEVICE_NAMES } from "../_device.ts";
+import { DEVICE_NAMES, DTYPES } from "../_device.ts";
 import {
   AccessDeniedError,
   choice,
@@ -31,7 +31,6 @@ import { readStdinText } from "./_stdin.ts";
 
 const TASKS = ["summarization", "translation", "text2text-generation"] as const;
 const FORMATS = ["text", "json", "jsonl"] as const;
-const DTYPES = ["float32", "float16", "bfloat16"] as const;
 
 const OPTIONS = {
   task: { type: "string" },
@@ -78,8 +77,11 @@ Model
                              (default: the built-in model in models/default/)
   --tokenizer <id|dir>       tokenizer, when it is not the model's
   --revision <rev>           Hub branch, tag or commit (default main)
-  --device <name>            cpu (default), webgpu, onnx, auto
-  --dtype <type>             float32 (default), float16, bfloat16
+  --device <name>            cpu (default); webgpu; onnx (onnxruntime-node with --allow-ffi,
+                             else onnxruntime-web/wasm); auto (WebGPU on a real adapter, else
+                             onnx, else cpu; says on stderr which it picked)
+  --dtype <type>             float32 (default), float16, bfloat16 (cpu/webgpu), int8 (onnx:
+                             per-channel int8 linear layers)
   --max-input-length <n>     truncate inputs to n tokens (default: the model's maximum)
 
 Generation (Hugging Face generate() options)
@@ -201,6 +203,12 @@ export const runCommand: Command = {
     const format = choice(p, "format", FORMATS) ?? "text";
     const device = choice(p, "device", DEVICE_NAMES) ?? "cpu";
     const dtype = choice(p, "dtype", DTYPES);
+    if (dtype === "int8" && device !== "onnx" && device !== "auto") {
+      throw new UsageError(`--dtype int8: runs on --device onnx (or auto), not ${device}`);
+    }
+    if (dtype === "bfloat16" && device === "onnx") {
+      throw new UsageError("--dtype bfloat16: not on --device onnx; use float32, float16 or int8");
+    }
     const batchSize = num(p, "batch-size", "int", (v) => v > 0, "a positive integer") ?? 1;
     const maxInputLength = num(p, "max-input-length", "int", (v) => v >= 2, "an integer ≥ 2");
     const gen = generationOptions(p);
@@ -231,6 +239,9 @@ export const runCommand: Command = {
       tokenizer,
       maxInputLength,
     });
+    if (!quiet && (device === "auto" || device === "onnx")) {
+      writeErr(`encdec: --device ${device} → ${pipe.device.reason}`);
+    }
     const collected: PipelineOutput[][] = [];
     for (let start = 0; start < docs.length; start += batchSize) {
       const chunk = docs.slice(start, start + batchSize);

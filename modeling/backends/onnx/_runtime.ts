@@ -26,11 +26,32 @@ export interface LoadedRuntime {
 
 let webConfigured = false;
 
+/** The folder holding onnxruntime-web's wasm files: beside its resolved entry module. */
+function webWasmDir(): URL {
+  return new URL(".", import.meta.resolve("onnxruntime-web"));
+}
+
+/**
+ * Why onnxruntime-web cannot read its wasm files from the local disk, or `null` when it can
+ * (or loads them from a non-file URL, which needs no read permission).
+ */
+function webReadProblem(): string | null {
+  const dir = webWasmDir();
+  if (dir.protocol !== "file:") return null;
+  const path = decodeURIComponent(dir.pathname).replace(/\/$/, "");
+  if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") {
+    return `onnxruntime-web reads its wasm files from ${path}, which is outside the readable ` +
+      `paths; add --allow-read=${path} (or --allow-ffi to use onnxruntime-node)`;
+  }
+  return null;
+}
+
 async function loadWeb(numThreads: number): Promise<LoadedRuntime> {
+  const problem = webReadProblem();
+  if (problem) throw new OnnxRuntimeError(problem);
   const ort = await import("onnxruntime-web") as unknown as Ort;
   if (!webConfigured) {
-    // The wasm files sit beside the resolved entry module in node_modules.
-    const base = new URL(".", import.meta.resolve("onnxruntime-web")).href;
+    const base = webWasmDir().href;
     (ort.env.wasm as { wasmPaths?: string }).wasmPaths = base;
     ort.env.wasm.numThreads = numThreads;
     webConfigured = true;
@@ -69,6 +90,49 @@ export async function loadRuntime(
     }
     return loadWeb(numThreads);
   }
+}
+
+/** Whether each onnxruntime package can be used here, and why not. */
+export interface OnnxRuntimeStatus {
+  /** onnxruntime-node: the native add-on loads (needs `--allow-ffi`). */
+  node: { available: boolean; detail: string };
+  /** onnxruntime-web: its wasm files are readable (or remote). */
+  web: { available: boolean; detail: string };
+}
+
+/**
+ * Probes both runtimes without building a session: onnxruntime-node is loaded when ffi is
+ * granted (never prompting), onnxruntime-web is checked for read access to its wasm files.
+ *
+ * @example
+ * ```ts ignore
+ * import { onnxRuntimeStatus } from "./_runtime.ts";
+ * const { node, web } = await onnxRuntimeStatus();
+ * console.log(node.available ? "native" : web.available ? "wasm" : "none");
+ * ```
+ */
+export async function onnxRuntimeStatus(): Promise<OnnxRuntimeStatus> {
+  let node: OnnxRuntimeStatus["node"];
+  if ((await Deno.permissions.query({ name: "ffi" })).state !== "granted") {
+    node = { available: false, detail: "needs --allow-ffi (native add-on)" };
+  } else {
+    try {
+      const { ort } = await loadRuntime("node", 1);
+      node = { available: true, detail: `onnxruntime-node ${ort.env.versions?.common ?? ""}` };
+    } catch (e) {
+      node = { available: false, detail: (e as Error).message };
+    }
+  }
+  let web: OnnxRuntimeStatus["web"];
+  try {
+    const problem = webReadProblem();
+    web = problem === null
+      ? { available: true, detail: `onnxruntime-web (wasm) from ${webWasmDir().href}` }
+      : { available: false, detail: problem };
+  } catch (e) {
+    web = { available: false, detail: `onnxruntime-web not resolvable: ${(e as Error).message}` };
+  }
+  return { node: { ...node, detail: node.detail.trim() }, web };
 }
 
 /** Default thread count: the machine's logical cores. */

@@ -23,12 +23,18 @@
 export {
   type OnnxDecoderCache,
   OnnxEncoderDecoder,
+  type OnnxEncoderDecoderClass,
   type OnnxEncoderState,
   type OnnxModelOptions,
 } from "./onnx_model.ts";
 export { type HostMatrix, OnnxModelError, type OnnxPrecision } from "./_graph.ts";
 export { Checkpoint, type LinearWeights } from "./_checkpoint.ts";
-export { OnnxRuntimeError, type OnnxRuntimeName } from "./_runtime.ts";
+export {
+  OnnxRuntimeError,
+  type OnnxRuntimeName,
+  type OnnxRuntimeStatus,
+  onnxRuntimeStatus,
+} from "./_runtime.ts";
 export { buildEncoderGraph } from "./encoder_graph.ts";
 export {
   buildCrossKVGraph,

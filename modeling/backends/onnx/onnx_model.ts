@@ -7,7 +7,13 @@
  * @module
  */
 import type { InferenceSession, Tensor as OrtTensor } from "onnxruntime-node";
-import { AutoConfig, EncoderDecoderConfig, GPT2Config, type ResolveOptions } from "@encdec/config";
+import {
+  AutoConfig,
+  EncoderDecoderConfig,
+  GenerationConfig,
+  GPT2Config,
+  type ResolveOptions,
+} from "@encdec/config";
 import { Tensor } from "../../tensor.ts";
 import { loadStateDict } from "../../weights/mod.ts";
 import { Checkpoint } from "./_checkpoint.ts";
@@ -38,7 +44,18 @@ export interface OnnxModelOptions {
   precision?: OnnxPrecision;
   /** Where `fromPretrained` finds Hub files (revision, cache dir, token, offline, ...). */
   resolve?: Omit<ResolveOptions, "optional">;
+  /**
+   * The generation defaults `generate()` starts from. `fromPretrained` loads
+   * `generation_config.json` (else derives them from `config.json`); `create` defaults to
+   * `GenerationConfig.fromModelConfig(config)`.
+   */
+  generationConfig?: GenerationConfig;
 }
+
+/** A subclass of {@linkcode OnnxEncoderDecoder} that the static factories can construct. */
+export type OnnxEncoderDecoderClass<M> = {
+  new (...args: ConstructorParameters<typeof OnnxEncoderDecoder>): M;
+};
 
 /** The encoder output of a batch: host copies plus the cross-attention K/V computed once. */
 export interface OnnxEncoderState {
@@ -112,13 +129,16 @@ export class OnnxEncoderDecoder {
   /** Size of the logits' last axis. */
   readonly vocabSize: number;
 
-  private constructor(
+  /** Built by `fromPretrained` / `create` (public only so subclasses can be constructed). */
+  constructor(
     /** The model's config. */
     readonly config: EncoderDecoderConfig,
     /** Which onnxruntime runs it. */
     readonly runtime: "node" | "web",
     /** Weight storage precision. */
     readonly precision: OnnxPrecision,
+    /** Generation defaults (HF `model.generation_config`), used by generation's `generate()`. */
+    readonly generationConfig: GenerationConfig,
     private readonly ort: Ort,
     private readonly layout: DecoderLayout,
     private readonly encoder: InferenceSession,
@@ -132,10 +152,11 @@ export class OnnxEncoderDecoder {
    * Loads `config.json` and the weights of `dirOrId` (safetensors or `.bin`, via
    * `resolveModelFile`) and builds the onnxruntime sessions.
    */
-  static async fromPretrained(
+  static async fromPretrained<M>(
+    this: OnnxEncoderDecoderClass<M>,
     dirOrId: string,
     options: OnnxModelOptions = {},
-  ): Promise<OnnxEncoderDecoder> {
+  ): Promise<M> {
     const config = await AutoConfig.fromPretrained(dirOrId, { ...options.resolve });
     if (!(config instanceof EncoderDecoderConfig)) {
       throw new OnnxModelError(
@@ -144,17 +165,26 @@ export class OnnxEncoderDecoder {
         }"; expected "encoder-decoder"`,
       );
     }
+    const generationConfig = options.generationConfig ??
+      await GenerationConfig.fromPretrained(dirOrId, { ...options.resolve });
     const { tensors } = await loadStateDict(dirOrId, options.resolve);
-    return await OnnxEncoderDecoder.create(config, tensors, options, dirOrId);
+    return await (OnnxEncoderDecoder.create<M>).call(
+      this,
+      config,
+      tensors,
+      { ...options, generationConfig },
+      dirOrId,
+    );
   }
 
   /** Builds the sessions from a config and a state dict with HF checkpoint keys. */
-  static async create(
+  static async create<M>(
+    this: OnnxEncoderDecoderClass<M>,
     config: EncoderDecoderConfig,
     tensors: Map<string, Tensor>,
     options: OnnxModelOptions = {},
     source = "<state dict>",
-  ): Promise<OnnxEncoderDecoder> {
+  ): Promise<M> {
     const precision = options.precision ?? "fp32";
     if (!["fp32", "fp16", "int8"].includes(precision)) {
       throw new OnnxModelError(`precision "${precision}"; expected "fp32", "fp16" or "int8"`);
@@ -205,7 +235,19 @@ export class OnnxEncoderDecoder {
       throw e;
     }
     const [encoder, crossKV, decoder] = sessions;
-    return new OnnxEncoderDecoder(config, name, precision, ort, layout, encoder, crossKV, decoder);
+    const generationConfig = options.generationConfig ??
+      GenerationConfig.fromModelConfig(config);
+    return new this(
+      config,
+      name,
+      precision,
+      generationConfig,
+      ort,
+      layout,
+      encoder,
+      crossKV,
+      decoder,
+    );
   }
 
   /** An int64 onnxruntime tensor. */

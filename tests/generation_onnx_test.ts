@@ -1,0 +1,73 @@
+// Golden parity of `generate` on the onnx backend: every `generate` golden of every fixture model
+// (tests/testdata/fixtures/<model>/goldens.json, Python `transformers` 4.40.2, made by
+// tests/testdata/fixtures/generate.py) driven through `OnnxEncoderDecoder.generate()` on
+// onnxruntime-node (fp32), and bert2bert's greedy + beam4 on onnxruntime-web (wasm). Sequences
+// and beam indices identical; per-step scores and sequences_scores within 1e-4 absolute; -inf
+// exactly (the same comparison as the CPU test, from `_generation_goldens.ts`).
+import { assertEquals } from "@std/assert";
+import { OnnxEncoderDecoder } from "@encdec/generation";
+import { assertMatchesGolden, loadGoldens, MODELS, optionsFor } from "./_generation_goldens.ts";
+
+// onnxruntime-node is a native add-on: it needs --allow-ffi (`deno task test` grants it).
+const ffi = (await Deno.permissions.query({ name: "ffi" })).state === "granted";
+
+for (const name of MODELS) {
+  Deno.test({
+    name: `onnx (onnxruntime-node, fp32) generate goldens (HF 4.40.2) for ${name}: sequences, ` +
+      `scores, sequences_scores, beam_indices`,
+    ignore: !ffi,
+    async fn() {
+      const g = await loadGoldens(name);
+      const model = await OnnxEncoderDecoder.fromPretrained(g.dir, {
+        runtime: "node",
+        precision: "fp32",
+      });
+      try {
+        assertEquals(model.runtime, "node");
+        for (const [key, want] of Object.entries(g.generate)) {
+          const out = await model.generate(g.inputIds, {
+            attentionMask: g.attentionMask,
+            ...optionsFor(key, want),
+          });
+          assertMatchesGolden(out, want, `onnx-node ${name}/${key}`);
+        }
+      } finally {
+        await model.release();
+      }
+    },
+  });
+}
+
+Deno.test("onnx (onnxruntime-web, wasm, fp32) bert2bert: greedy and beam4 goldens; generateStream text", async () => {
+  const g = await loadGoldens("bert2bert");
+  const model = await OnnxEncoderDecoder.fromPretrained(g.dir, { runtime: "web" });
+  try {
+    assertEquals(model.runtime, "web");
+    // generation_config.json's values, used when the call does not override them
+    assertEquals(model.generationConfig.eosTokenId, 3);
+    for (const key of ["greedy", "beam4"]) {
+      const want = g.generate[key];
+      const out = await model.generate(g.inputIds, {
+        attentionMask: g.attentionMask,
+        ...optionsFor(key, want),
+      });
+      assertMatchesGolden(out, want, `onnx-web bert2bert/${key}`);
+    }
+    // The streamed pieces of the first row join to the golden greedy sequence (eos 3 dropped).
+    const decode = (ids: readonly number[]) =>
+      ids.filter((t) => t !== 3).map((t) => `w${t} `).join("");
+    const pieces: string[] = [];
+    for await (
+      const p of model.generateStream([g.inputIds[0]], {
+        attentionMask: [g.attentionMask[0]],
+        maxNewTokens: 20,
+        decode,
+      })
+    ) {
+      pieces.push(p.text);
+    }
+    assertEquals(pieces.join(""), decode(g.generate.greedy.sequences[0].slice(1)));
+  } finally {
+    await model.release();
+  }
+});
