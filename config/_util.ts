@@ -1,7 +1,8 @@
 // Private helpers of @encdec/config: key case conversion, Python-like equality, zod issue
-// formatting, JSON file reading and atomic writes.
+// formatting, JSON file reading and crash-safe JSON writes (see `_atomic.ts`).
 import type { z } from "zod";
 import { ConfigError } from "./errors.ts";
+import { sweepStaleTemps, writeDirectoryAtomic, writeSynced } from "./_atomic.ts";
 
 /** The `transformers` version whose files we read and write. */
 export const TRANSFORMERS_VERSION = "4.40.2";
@@ -141,16 +142,42 @@ export function checkJsonDepth(value: unknown, path: string): void {
 
 let tmpCounter = 0;
 
+/** Extra contents of a save that `writeJsonFilesAtomic` writes in the same directory swap. */
+export interface SaveAlongside {
+  /** Writes more files (e.g. the weights) into the directory it is given (the staging one). */
+  write?: (dir: string) => Promise<unknown>;
+  /** Existing files this save replaces without writing them (old weight shards). */
+  replaces?: (name: string) => boolean;
+}
+
 /**
- * Writes `files` (name → JSON value) into `dir` atomically: every file is first written to a temp
- * sibling, then all are renamed into place. On failure the temp files are removed and nothing
- * under the final names changes. The JSON layout is HF's: indent 2, trailing newline.
+ * Writes `files` (name → JSON value) into `dir` crash-safely. The JSON layout is HF's: indent 2,
+ * trailing newline. One file alone goes through a synced temp sibling and a rename; several
+ * files, or `alongside` contents, are written as one set with `writeDirectoryAtomic` (after a
+ * crash `dir` holds the old set or the new set, never a mix). On failure nothing under the final
+ * names changes. Stale temp siblings of dead processes are swept after a successful write.
  */
 export async function writeJsonFilesAtomic(
   dir: string,
   files: Record<string, unknown>,
+  alongside: SaveAlongside = {},
 ): Promise<void> {
   const base = dir.replace(/\/+$/, "") || "/";
+  const texts: Record<string, string> = {};
+  for (const [name, value] of Object.entries(files)) {
+    try {
+      texts[name] = JSON.stringify(value, null, 2) + "\n";
+    } catch (e) {
+      throw new ConfigError(`${base}/${name}: cannot serialize (${(e as Error).message})`, {
+        cause: e,
+      });
+    }
+  }
+  const names = Object.keys(texts);
+  if (names.length > 1 || alongside.write) {
+    await writeDirectoryAtomic(base, { files: texts, ...alongside });
+    return;
+  }
   try {
     await Deno.mkdir(base, { recursive: true });
   } catch (e) {
@@ -161,35 +188,18 @@ export async function writeJsonFilesAtomic(
       { cause: e },
     );
   }
-  const texts = Object.entries(files).map(([name, value]) => {
-    let text: string;
+  for (const name of names) {
+    const final = `${base}/${name}`;
+    const tmp = `${base}/.${name}.tmp-${Deno.pid}-${tmpCounter++}`;
     try {
-      text = JSON.stringify(value, null, 2) + "\n";
+      await writeSynced(tmp, texts[name], final);
     } catch (e) {
-      throw new ConfigError(`${base}/${name}: cannot serialize (${(e as Error).message})`, {
-        cause: e,
-      });
+      await Deno.remove(tmp).catch(() => {});
+      throw new ConfigError(
+        `${base}: cannot write ${name} (${(e as Error).message}); expected a writable directory`,
+        { cause: e },
+      );
     }
-    return {
-      final: `${base}/${name}`,
-      tmp: `${base}/.${name}.tmp-${Deno.pid}-${tmpCounter++}`,
-      text,
-    };
-  });
-  const written: string[] = [];
-  try {
-    for (const t of texts) {
-      written.push(t.tmp);
-      await Deno.writeTextFile(t.tmp, t.text, { createNew: true });
-    }
-    for (const t of texts) await Deno.rename(t.tmp, t.final);
-  } catch (e) {
-    for (const tmp of written) await Deno.remove(tmp).catch(() => {});
-    throw new ConfigError(
-      `${base}: cannot write ${texts.map((t) => t.final.slice(base.length + 1)).join(", ")} (${
-        (e as Error).message
-      }); expected a writable directory`,
-      { cause: e },
-    );
+    await sweepStaleTemps(final);
   }
 }

@@ -474,9 +474,12 @@ export class PretrainedConfig {
   }
 
   /**
-   * Writes `config.json` into `dir` (created if needed) atomically: a temp sibling, then a rename;
-   * nothing is written when serialization or writing fails. With `generationConfig`, its
-   * `generation_config.json` is written in the same atomic step.
+   * Writes `config.json` into `dir` (created if needed) crash-safely: a synced temp sibling, then
+   * a rename; nothing is written when serialization or writing fails. With `generationConfig`,
+   * its `generation_config.json` is written too, and with `alongside` (a model's weights) those
+   * files as well, all as ONE set: the new directory is built in a staging sibling and swapped
+   * in, so after a crash `dir` holds the old set or the new set, never a mix. Other files in
+   * `dir` (tokenizer files, README) are kept.
    *
    * @example
    * ```ts
@@ -486,13 +489,20 @@ export class PretrainedConfig {
    */
   async savePretrained(
     dir: string,
-    options: { generationConfig?: { toJSON(): Record<string, unknown> } } = {},
+    options: {
+      generationConfig?: { toJSON(): Record<string, unknown> };
+      /** More files of the same set: `write` puts them into the directory it is given, `replaces` names old files they supersede (weight shards). */
+      alongside?: {
+        write?: (dir: string) => Promise<unknown>;
+        replaces?: (name: string) => boolean;
+      };
+    } = {},
   ): Promise<void> {
     const files: Record<string, unknown> = { "config.json": this.toJSON() };
     if (options.generationConfig) {
       files["generation_config.json"] = options.generationConfig.toJSON();
     }
-    await writeJsonFilesAtomic(dir, files);
+    await writeJsonFilesAtomic(dir, files, options.alongside);
   }
 
   /** Assigns parsed fields; subclasses override to build nested configs. */

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { recoverDirectorySwap } from "./_atomic.ts";
 import { EncdecError } from "./errors.ts";
 import { hfHubDownload } from "./hub/download.ts";
 import { validateRepoId } from "./hub/cache.ts";
@@ -68,6 +69,9 @@ export async function resolveModelFile(
   filename: string,
   opts: ResolveOptions = {},
 ): Promise<string | null> {
+  // A save killed between the two renames of its directory swap leaves `<dir>` missing with both
+  // complete versions beside it: finish the swap (the new set) before looking (see `_atomic.ts`).
+  if (!(await isLocalDir(idOrDir))) await recoverDirectorySwap(idOrDir).catch(() => false);
   if (await isLocalDir(idOrDir)) {
     const path = `${idOrDir.replace(/\/+$/, "")}/${filename}`;
     try {

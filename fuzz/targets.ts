@@ -721,6 +721,116 @@ const tokenizerJson: FuzzTarget = {
   },
 };
 
+// ---- tokenizer side files ------------------------------------------------------------------------
+
+/** Writes the model files of three slow tokenizers (BERT, SentencePiece, GPT-2) into `dir`. */
+async function writeTokenizerModels(dir: string): Promise<void> {
+  await copyFixtures(dir, "bert2bert", ["vocab.txt"]);
+  await Deno.writeFile(`${dir}/spiece.model`, await smallSpiece(400));
+  const g = await smallGpt2(300);
+  await Deno.writeFile(`${dir}/vocab.json`, g.vocab);
+  await Deno.writeFile(`${dir}/merges.txt`, g.merges);
+}
+
+/** `tokenizer_config.json` of the BertGeneration fixture without `added_tokens_decoder`. */
+async function spieceConfigWithoutDecoder(): Promise<Uint8Array> {
+  const cfg = JSON.parse(dec.decode(await fixture("bertgeneration/tokenizer_config.json")));
+  delete cfg.added_tokens_decoder;
+  return enc.encode(JSON.stringify(cfg, null, 2));
+}
+
+/**
+ * `AutoTokenizer.fromPretrained` with a mutated `tokenizer_config.json` (the class, special
+ * tokens, `added_tokens_decoder`, lengths, chat template), beside valid BERT, SentencePiece and
+ * GPT-2 model files so that each seed's `tokenizer_class` finds its files.
+ */
+const tokenizerConfigJson: FuzzTarget = {
+  name: "tokenizer-config-json",
+  description:
+    "AutoTokenizer.fromPretrained (tokenizer_config.json: class, special tokens, added_tokens_decoder) + encode/decode",
+  fileName: "tokenizer_config.json",
+  async seeds() {
+    return [
+      await fixture("bert2bert/tokenizer_config.json"),
+      await fixture("bertgeneration/tokenizer_config.json"),
+      enc.encode(JSON.stringify({
+        tokenizer_class: "GPT2TokenizerFast",
+        bos_token: { content: "<|endoftext|>", lstrip: false, rstrip: false, special: true },
+        eos_token: "<|endoftext|>",
+        unk_token: "<|endoftext|>",
+        pad_token: null,
+        add_prefix_space: false,
+        model_max_length: 1024,
+        additional_special_tokens: ["<extra_0>", { content: "<extra_1>", single_word: true }],
+        chat_template: [{ name: "default", template: "{{ messages[0].content }}" }],
+      })),
+    ];
+  },
+  generate: (r, seeds) => stacked(r, seeds, jsonMutate),
+  setup: writeTokenizerModels,
+  async run(input, dir) {
+    await Deno.writeFile(`${dir}/tokenizer_config.json`, input);
+    await useTokenizer(dir);
+  },
+};
+
+/** `AutoTokenizer.fromPretrained` (BertGeneration) with a mutated `special_tokens_map.json`. */
+const specialTokensMapJson: FuzzTarget = {
+  name: "special-tokens-map-json",
+  description:
+    "AutoTokenizer.fromPretrained (special_tokens_map.json: roles, AddedToken objects, additional tokens) + encode/decode",
+  fileName: "special_tokens_map.json",
+  async seeds() {
+    return [
+      await fixture("bertgeneration/special_tokens_map.json"),
+      await fixture("bert2bert/special_tokens_map.json"),
+      enc.encode(JSON.stringify({
+        bos_token: { content: "<s>", lstrip: false, normalized: false, rstrip: false },
+        eos_token: "</s>",
+        mask_token: { content: "<mask>", lstrip: true, single_word: false, special: true },
+        unk_token: "<unk>",
+        additional_special_tokens: ["<x>", { content: "<y>", rstrip: true }],
+      })),
+    ];
+  },
+  generate: (r, seeds) => stacked(r, seeds, jsonMutate),
+  async setup(dir) {
+    await Deno.writeFile(`${dir}/spiece.model`, await smallSpiece(400));
+    await copyFixtures(dir, "bertgeneration", ["tokenizer_config.json", "added_tokens.json"]);
+  },
+  async run(input, dir) {
+    await Deno.writeFile(`${dir}/special_tokens_map.json`, input);
+    await useTokenizer(dir);
+  },
+};
+
+/**
+ * `AutoTokenizer.fromPretrained` (BertGeneration) with a mutated `added_tokens.json` (read when
+ * `tokenizer_config.json` has no `added_tokens_decoder`, as in older checkpoints).
+ */
+const addedTokensJson: FuzzTarget = {
+  name: "added-tokens-json",
+  description: "AutoTokenizer.fromPretrained (added_tokens.json: token → id) + encode/decode",
+  fileName: "added_tokens.json",
+  async seeds() {
+    return [
+      await fixture("bertgeneration/added_tokens.json"),
+      enc.encode(JSON.stringify({ "<new_0>": 400, "<new_1>": 401, "<pad>": 402 })),
+      enc.encode("{}"),
+    ];
+  },
+  generate: (r, seeds) => stacked(r, seeds, jsonMutate),
+  async setup(dir) {
+    await Deno.writeFile(`${dir}/spiece.model`, await smallSpiece(400));
+    await Deno.writeFile(`${dir}/tokenizer_config.json`, await spieceConfigWithoutDecoder());
+    await copyFixtures(dir, "bertgeneration", ["special_tokens_map.json"]);
+  },
+  async run(input, dir) {
+    await Deno.writeFile(`${dir}/added_tokens.json`, input);
+    await useTokenizer(dir);
+  },
+};
+
 /** Every target, in the order the harness runs them. */
 export const TARGETS: readonly FuzzTarget[] = [
   safetensors,
@@ -734,6 +844,9 @@ export const TARGETS: readonly FuzzTarget[] = [
   gpt2Target("merges.txt"),
   spieceModel,
   tokenizerJson,
+  tokenizerConfigJson,
+  specialTokensMapJson,
+  addedTokensJson,
 ];
 
 /**

@@ -2,8 +2,12 @@
  * Crash safety of `EncoderDecoderModel.savePretrained`: a child process saves two different
  * models (A and B) into the same directory over and over, and is killed with SIGKILL at seeded
  * random moments. After every kill, each file under its final name must be byte-for-byte the
- * complete old or the complete new version, the directory must still load, and nothing but
- * temporary siblings (`*.tmp-*`) may be left besides the final names.
+ * complete old or the complete new version, the three files must be one version (the save swaps
+ * a staging sibling directory in, `config/_atomic.ts`), the directory must still load, and
+ * nothing but the final names may be inside it. A kill in the instant between the swap's two
+ * renames leaves no directory but both complete versions beside it; `recoverDirectorySwap` (what
+ * the next save does first) must then restore it. A last successful save sweeps the temporary
+ * siblings the killed savers left.
  *
  * Run as `deno run -A tests/crash_safety_test.ts --child DIR REF_A REF_B` it is that child.
  *
@@ -12,6 +16,7 @@
 import { assert, assertEquals } from "@std/assert";
 import { EncoderDecoderModel, readSafetensors } from "@encdec/modeling";
 import { createRng } from "@encdec/generation";
+import { recoverDirectorySwap } from "../config/_atomic.ts";
 
 const FIXTURE = new URL("./testdata/fixtures/bert2bert/", import.meta.url).pathname;
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -47,6 +52,10 @@ interface KillStats {
   mixedSets: string[];
   /** Temporary siblings left behind after all kills. */
   leftovers: string[];
+  /** Kills that landed between the swap's two renames (directory restored by recovery). */
+  recovered: number;
+  /** Siblings of the directory left after one more successful save (must be none). */
+  afterSweep: string[];
 }
 
 /** Waits until the child prints "ready" (it has loaded both models and starts saving). */
@@ -83,7 +92,14 @@ async function killLoop(kills: number, seed: number): Promise<KillStats> {
       `${f}: versions A and B must differ to be told apart`,
     );
   }
-  const stats: KillStats = { kills: 0, versions: {}, mixedSets: [], leftovers: [] };
+  const stats: KillStats = {
+    kills: 0,
+    versions: {},
+    mixedSets: [],
+    leftovers: [],
+    recovered: 0,
+    afterSweep: [],
+  };
   for (const f of FILES) stats.versions[f] = { a: 0, b: 0 };
   const rng = createRng(seed);
   try {
@@ -116,6 +132,13 @@ async function killLoop(kills: number, seed: number): Promise<KillStats> {
       await proc.stdout.cancel().catch(() => {});
       stats.kills++;
 
+      if (!(await exists(dir))) {
+        assert(
+          await recoverDirectorySwap(dir),
+          `kill ${k}: the directory is gone and no complete staging + old pair restores it`,
+        );
+        stats.recovered++;
+      }
       const seen: string[] = [];
       for (const f of FILES) {
         const bytes = await Deno.readFile(`${dir}/${f}`);
@@ -148,10 +171,27 @@ async function killLoop(kills: number, seed: number): Promise<KillStats> {
     for await (const e of Deno.readDir(dir)) {
       if (!(FILES as readonly string[]).includes(e.name)) stats.leftovers.push(e.name);
     }
+    for await (const e of Deno.readDir(work)) {
+      if (e.name.startsWith("model.")) stats.leftovers.push(e.name);
+    }
+    // The killed savers are dead: the next successful save sweeps their staging/old siblings.
+    await a.savePretrained(dir);
+    for await (const e of Deno.readDir(work)) {
+      if (e.name.startsWith("model.")) stats.afterSweep.push(e.name);
+    }
   } finally {
     await Deno.remove(work, { recursive: true });
   }
   return stats;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function equalBytes(x: Uint8Array, y: Uint8Array): boolean {
@@ -169,29 +209,48 @@ Deno.test("crash safety: SIGKILL during savePretrained leaves every file complet
   // Temporary siblings may be left behind by a kill, but never under a final name (checked above).
   console.log(
     `crash safety: versions ${JSON.stringify(stats.versions)}; mixed config/weights sets after ` +
-      `${stats.mixedSets.length}/${stats.kills} kills; ${stats.leftovers.length} temp files left`,
+      `${stats.mixedSets.length}/${stats.kills} kills; ${stats.recovered} interrupted swaps ` +
+      `recovered; ${stats.leftovers.length} temp siblings left, ${stats.afterSweep.length} after ` +
+      `the next save`,
   );
-  const kinds = new Map<string, number>();
-  for (const m of stats.mixedSets) {
-    const kind = m.replace(/^kill \d+: /, "");
-    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
-  }
-  for (const [kind, n] of kinds) console.log(`  mixed ${n}×: ${kind}`);
+  assertEquals(stats.afterSweep, [], "temp siblings left after one more successful save");
 });
 
-Deno.test({
-  name:
-    "crash safety: SIGKILL during savePretrained leaves the directory as one complete set (old or new)",
-  // Known gap: savePretrained renames model.safetensors, then config.json and
-  // generation_config.json one by one; a kill between those renames leaves new weights with the
-  // old configs (or the reverse). Enable once the save goes through a temp sibling directory.
-  ignore: true,
-  async fn() {
-    const stats = await killLoop(30, 20261125);
+Deno.test("crash safety: SIGKILL during savePretrained leaves the directory as one complete set (old or new)", async () => {
+  const stats = await killLoop(30, 20261126);
+  assertEquals(
+    stats.mixedSets,
+    [],
+    "kills after which config.json, generation_config.json and the weights disagree",
+  );
+  const w = stats.versions["model.safetensors"];
+  assert(w.a > 0 && w.b > 0, `model.safetensors seen as A ${w.a}× and B ${w.b}×; expected both`);
+});
+
+Deno.test("savePretrained: a sharded save then a single-file save into one directory keeps the tokenizer files and leaves no old shards", async () => {
+  const work = await Deno.makeTempDir({ prefix: "encdec-reshard-" });
+  try {
+    const [a] = await models();
+    const dir = `${work}/model`;
+    await Deno.mkdir(dir);
+    await Deno.copyFile(`${FIXTURE}/vocab.txt`, `${dir}/vocab.txt`);
+    await a.savePretrained(dir, { maxShardSize: 50_000 });
+    const sharded = (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();
+    assert(sharded.includes("model.safetensors.index.json"), `sharded save: ${sharded}`);
+    assert(!sharded.includes("model.safetensors"), `sharded save: ${sharded}`);
+    await a.savePretrained(dir);
     assertEquals(
-      stats.mixedSets,
-      [],
-      "kills after which config.json, generation_config.json and the weights disagree",
+      (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort(),
+      ["config.json", "generation_config.json", "model.safetensors", "vocab.txt"],
     );
-  },
+    assertEquals(
+      (await Array.fromAsync(Deno.readDir(work))).map((e) => e.name),
+      ["model"],
+      "nothing left beside the directory",
+    );
+    const loaded = await EncoderDecoderModel.fromPretrained(dir);
+    assertEquals(loaded.vocabSize, a.vocabSize, "reloaded vocab size");
+  } finally {
+    await Deno.remove(work, { recursive: true });
+  }
 });

@@ -26,46 +26,36 @@ const SEED = 1;
 const INPUTS = 200;
 
 /**
- * Inputs that crash today in code owned elsewhere, each replayed by an ignored test below until
- * fixed. The smoke run skips exactly these indices when it counts crashes.
+ * Findings of earlier long runs, fixed since: each input is replayed by a test below and must be
+ * accepted or rejected with a typed error. Replay one with
+ * `deno task fuzz --target tokenizer-json --seed 1 --only <index>`.
  */
-const KNOWN: { target: string; seed: number; index: number; what: string }[] = [
-  // All in tokenization/ (in flight when found); `deno task fuzz --target tokenizer-json --seed 1`.
+const FIXED: { target: string; seed: number; index: number; what: string }[] = [
   {
     target: "tokenizer-json",
     seed: 1,
     index: 170,
-    what: "invalid base64 precompiled_charsmap → DOMException (atob)",
+    what: "invalid base64 precompiled_charsmap (was a DOMException from atob)",
   },
   {
     target: "tokenizer-json",
     seed: 1,
     index: 228,
-    what: 'non-object "model" → TypeError (`in` operator)',
+    what: 'non-object "model" (was a TypeError from the `in` operator)',
   },
   {
     target: "tokenizer-json",
     seed: 1,
     index: 7068,
-    what: "100k-char added token → SyntaxError (regex too large)",
+    what: "100k-char added token (was SyntaxError: regex too large)",
   },
   {
     target: "tokenizer-json",
     seed: 1,
     index: 8744,
-    what: "non-string token in decode → TypeError (convertIdsToTokens)",
+    what: "TemplateProcessing special token ids of the wrong type (was a TypeError in decode)",
   },
 ];
-
-/**
- * Valid seeds the library rejects today (a library gap, not a fuzz finding), each with an ignored
- * test below. tokenizer-json: a directory with only a Unigram `tokenizer.json` (`"unk_id": 0`)
- * cannot encode an unknown character, because the model's `unk_id` is not used when no
- * `tokenizer_config.json` names an `unk_token` (HF's `tokenizers` maps it to `<unk>`).
- */
-const KNOWN_SEED_REJECTIONS: Record<string, string[]> = {
-  "tokenizer-json": ['token "é" is not in the vocabulary and there is no unk_token'],
-};
 
 for (const t of TARGETS) {
   Deno.test(`fuzz smoke: ${t.name}: ${INPUTS} inputs (seed ${SEED}), 0 crashes, 0 hangs, seeds accepted`, async () => {
@@ -81,16 +71,12 @@ for (const t of TARGETS) {
       r.inputs,
       "every input is accepted, typed-rejected or a finding",
     );
-    const known = new Set(
-      KNOWN.filter((k) => k.target === t.name && k.seed === SEED).map((k) => k.index),
-    );
-    const findings = r.findings.filter((f) => !known.has(f.index));
     assertEquals(
-      findings.map((f) => `#${f.index} ${f.outcome} ${f.kind}: ${f.message} (${f.repro})`),
+      r.findings.map((f) => `#${f.index} ${f.outcome} ${f.kind}: ${f.message} (${f.repro})`),
       [],
       "crashes, hangs, memory",
     );
-    assertEquals(r.seeds.errors, KNOWN_SEED_REJECTIONS[t.name] ?? [], "unmutated seeds rejected");
+    assertEquals(r.seeds.errors, [], "unmutated seeds rejected");
     assertEquals(r.seeds.total > 0, true, "target has seeds");
     // The mutations must reach past the first check: some inputs are still accepted.
     assert(
@@ -100,14 +86,11 @@ for (const t of TARGETS) {
   });
 }
 
-for (const k of KNOWN) {
-  Deno.test({
-    name: `fuzz known crash: ${k.target} seed ${k.seed} input ${k.index}: ${k.what}`,
-    ignore: true,
-    async fn() {
-      const r = await fuzzTarget(k.target, { iterations: 1, seed: k.seed, first: k.index });
-      assertEquals(r.findings.map((f) => `${f.kind}: ${f.message}`), [], "finding on replay");
-    },
+for (const k of FIXED) {
+  Deno.test(`fuzz regression: ${k.target} seed ${k.seed} input ${k.index}: ${k.what}`, async () => {
+    const r = await fuzzTarget(k.target, { iterations: 1, seed: k.seed, first: k.index });
+    assertEquals(r.findings.map((f) => `${f.kind}: ${f.message}`), [], "finding on replay");
+    assertEquals(r.ok + r.typed, 1, "the input is accepted or rejected with a typed error");
   });
 }
 
@@ -256,44 +239,64 @@ async function loadEditedTokenizerJson(
   }
 }
 
-Deno.test({
-  name:
-    "fuzz known crash: tokenizer.json Precompiled normalizer with invalid base64 → TokenizerError (today: DOMException from atob)",
-  // Found by `deno task fuzz --target tokenizer-json` (e.g. seed 1 input 170); fix in
-  // tokenization/_pipeline.ts decodeBase64 (wrap atob), owned by the tokenization work in flight.
-  ignore: true,
-  async fn() {
-    await assertRejects(
-      () =>
-        loadEditedTokenizerJson("bertgeneration/", (j) => {
-          (j.normalizer as { normalizers: Record<string, unknown>[] }).normalizers[0]
-            .precompiled_charsmap = "@@@";
-        }),
-      TokenizerError,
+Deno.test("fuzz regression: tokenizer.json Precompiled normalizer with invalid base64 → TokenizerError naming the normalizer", async () => {
+  const e = await assertRejects(
+    () =>
+      loadEditedTokenizerJson("bertgeneration/", (j) => {
+        (j.normalizer as { normalizers: Record<string, unknown>[] }).normalizers[0]
+          .precompiled_charsmap = "@@@";
+      }),
+    TokenizerError,
+  );
+  assertStringIncludes(
+    e.message,
+    "tokenizer.json: normalizer.normalizers[0]: precompiled_charsmap is not valid base64",
+  );
+});
+
+Deno.test('fuzz regression: tokenizer.json with "model": "x" → TokenizerError naming the JSON path', async () => {
+  const e = await assertRejects(
+    () => loadEditedTokenizerJson("bert2bert/", (j) => (j.model = "x")),
+    TokenizerError,
+  );
+  assertStringIncludes(e.message, 'tokenizer.json: "model" is string "x"; expected object');
+});
+
+Deno.test("fuzz regression: tokenizer.json with a 100,000-character added token loads, splits it out and decodes it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "encdec-fuzz-bigtoken-" });
+  try {
+    const json = toTokenizerJSON(
+      await AutoTokenizer.fromPretrained(new URL("bert2bert/", FIXTURES).pathname),
     );
-  },
+    const big = "a".repeat(100_000);
+    const added = json.added_tokens as { id: number }[];
+    const id = Math.max(...added.map((t) => t.id)) + 1000;
+    added.push({ id, content: big, special: false, normalized: false } as { id: number });
+    await Deno.writeTextFile(`${dir}/tokenizer.json`, JSON.stringify(json));
+    const tok = await AutoTokenizer.fromPretrained(dir);
+    const ids = tok.encode(`x ${big} y`, { addSpecialTokens: false });
+    assert(ids.includes(id), `ids of "x <big> y" contain the added token id ${id}`);
+    assertStringIncludes(tok.decode(ids), big);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("fuzz regression: tokenizer.json TemplateProcessing special token with non-integer ids → TokenizerError", async () => {
+  const e = await assertRejects(
+    () =>
+      loadEditedTokenizerJson("bert2bert/", (j) => {
+        const post = j.post_processor as { special_tokens: Record<string, { ids: unknown }> };
+        post.special_tokens["[CLS]"].ids = [{}];
+      }),
+    TokenizerError,
+  );
+  assertStringIncludes(e.message, 'post_processor.special_tokens["[CLS]"].ids');
 });
 
 Deno.test({
   name:
-    'fuzz known crash: tokenizer.json with "model": "x" → TokenizerError (today: TypeError from the `in` operator)',
-  // Found by `deno task fuzz --target tokenizer-json`; fix in tokenization/_pipeline.ts buildModel
-  // (check the model is an object before `"merges" in o`), owned by the tokenization work in flight.
-  ignore: true,
-  async fn() {
-    await assertRejects(
-      () => loadEditedTokenizerJson("bert2bert/", (j) => (j.model = "x")),
-      TokenizerError,
-    );
-  },
-});
-
-Deno.test({
-  name:
-    "fuzz known gap: a directory with only a Unigram tokenizer.json (unk_id 0) encodes an unknown character as <unk>",
-  // Seed check of the tokenizer-json target; fix in tokenization/ (use model.unk_id when the
-  // init has no unk_token), owned by the tokenization work in flight.
-  ignore: true,
+    "fuzz regression: a directory with only a Unigram tokenizer.json (unk_id 0) encodes an unknown character as <unk>",
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "encdec-fuzz-unigram-" });
     try {

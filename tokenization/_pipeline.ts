@@ -7,6 +7,7 @@
 import { isChineseChar, isPunctuation, WordpieceTokenizer } from "./bert.ts";
 import { BytePairEncoder, bytesToUnicode, GPT2_PATTERN } from "./bpe.ts";
 import { TokenizerError } from "./errors.ts";
+import { modelType } from "./_schema.ts";
 import {
   PieceType,
   type SentencePiece,
@@ -30,6 +31,8 @@ export interface Model {
   vocab: Map<string, number>;
   /** id → token. */
   ids: Map<number, string>;
+  /** The model's own unknown token (`unk_token`, or the piece at `unk_id`), if it has one. */
+  unkToken: string | null;
 }
 
 function fail(where: string, msg: string): never {
@@ -66,8 +69,17 @@ function replaceAll(text: string, p: RegExp | string, content: string): string {
 const CONTROL = /\p{C}/u;
 const ZS = /\p{Zs}/u;
 
-function decodeBase64(s: string): Uint8Array {
-  const bin = atob(s);
+function decodeBase64(s: string, where: string): Uint8Array {
+  let bin: string;
+  try {
+    bin = atob(s);
+  } catch (e) {
+    fail(
+      where,
+      `precompiled_charsmap is not valid base64 (${(e as Error).message}); expected the ` +
+        `base64 of a SentencePiece charsmap`,
+    );
+  }
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
   return out;
@@ -138,7 +150,7 @@ export function buildNormalizer(o: unknown, where = "normalizer"): Normalizer {
     }
     case "Precompiled": {
       const cm = typeof j.precompiled_charsmap === "string"
-        ? decodeBase64(j.precompiled_charsmap)
+        ? decodeBase64(j.precompiled_charsmap, where)
         : new Uint8Array();
       const n = new SentencePieceNormalizer({
         pieces: [],
@@ -336,16 +348,11 @@ function invert(v: Map<string, number>): Map<number, string> {
 
 /** Builds a model from its JSON. */
 export function buildModel(o: unknown, where = "model"): Model {
-  const j = (o ?? {}) as Json;
-  const type = typeof j.type === "string"
-    ? j.type
-    : "merges" in j
-    ? "BPE"
-    : Array.isArray(j.vocab)
-    ? "Unigram"
-    : "continuing_subword_prefix" in j
-    ? "WordPiece"
-    : fail(where, `cannot tell the model type (no "type")`);
+  if (o === null || typeof o !== "object" || Array.isArray(o)) {
+    fail(where, `expected an object, got ${JSON.stringify(o)?.slice(0, 80)}`);
+  }
+  const j = o as Json;
+  const type = modelType(j) ?? fail(where, `cannot tell the model type (no "type")`);
   switch (type) {
     case "WordPiece": {
       const vocab = vocabObject(j.vocab, where);
@@ -359,6 +366,7 @@ export function buildModel(o: unknown, where = "model"): Model {
       return {
         vocab,
         ids: invert(vocab),
+        unkToken: unk,
         tokenize: (w) => {
           const out: string[] = [];
           wp.tokenizeWord(w, out);
@@ -372,6 +380,7 @@ export function buildModel(o: unknown, where = "model"): Model {
       return {
         vocab,
         ids: invert(vocab),
+        unkToken: unk,
         tokenize: (w) => {
           if (vocab.has(w)) return [w];
           if (unk !== null) return [unk];
@@ -422,6 +431,7 @@ export function buildModel(o: unknown, where = "model"): Model {
       return {
         vocab,
         ids: invert(vocab),
+        unkToken: unk,
         tokenize: (w) => {
           const out: string[] = [];
           let prevUnk = false;
@@ -451,9 +461,13 @@ export function buildModel(o: unknown, where = "model"): Model {
     }
     case "Unigram": {
       if (!Array.isArray(j.vocab)) fail(where, `Unigram needs a "vocab" array of [piece, score]`);
-      const unkId = typeof j.unk_id === "number"
-        ? j.unk_id
-        : fail(where, `Unigram needs an integer "unk_id"`);
+      const unkId = Number.isInteger(j.unk_id) && (j.unk_id as number) < j.vocab.length
+        ? j.unk_id as number
+        : fail(
+          where,
+          `Unigram "unk_id" is ${JSON.stringify(j.unk_id)}; expected an index into "vocab" ` +
+            `(0 to ${j.vocab.length - 1})`,
+        );
       const byteFallback = j.byte_fallback === true;
       const pieces: SentencePiece[] = (j.vocab as unknown[]).map((e, i) => {
         if (!Array.isArray(e) || typeof e[0] !== "string" || typeof e[1] !== "number") {
@@ -480,6 +494,7 @@ export function buildModel(o: unknown, where = "model"): Model {
       return {
         vocab: sp.pieceToId,
         ids: new Map(pieces.map((p, i) => [i, p.piece])),
+        unkToken: pieces[unkId].piece,
         tokenize: (w) => sp.encode(w),
       };
     }

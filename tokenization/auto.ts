@@ -19,6 +19,7 @@ import { GPT2Tokenizer, parseMerges, parseVocabJson, RobertaTokenizer } from "./
 import { TokenizerError } from "./errors.ts";
 import { BertGenerationTokenizer } from "./sentencepiece.ts";
 import { tokenizerFromJSON } from "./tokenizer_json.ts";
+import { validateAddedTokensFile, validateTokenizerKwargs } from "./_schema.ts";
 
 /** Options of {@linkcode AutoTokenizer.fromPretrained}. */
 export interface FromPretrainedOptions extends ResolveOptions {
@@ -101,8 +102,11 @@ export class AutoTokenizer {
 
     const cfgPath = await resolveModelFile(idOrDir, "tokenizer_config.json", ro);
     const cfg = cfgPath ? await readJson(cfgPath) : {};
+    if (cfgPath) validateTokenizerKwargs(cfg, cfgPath);
     const mapPath = await resolveModelFile(idOrDir, "special_tokens_map.json", ro);
     const map = mapPath ? await readJson(mapPath) : {};
+    if (mapPath) validateTokenizerKwargs(map, mapPath);
+    validateTokenizerKwargs(over, "fromPretrained overrides");
     const kw: Record<string, unknown> = { ...cfg };
     for (const [k, v] of Object.entries(map)) {
       if (!(k in over) || !over[k]) kw[k] = v;
@@ -152,7 +156,9 @@ export class AutoTokenizer {
             typeof v === "string" ? v : (v as AddedToken | undefined)?.content
           ),
         );
-        for (const [content, id] of Object.entries(await readJson(addedPath))) {
+        const added = await readJson(addedPath);
+        validateAddedTokensFile(added, addedPath);
+        for (const [content, id] of Object.entries(added)) {
           if (!Number.isInteger(id)) {
             throw new TokenizerError(
               `${addedPath}: token ${JSON.stringify(content)} has id ${

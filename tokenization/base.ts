@@ -193,32 +193,57 @@ export interface ChatTemplateOptions {
 export const VERY_LARGE_INTEGER = 1e30;
 
 /**
- * Leftmost-longest split of a text on added tokens (HF `Trie.split`): one regex alternation,
- * longest tokens first, so the first alternative that matches at a position is the longest.
+ * Leftmost-longest split of a text on added tokens (HF `Trie.split`): at each position the
+ * tokens that start with its character are tried longest first, so the first one found is the
+ * longest match at the leftmost position. No regex is built from the tokens, so a token of any
+ * length (a file may hold a 100,000-character one) costs only its own comparison.
  */
 class AddedSplitter {
-  #re: RegExp | null;
+  /** First UTF-16 unit → tokens starting with it, longest first. */
+  #byFirst = new Map<number, string[]>();
   constructor(tokens: Iterable<string>) {
-    const list = [...tokens].filter((t) => t.length > 0).sort((a, b) => b.length - a.length);
-    this.#re = list.length ? new RegExp(list.map(escapeRegExp).join("|"), "gu") : null;
+    const list = [...new Set(tokens)].filter((t) => t.length > 0)
+      .sort((a, b) => b.length - a.length);
+    for (const t of list) {
+      const k = t.charCodeAt(0);
+      const bucket = this.#byFirst.get(k);
+      if (bucket) bucket.push(t);
+      else this.#byFirst.set(k, [t]);
+    }
   }
   /** Splits `text` into pieces; matched tokens are their own pieces. */
   split(text: string): string[] {
-    if (!this.#re) return [text];
+    if (this.#byFirst.size === 0) return [text];
     const out: string[] = [];
     let last = 0;
-    for (const m of text.matchAll(this.#re)) {
-      if (m.index! > last) out.push(text.slice(last, m.index));
-      out.push(m[0]);
-      last = m.index! + m[0].length;
+    let i = 0;
+    while (i < text.length) {
+      const unit = text.charCodeAt(i);
+      const match = this.#byFirst.get(unit)?.find((t) => text.startsWith(t, i));
+      if (match === undefined) {
+        // Step over a whole code point, so a match never starts inside a surrogate pair.
+        const pair = unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length &&
+          (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00;
+        i += pair ? 2 : 1;
+        continue;
+      }
+      if (i > last) out.push(text.slice(last, i));
+      out.push(match);
+      i += match.length;
+      last = i;
     }
     if (last < text.length) out.push(text.slice(last));
     return out;
   }
 }
 
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+/** A value for an error message, whatever its type (`JSON.stringify` fails on some). */
+function showValue(v: unknown): string {
+  try {
+    return (JSON.stringify(v) ?? String(v)).slice(0, 80);
+  } catch {
+    return Object.prototype.toString.call(v);
+  }
 }
 
 /**
@@ -280,7 +305,7 @@ export abstract class PreTrainedTokenizer {
   /** Added tokens by content (HF `added_tokens_encoder`). */
   readonly addedTokensEncoder: Map<string, number> = new Map();
   #trie: AddedSplitter | null = null;
-  #lowerPattern: RegExp | null = null;
+  #lowerPattern: { splitter: AddedSplitter; keep: Set<string> } | null = null;
 
   /** Sets up the common options; subclasses call {@linkcode PreTrainedTokenizer.initSpecialTokens} after loading their vocab. */
   constructor(init: TokenizerInit) {
@@ -498,7 +523,9 @@ export abstract class PreTrainedTokenizer {
     const out: string[] = [];
     for (const id of ids) {
       if (!Number.isInteger(id)) {
-        throw new TokenizerError(`token id ${id} is not an integer`);
+        throw new TokenizerError(
+          `token id ${showValue(id)} (${typeof id}) is not an integer; expected ids from encode()`,
+        );
       }
       if (special?.has(id)) continue;
       const a = this.addedTokensDecoder.get(id);
@@ -524,19 +551,11 @@ export abstract class PreTrainedTokenizer {
       for (const t of this.addedTokensDecoder.values()) {
         if (!t.special && t.normalized) specials.push(t.content);
       }
-      // Longest first, so a special token that prefixes another does not win.
-      const alt = specials.filter((s) => s.length > 0).sort((a, b) => b.length - a.length)
-        .map(escapeRegExp).join("|");
-      this.#lowerPattern = new RegExp(alt || "(?!)", "gu");
+      // Leftmost-longest, so a special token that prefixes another does not win.
+      this.#lowerPattern = { splitter: new AddedSplitter(specials), keep: new Set(specials) };
     }
-    const out: string[] = [];
-    let last = 0;
-    for (const m of text.matchAll(this.#lowerPattern)) {
-      out.push(text.slice(last, m.index).toLowerCase(), m[0]);
-      last = m.index! + m[0].length;
-    }
-    out.push(text.slice(last).toLowerCase());
-    return out.join("");
+    const { splitter, keep } = this.#lowerPattern;
+    return splitter.split(text).map((p) => keep.has(p) ? p : p.toLowerCase()).join("");
   }
 
   /**

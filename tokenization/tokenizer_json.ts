@@ -13,6 +13,7 @@ import { type AddedToken, addedToken, PreTrainedTokenizer, type TokenizerInit } 
 import { BertTokenizer } from "./bert.ts";
 import { GPT2Tokenizer, RobertaTokenizer } from "./bpe.ts";
 import { TokenizerError } from "./errors.ts";
+import { validateTokenizerJSON } from "./_schema.ts";
 import { BertGenerationTokenizer, PieceType, SPACE_SYMBOL } from "./sentencepiece.ts";
 import {
   buildDecoder,
@@ -40,7 +41,7 @@ function parsePost(o: unknown, where: string, idOf: (t: string) => number): Post
   if (o === null || o === undefined) return null;
   const j = o as Json;
   const pairOf = (v: unknown, name: string): [string, number] => {
-    if (!Array.isArray(v) || typeof v[0] !== "string" || !Number.isInteger(v[1])) {
+    if (!Array.isArray(v) || typeof v[0] !== "string" || !Number.isInteger(v[1]) || v[1] < 0) {
       throw new TokenizerError(`${where}.${name}: expected [token, id], got ${JSON.stringify(v)}`);
     }
     return [v[0], v[1]];
@@ -72,13 +73,31 @@ function parsePost(o: unknown, where: string, idOf: (t: string) => number): Post
         if (!Array.isArray(arr)) throw new TokenizerError(`${where}.${name}: expected an array`);
         return arr.map((e, i) => {
           const x = e as Json;
-          if (x?.Sequence) {
+          const typeId = (q: Json, key: string): number => {
+            const t = q.type_id ?? 0;
+            if (!Number.isInteger(t) || (t as number) < 0) {
+              throw new TokenizerError(
+                `${where}.${name}[${i}].${key}.type_id: expected a non-negative integer, got ${
+                  JSON.stringify(t)
+                }`,
+              );
+            }
+            return t as number;
+          };
+          if (x?.Sequence && typeof x.Sequence === "object") {
             const q = x.Sequence as Json;
-            return { seq: q.id === "B" ? "B" : "A", typeId: Number(q.type_id ?? 0) };
+            return { seq: q.id === "B" ? "B" : "A", typeId: typeId(q, "Sequence") };
           }
-          if (x?.SpecialToken) {
+          if (x?.SpecialToken && typeof x.SpecialToken === "object") {
             const q = x.SpecialToken as Json;
-            return { special: String(q.id), typeId: Number(q.type_id ?? 0) };
+            if (typeof q.id !== "string") {
+              throw new TokenizerError(
+                `${where}.${name}[${i}].SpecialToken.id: expected a token string, got ${
+                  JSON.stringify(q.id)
+                }`,
+              );
+            }
+            return { special: q.id, typeId: typeId(q, "SpecialToken") };
           }
           throw new TokenizerError(
             `${where}.${name}[${i}]: expected {Sequence} or {SpecialToken}, got ${
@@ -88,9 +107,25 @@ function parsePost(o: unknown, where: string, idOf: (t: string) => number): Post
         });
       };
       const specials = new Map<string, number[]>();
-      for (const [k, v] of Object.entries((j.special_tokens ?? {}) as Json)) {
-        const ids = (v as Json).ids;
-        specials.set(k, Array.isArray(ids) ? ids as number[] : [idOf(k)]);
+      const table = j.special_tokens ?? {};
+      if (table === null || typeof table !== "object" || Array.isArray(table)) {
+        throw new TokenizerError(
+          `${where}.special_tokens: expected an object token → {id, ids, tokens}`,
+        );
+      }
+      for (const [k, v] of Object.entries(table)) {
+        const ids = (v as Json | null)?.ids;
+        if (ids === undefined) {
+          specials.set(k, [idOf(k)]);
+          continue;
+        }
+        if (!Array.isArray(ids) || !ids.every((id) => Number.isInteger(id) && id >= 0)) {
+          throw new TokenizerError(
+            `${where}.special_tokens[${JSON.stringify(k)}].ids: expected an array of token ids, ` +
+              `got ${JSON.stringify(ids)?.slice(0, 80)}`,
+          );
+        }
+        specials.set(k, ids);
       }
       return { single: parse(j.single, "single"), pair: parse(j.pair, "pair"), specials };
     }
@@ -133,9 +168,7 @@ export class TokenizerJSONTokenizer extends PreTrainedTokenizer {
   /** Builds the pipeline; `init` carries `tokenizer_config.json` options (special-token roles, lengths). */
   constructor(json: Json, init: TokenizerInit = {}, file = "tokenizer.json") {
     super(init);
-    if (json === null || typeof json !== "object") {
-      throw new TokenizerError(`${file}: expected a JSON object`);
-    }
+    validateTokenizerJSON(json, file);
     this.json = json;
     this.#model = buildModel(json.model, `${file}: model`);
     this.#normalizer = buildNormalizer(json.normalizer, `${file}: normalizer`);
@@ -187,6 +220,21 @@ export class TokenizerJSONTokenizer extends PreTrainedTokenizer {
   /** Token of a model-vocabulary id. */
   protected vocabToken(id: number): string | undefined {
     return this.#model.ids.get(id);
+  }
+  /**
+   * Id of one token. Without an `unk_token` role (no `tokenizer_config.json` names one), an
+   * unknown token maps to the model's own unknown token (`unk_token` or `unk_id` in
+   * `tokenizer.json`), as `tokenizers` does.
+   */
+  override convertTokenToId(token: string): number {
+    if (this.unkToken === null && this.#model.unkToken !== null) {
+      const id = this.addedTokensEncoder.get(token) ?? this.#model.vocab.get(token);
+      if (id !== undefined) return id;
+      const unk = this.addedTokensEncoder.get(this.#model.unkToken) ??
+        this.#model.vocab.get(this.#model.unkToken);
+      if (unk !== undefined) return unk;
+    }
+    return super.convertTokenToId(token);
   }
   /** token → id including added tokens. */
   getVocab(): Map<string, number> {

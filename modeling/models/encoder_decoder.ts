@@ -283,7 +283,10 @@ export class EncoderDecoderModel {
   /**
    * Writes `config.json`, `generation_config.json` and `model.safetensors` (HF's layout, tied
    * weights stored once; sharded with `model.safetensors.index.json` past `maxShardSize`, HF's
-   * default `"5GB"`) into `dir`; each file goes to a temporary sibling and is renamed.
+   * default `"5GB"`) into `dir` as one set: after a crash at any point `dir` holds the complete
+   * old set or the complete new set. Other files in `dir` (tokenizer, README) are kept; weight
+   * files of an earlier save are replaced. Needs write access to the parent of `dir` (for the
+   * staging sibling); without it the files are replaced one by one, each atomically.
    */
   async savePretrained(
     dir: string,
@@ -295,9 +298,19 @@ export class EncoderDecoderModel {
       );
     }
     const sd = await this.stateDict();
-    await saveShardedSafetensors(dir, sd, { maxShardSize: options.maxShardSize ?? "5GB" });
-    // config.json and generation_config.json in HF's layout, written atomically together
-    await this.config.savePretrained(dir, { generationConfig: this.generationConfig });
+    const maxShardSize = options.maxShardSize ?? "5GB";
+    // Weights, config.json and generation_config.json as ONE set: built in a staging sibling of
+    // `dir` and swapped in, so a crash leaves the old set or the new one (config/_atomic.ts).
+    await this.config.savePretrained(dir, {
+      generationConfig: this.generationConfig,
+      alongside: {
+        write: (staging) => saveShardedSafetensors(staging, sd, { maxShardSize }),
+        // Weights of an earlier save (single file, shards, index; .bin too) are not carried over.
+        replaces: (name) =>
+          /^(?:model|pytorch_model)(?:-\d{5}-of-\d{5})?\.(?:safetensors|bin)(?:\.index\.json)?$/
+            .test(name),
+      },
+    });
   }
 
   // ---- training ----------------------------------------------------------------------------------
