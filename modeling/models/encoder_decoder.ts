@@ -18,7 +18,12 @@ import { AutogradBackend, GradTensor } from "../autograd/backend.ts";
 import { AutogradError, type Var } from "../autograd/var.ts";
 import { seededRandom } from "../autograd/random.ts";
 import { Tensor } from "../tensor.ts";
-import { loadStateDict, saveShardedSafetensors } from "../weights/mod.ts";
+import {
+  loadStateDict,
+  saveShardedSafetensors,
+  saveShardedTorch,
+  stateDictOrder,
+} from "../weights/mod.ts";
 import { EncoderDecoderCache } from "./cache.ts";
 import { type DecoderStack, type EncoderStack, scoped } from "./_layers.ts";
 import { checkSupported, decoderArch, encoderArch, hiddenSizeOf } from "./_registry.ts";
@@ -281,31 +286,42 @@ export class EncoderDecoderModel {
   }
 
   /**
-   * Writes `config.json`, `generation_config.json` and `model.safetensors` (HF's layout, tied
-   * weights stored once; sharded with `model.safetensors.index.json` past `maxShardSize`, HF's
-   * default `"5GB"`) into `dir` as one set: after a crash at any point `dir` holds the complete
-   * old set or the complete new set. Other files in `dir` (tokenizer, README) are kept; weight
-   * files of an earlier save are replaced. Needs write access to the parent of `dir` (for the
-   * staging sibling); without it the files are replaced one by one, each atomically.
+   * Writes `config.json`, `generation_config.json` and the weights into `dir` as HF's
+   * `save_pretrained` does: `model.safetensors` (tied weights stored once), or with
+   * `safeSerialization: false` a `pytorch_model.bin` in `torch.save`'s layout holding every key
+   * (tied ones, e.g. the LM-head decoder weight, share their target's storage). Past
+   * `maxShardSize` (HF's default `"5GB"`) the weights are sharded with an `*.index.json`. The
+   * files are written as one set: after a crash at any point `dir` holds the complete old set or
+   * the complete new set. Other files in `dir` (tokenizer, README) are kept; weight files of an
+   * earlier save, in either format, are replaced. Needs write access to the parent of `dir` (for
+   * the staging sibling); without it the files are replaced one by one, each atomically.
    */
   async savePretrained(
     dir: string,
     options: { safeSerialization?: boolean; maxShardSize?: number | string } = {},
   ): Promise<void> {
-    if (options.safeSerialization === false) {
-      throw new ModelInputError(
-        "savePretrained: safeSerialization = false (pytorch_model.bin) is not supported; encdec writes model.safetensors",
-      );
-    }
     const sd = await this.stateDict();
     const maxShardSize = options.maxShardSize ?? "5GB";
+    let write = (staging: string) => saveShardedSafetensors(staging, sd, { maxShardSize });
+    if (options.safeSerialization === false) {
+      // HF's .bin is the whole state_dict(), in torch's module order; a tied key is its root's
+      // tensor (one storage).
+      const byKey = new Map(this.keyTable.map((s) => [s.key, s]));
+      const full = new Map<string, Tensor>();
+      for (const key of stateDictOrder([...byKey.keys()])) {
+        let root = byKey.get(key)!;
+        while (root.tiedTo !== undefined) root = byKey.get(root.tiedTo)!;
+        full.set(key, sd.get(root.key)!);
+      }
+      write = (staging) => saveShardedTorch(staging, full, { maxShardSize });
+    }
     // Weights, config.json and generation_config.json as ONE set: built in a staging sibling of
     // `dir` and swapped in, so a crash leaves the old set or the new one (config/_atomic.ts).
     await this.config.savePretrained(dir, {
       generationConfig: this.generationConfig,
       alongside: {
-        write: (staging) => saveShardedSafetensors(staging, sd, { maxShardSize }),
-        // Weights of an earlier save (single file, shards, index; .bin too) are not carried over.
+        write,
+        // Weights of an earlier save (single file, shards, index; either format) are not kept.
         replaces: (name) =>
           /^(?:model|pytorch_model)(?:-\d{5}-of-\d{5})?\.(?:safetensors|bin)(?:\.index\.json)?$/
             .test(name),

@@ -1,7 +1,7 @@
 /**
  * Weight files for `@encdec/modeling`: safetensors (read/write, validated), PyTorch zip
- * checkpoints through a restricted unpickler, sharded checkpoints, and `loadStateDict` which
- * finds a model's weights the way `transformers` does.
+ * checkpoints (read through a restricted unpickler, written as `torch.save` does), sharded
+ * checkpoints, and `loadStateDict` which finds a model's weights the way `transformers` does.
  *
  * @module
  */
@@ -9,4 +9,5 @@ export * from "./errors.ts";
 export * from "./safetensors.ts";
 export * from "./zip.ts";
 export * from "./torch_pickle.ts";
+export * from "./torch_save.ts";
 export * from "./state_dict.ts";

@@ -9,9 +9,10 @@
  *
  * @module
  */
-import { type DType, DTYPE_BYTES, numel, Tensor } from "../tensor.ts";
+import { type DType, DTYPE_BYTES, Tensor } from "../tensor.ts";
 import { WeightsError } from "./errors.ts";
 import { readFileOrThrow, writeFileAtomic } from "./_atomic.ts";
+import { LITTLE_ENDIAN_HOST, tensorBytesLE } from "./_bytes.ts";
 
 /** Largest header the reader accepts, in bytes (the limit of the Rust `safetensors` crate). */
 export const MAX_HEADER_SIZE = 100_000_000;
@@ -102,8 +103,6 @@ export interface SafetensorsContent {
   /** The `__metadata__` map (`{"format": "pt"}` for files written by `transformers`). */
   metadata: Record<string, string>;
 }
-
-const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -410,17 +409,16 @@ export function writeSafetensors(
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header.__metadata__ = { ...metadata };
   let offset = 0;
+  const bytes: Uint8Array[] = [];
   for (const [name, t] of items) {
-    const size = t.data.byteLength;
-    if (size !== numel(t.dims) * DTYPE_BYTES[t.dtype]) {
-      throw new WeightsError(`tensor "${name}": data does not match shape [${t.dims}]`);
-    }
+    const b = tensorBytesLE(name, t);
     header[name] = {
       dtype: WRITE_DTYPE[t.dtype],
       shape: [...t.dims],
-      data_offsets: [offset, offset + size],
+      data_offsets: [offset, offset + b.length],
     };
-    offset += size;
+    bytes.push(b);
+    offset += b.length;
   }
   const json = new TextEncoder().encode(JSON.stringify(header));
   const pad = (8 - (json.length % 8)) % 8;
@@ -430,37 +428,9 @@ export function writeSafetensors(
   out.set(json, 8);
   out.fill(0x20, 8 + json.length, 8 + headerLen);
   let pos = 8 + headerLen;
-  for (const [, t] of items) {
-    const src = t.data;
-    if (LITTLE_ENDIAN_HOST) {
-      out.set(new Uint8Array(src.buffer, src.byteOffset, src.byteLength), pos);
-    } else {
-      const v = new DataView(out.buffer, pos, src.byteLength);
-      for (let i = 0; i < src.length; i++) {
-        switch (t.dtype) {
-          case "float32":
-            v.setFloat32(i * 4, (src as Float32Array)[i], true);
-            break;
-          case "float16":
-          case "bfloat16":
-            v.setUint16(i * 2, (src as Uint16Array)[i], true);
-            break;
-          case "int32":
-            v.setInt32(i * 4, (src as Int32Array)[i], true);
-            break;
-          case "int64":
-            v.setBigInt64(i * 8, (src as BigInt64Array)[i], true);
-            break;
-          case "bool":
-            v.setUint8(i, (src as Uint8Array)[i]);
-            break;
-        }
-      }
-    }
-    if (t.dtype === "bool") {
-      for (let i = 0; i < src.length; i++) out[pos + i] = out[pos + i] ? 1 : 0;
-    }
-    pos += src.byteLength;
+  for (const b of bytes) {
+    out.set(b, pos);
+    pos += b.length;
   }
   return out;
 }

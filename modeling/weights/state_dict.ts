@@ -1,6 +1,6 @@
 /**
  * Loading a model's weights from a directory (or Hub id) the way `transformers` looks for them,
- * and saving them as (sharded) safetensors in HF's layout.
+ * and saving them as (sharded) safetensors or `pytorch_model.bin` in HF's layout.
  *
  * Preference order, as `PreTrainedModel.from_pretrained`: `model.safetensors`,
  * `model.safetensors.index.json`, `pytorch_model.bin`, `pytorch_model.bin.index.json`.
@@ -18,6 +18,7 @@ import {
   tensorEntries,
 } from "./safetensors.ts";
 import { loadTorchCheckpointFile } from "./torch_pickle.ts";
+import { saveTorchCheckpointFile } from "./torch_save.ts";
 
 /** The weight file names looked for, in order of preference. */
 export const WEIGHTS_FILE_NAMES: readonly string[] = [
@@ -198,6 +199,104 @@ export interface SaveShardedOptions {
   metadata?: Record<string, string>;
 }
 
+/** How one weight format is named and written by `saveSharded`. */
+interface ShardFormat {
+  /** The file name when everything fits in one shard. */
+  single: string;
+  /** The index file name of a sharded checkpoint. */
+  index: string;
+  /** Matches the shard files of this format (to remove stale ones). */
+  shardPattern: RegExp;
+  /** Shard `i` (1-based) of `n`. */
+  shard(i: string, n: string): string;
+  /** Tensors sharing one `data` array are one storage (kept in one shard, counted once). */
+  aliasing: boolean;
+  /** Writes one file crash-safely. */
+  write(path: string, tensors: Map<string, Tensor>): Promise<void>;
+}
+
+/**
+ * HF's `shard_checkpoint`: shards filled in the tensors' order, a new one starting when the next
+ * tensor would not fit in a non-empty shard; with `aliasing`, a tensor whose storage is already in
+ * a shard joins that shard and is not counted again.
+ */
+function planShards(
+  items: [string, Tensor][],
+  max: number,
+  aliasing: boolean,
+): { blocks: [string, Tensor][][]; total: number } {
+  const blocks: [string, Tensor][][] = [[]];
+  const blockOf = new Map<unknown, number>();
+  let current = 0;
+  let total = 0;
+  for (const [key, t] of items) {
+    const at = aliasing ? blockOf.get(t.data) : undefined;
+    if (at !== undefined) {
+      blocks[at].push([key, t]);
+      continue;
+    }
+    const size = t.data.byteLength;
+    if (current + size > max && blocks[blocks.length - 1].length > 0) {
+      blocks.push([]);
+      current = 0;
+    }
+    blocks[blocks.length - 1].push([key, t]);
+    current += size;
+    total += size;
+    blockOf.set(t.data, blocks.length - 1);
+  }
+  return { blocks, total };
+}
+
+/**
+ * Saves `tensors` into `dir` in one format as HF's `save_pretrained` does: the single file when
+ * everything fits in `maxShardSize`, else numbered shards plus an index
+ * (`{"metadata": {"total_size"}, "weight_map"}`, keys sorted). Every file is written
+ * crash-safely, the index last; stale files of this format from an earlier save are removed.
+ */
+async function saveSharded(
+  dir: string,
+  tensors: TensorDict,
+  maxShardSize: number | string,
+  format: ShardFormat,
+): Promise<string[]> {
+  const max = parseFileSize(maxShardSize);
+  const { blocks, total } = planShards(tensorEntries(tensors), max, format.aliasing);
+  await Deno.mkdir(dir, { recursive: true });
+  const base = dir.replace(/\/+$/, "");
+  const stale = async (keep: Set<string>) => {
+    for await (const e of Deno.readDir(base)) {
+      const isOurs = e.name === format.single || e.name === format.index ||
+        format.shardPattern.test(e.name);
+      if (e.isFile && isOurs && !keep.has(e.name)) await Deno.remove(`${base}/${e.name}`);
+    }
+  };
+  if (blocks.length === 1) {
+    await format.write(`${base}/${format.single}`, new Map(blocks[0]));
+    await stale(new Set([format.single]));
+    return [format.single];
+  }
+  const n = blocks.length;
+  const pad = (i: number) => String(i).padStart(5, "0");
+  const names: string[] = [];
+  const weightMap: Record<string, string> = {};
+  for (let i = 0; i < n; i++) {
+    const name = format.shard(pad(i + 1), pad(n));
+    await format.write(`${base}/${name}`, new Map(blocks[i]));
+    for (const [key] of blocks[i]) weightMap[key] = name;
+    names.push(name);
+  }
+  const sortedMap: Record<string, string> = {};
+  for (const key of Object.keys(weightMap).sort()) sortedMap[key] = weightMap[key];
+  const index = { metadata: { total_size: total }, weight_map: sortedMap };
+  await writeFileAtomic(
+    `${base}/${format.index}`,
+    new TextEncoder().encode(JSON.stringify(index, null, 2) + "\n"),
+  );
+  await stale(new Set([...names, format.index]));
+  return [...names, format.index];
+}
+
 /**
  * Saves `tensors` into `dir` as HF does with `safe_serialization=True`: one `model.safetensors`
  * when everything fits in `maxShardSize`, else `model-0000i-of-0000n.safetensors` shards plus
@@ -217,53 +316,47 @@ export async function saveShardedSafetensors(
   tensors: TensorDict,
   opts: SaveShardedOptions = {},
 ): Promise<string[]> {
-  const max = parseFileSize(opts.maxShardSize ?? "5GB");
   const metadata = opts.metadata ?? { format: "pt" };
-  const blocks: [string, Tensor][][] = [[]];
-  let current = 0;
-  let total = 0;
-  for (const [key, t] of tensorEntries(tensors)) {
-    const size = t.data.byteLength;
-    if (current + size > max && blocks[blocks.length - 1].length > 0) {
-      blocks.push([]);
-      current = 0;
-    }
-    blocks[blocks.length - 1].push([key, t]);
-    current += size;
-    total += size;
-  }
-  await Deno.mkdir(dir, { recursive: true });
-  const base = dir.replace(/\/+$/, "");
-  const indexName = "model.safetensors.index.json";
-  const stale = async (keep: Set<string>) => {
-    for await (const e of Deno.readDir(base)) {
-      const isOurs = e.name === "model.safetensors" || e.name === indexName ||
-        /^model-\d{5}-of-\d{5}\.safetensors$/.test(e.name);
-      if (e.isFile && isOurs && !keep.has(e.name)) await Deno.remove(`${base}/${e.name}`);
-    }
-  };
-  if (blocks.length === 1) {
-    await saveSafetensorsFile(`${base}/model.safetensors`, new Map(blocks[0]), metadata);
-    await stale(new Set(["model.safetensors"]));
-    return ["model.safetensors"];
-  }
-  const n = blocks.length;
-  const pad = (i: number) => String(i).padStart(5, "0");
-  const names: string[] = [];
-  const weightMap: Record<string, string> = {};
-  for (let i = 0; i < n; i++) {
-    const name = `model-${pad(i + 1)}-of-${pad(n)}.safetensors`;
-    await saveSafetensorsFile(`${base}/${name}`, new Map(blocks[i]), metadata);
-    for (const [key] of blocks[i]) weightMap[key] = name;
-    names.push(name);
-  }
-  const sortedMap: Record<string, string> = {};
-  for (const key of Object.keys(weightMap).sort()) sortedMap[key] = weightMap[key];
-  const index = { metadata: { total_size: total }, weight_map: sortedMap };
-  await writeFileAtomic(
-    `${base}/${indexName}`,
-    new TextEncoder().encode(JSON.stringify(index, null, 2) + "\n"),
-  );
-  await stale(new Set([...names, indexName]));
-  return [...names, indexName];
+  return await saveSharded(dir, tensors, opts.maxShardSize ?? "5GB", {
+    single: "model.safetensors",
+    index: "model.safetensors.index.json",
+    shardPattern: /^model-\d{5}-of-\d{5}\.safetensors$/,
+    shard: (i, n) => `model-${i}-of-${n}.safetensors`,
+    aliasing: false,
+    write: (path, t) => saveSafetensorsFile(path, t, metadata),
+  });
+}
+
+/** Options of `saveShardedTorch`. */
+export interface SaveShardedTorchOptions {
+  /** Largest shard, in bytes or as `"5GB"`; default `"5GB"` (HF's default). */
+  maxShardSize?: number | string;
+}
+
+/**
+ * Saves `tensors` into `dir` as HF does with `safe_serialization=False`: one `pytorch_model.bin`
+ * (`torch.save` layout) when everything fits in `maxShardSize`, else
+ * `pytorch_model-0000i-of-0000n.bin` shards plus `pytorch_model.bin.index.json`. Tensors sharing
+ * one `data` array (tied weights) are one storage: written once, in the shard of the first, and
+ * counted once in `total_size`, as HF's `shard_checkpoint`. Returns the file names written.
+ *
+ * @example
+ * ```ts ignore
+ * import { saveShardedTorch } from "./state_dict.ts";
+ * await saveShardedTorch("out", tensors, { maxShardSize: "200MB" });
+ * ```
+ */
+export async function saveShardedTorch(
+  dir: string,
+  tensors: TensorDict,
+  opts: SaveShardedTorchOptions = {},
+): Promise<string[]> {
+  return await saveSharded(dir, tensors, opts.maxShardSize ?? "5GB", {
+    single: "pytorch_model.bin",
+    index: "pytorch_model.bin.index.json",
+    shardPattern: /^pytorch_model-\d{5}-of-\d{5}\.bin$/,
+    shard: (i, n) => `pytorch_model-${i}-of-${n}.bin`,
+    aliasing: true,
+    write: saveTorchCheckpointFile,
+  });
 }

@@ -14,6 +14,7 @@
 import { type DType, Tensor } from "../tensor.ts";
 import { WeightsError } from "./errors.ts";
 import { readFileOrThrow } from "./_atomic.ts";
+import { LITTLE_ENDIAN_HOST } from "./_bytes.ts";
 import { readZip } from "./zip.ts";
 
 // ---- values on the unpickler stack -------------------------------------------------------------
@@ -102,8 +103,6 @@ const RAW_COPY = new Set([
   "LongStorage",
   "IntStorage",
 ]);
-
-const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 const TORCH_DTYPES = new Set([
   "float32",

@@ -270,3 +270,186 @@ async function inflateRaw(raw: Uint8Array, expected: number, where: string): Pro
   }
   return out.subarray(0, n);
 }
+
+// ---- writing -----------------------------------------------------------------------------------
+
+/** One entry of `writeZip`. */
+export interface ZipWriteEntry {
+  /** Entry name, `/`-separated. */
+  name: string;
+  /** The entry's bytes (uncompressed). */
+  data: Uint8Array;
+  /** Raw-deflate bytes of `data`: the entry is then written deflated (method 8), not stored. */
+  deflated?: Uint8Array;
+}
+
+/** Options of `writeZip`. */
+export interface WriteZipOptions {
+  /**
+   * `"torch"` (default): PyTorch's layout (see `writeZip`). `"plain"`: the smallest classic
+   * layout (sizes in the local headers, no padding, no data descriptors, ZIP64 only when
+   * needed), which tests use to hand-craft small archives.
+   */
+  layout?: "torch" | "plain";
+  /** With the torch layout, entry data starts at a multiple of this (default 64, as torch). */
+  align?: number;
+}
+
+const U32_MAX = 0xffffffff;
+const enc = new TextEncoder();
+
+/** ZIP64 extended information: the given 64-bit fields in order size, compressed size, offset. */
+function zip64Extra(fields: number[]): Uint8Array {
+  const out = new Uint8Array(4 + 8 * fields.length);
+  const v = new DataView(out.buffer);
+  v.setUint16(0, 0x0001, true);
+  v.setUint16(2, 8 * fields.length, true);
+  fields.forEach((f, i) => v.setBigUint64(4 + 8 * i, BigInt(f), true));
+  return out;
+}
+
+/** The `"FB"` extra field torch adds so entry data starting after `start + 4` is aligned. */
+function torchPadding(start: number, align: number): Uint8Array {
+  const pad = (align - ((start + 4) % align)) % align;
+  const out = new Uint8Array(4 + pad).fill(0x5a); // 'Z'
+  out.set([0x46, 0x42, pad & 0xff, pad >> 8]); // "FB", padding length
+  return out;
+}
+
+/**
+ * Writes a zip archive of stored (or given pre-deflated) entries, in the order given, names as
+ * given (tests craft unsafe and duplicate names with it; `readZip` is what refuses them).
+ *
+ * The default layout is the one PyTorch's writer (miniz, `torch.save` since 1.6) produces: local
+ * headers with zero CRC and sizes and bit 3 set, the sizes following the data in a data
+ * descriptor (empty entries have neither); an `"FB"` extra field of `'Z'` padding that starts
+ * each entry's data at a multiple of `align` bytes; no timestamps; ZIP64 end records always, and
+ * ZIP64 extended information on entries past 4 GiB.
+ *
+ * @example
+ * ```ts
+ * import { readZip, writeZip } from "./zip.ts";
+ * const bytes = writeZip([{ name: "archive/version", data: new TextEncoder().encode("3\n") }]);
+ * readZip(bytes).entries.get("archive/version")!.dataOffset % 64; // 0
+ * ```
+ */
+export function writeZip(
+  entries: readonly ZipWriteEntry[],
+  opts: WriteZipOptions = {},
+): Uint8Array {
+  const torch = (opts.layout ?? "torch") === "torch";
+  const align = opts.align ?? 64;
+  if (!Number.isSafeInteger(align) || align < 1 || align > 0xffff) {
+    throw new WeightsError(`writeZip: align ${align} must be an integer in [1, 65535]`);
+  }
+  const version = torch ? 0 : 20;
+  const parts: Uint8Array[] = [];
+  const centrals: Uint8Array[] = [];
+  let cursor = 0;
+  for (const e of entries) {
+    const name = enc.encode(e.name);
+    const body = e.deflated ?? e.data;
+    const size = e.data.length;
+    const csize = body.length;
+    const crc = crc32(e.data);
+    const big = size >= U32_MAX || csize >= U32_MAX;
+    const far = cursor >= U32_MAX;
+    const z64 = big || far
+      ? zip64Extra([...(big ? [size, csize] : []), ...(far ? [cursor] : [])])
+      : new Uint8Array();
+    // miniz writes no data descriptor (and clears bit 3) for an empty entry.
+    const descriptor = torch && size > 0;
+    const flags = descriptor ? 0x0808 : 0x0800; // bit 3: sizes follow the data; bit 11: UTF-8
+    const method = e.deflated ? 8 : 0;
+    const pad = torch
+      ? torchPadding(cursor + 30 + name.length + z64.length, align)
+      : new Uint8Array();
+    const local = new Uint8Array(30 + name.length + z64.length + pad.length);
+    const lv = new DataView(local.buffer);
+    lv.setUint32(0, SIG_LOCAL, true);
+    lv.setUint16(4, version, true);
+    lv.setUint16(6, flags, true);
+    lv.setUint16(8, method, true);
+    if (!torch) {
+      lv.setUint32(14, crc, true);
+      lv.setUint32(18, big ? U32_MAX : csize, true);
+      lv.setUint32(22, big ? U32_MAX : size, true);
+    }
+    lv.setUint16(26, name.length, true);
+    lv.setUint16(28, z64.length + pad.length, true);
+    local.set(name, 30);
+    local.set(z64, 30 + name.length);
+    local.set(pad, 30 + name.length + z64.length);
+    const desc = new Uint8Array(!descriptor ? 0 : z64.length ? 24 : 16);
+    if (descriptor) {
+      const dv = new DataView(desc.buffer);
+      dv.setUint32(0, 0x08074b50, true);
+      dv.setUint32(4, crc, true);
+      if (z64.length) {
+        dv.setBigUint64(8, BigInt(csize), true);
+        dv.setBigUint64(16, BigInt(size), true);
+      } else {
+        dv.setUint32(8, csize, true);
+        dv.setUint32(12, size, true);
+      }
+    }
+    const cd = new Uint8Array(46 + name.length + z64.length);
+    const cv = new DataView(cd.buffer);
+    cv.setUint32(0, SIG_CENTRAL, true);
+    cv.setUint16(4, version, true);
+    cv.setUint16(6, version, true);
+    cv.setUint16(8, flags, true);
+    cv.setUint16(10, method, true);
+    cv.setUint32(16, crc, true);
+    cv.setUint32(20, big ? U32_MAX : csize, true);
+    cv.setUint32(24, big ? U32_MAX : size, true);
+    cv.setUint16(28, name.length, true);
+    cv.setUint16(30, z64.length, true);
+    cv.setUint32(42, far ? U32_MAX : cursor, true);
+    cd.set(name, 46);
+    cd.set(z64, 46 + name.length);
+    parts.push(local, body, desc);
+    centrals.push(cd);
+    cursor += local.length + body.length + desc.length;
+  }
+  const cdOffset = cursor;
+  const cdSize = centrals.reduce((n, c) => n + c.length, 0);
+  const n = entries.length;
+  const needs64 = n >= 0xffff || cdSize >= U32_MAX || cdOffset >= U32_MAX;
+  const tail = new Uint8Array((torch || needs64 ? 56 + 20 : 0) + 22);
+  const tv = new DataView(tail.buffer);
+  let at = 0;
+  if (torch || needs64) {
+    // ZIP64 end of central directory record, then its locator.
+    tv.setUint32(0, SIG_ZIP64_EOCD, true);
+    tv.setBigUint64(4, 44n, true);
+    tv.setUint16(12, 0x031e, true); // made by: unix, 3.0
+    tv.setUint16(14, 0x002d, true); // needed: 4.5 (ZIP64)
+    tv.setBigUint64(24, BigInt(n), true);
+    tv.setBigUint64(32, BigInt(n), true);
+    tv.setBigUint64(40, BigInt(cdSize), true);
+    tv.setBigUint64(48, BigInt(cdOffset), true);
+    tv.setUint32(56, SIG_ZIP64_LOCATOR, true);
+    tv.setBigUint64(64, BigInt(cdOffset + cdSize), true);
+    tv.setUint32(72, 1, true);
+    at = 76;
+  }
+  // End of central directory.
+  tv.setUint32(at, SIG_EOCD, true);
+  tv.setUint16(at + 8, Math.min(n, 0xffff), true);
+  tv.setUint16(at + 10, Math.min(n, 0xffff), true);
+  tv.setUint32(at + 12, Math.min(cdSize, U32_MAX), true);
+  tv.setUint32(at + 16, Math.min(cdOffset, U32_MAX), true);
+  return concatBytes([...parts, ...centrals, tail]);
+}
+
+/** Concatenates byte arrays into one new array. */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
