@@ -9,6 +9,7 @@ import {
   RobertaConfig,
 } from "./mod.ts";
 import { MODELS, readTestJson, testdata } from "./_test_util.ts";
+import { listDir } from "../testing/fs.ts";
 
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "encdec_config_test_" });
@@ -17,12 +18,6 @@ async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-}
-
-async function listDir(dir: string): Promise<string[]> {
-  const names: string[] = [];
-  for await (const e of Deno.readDir(dir)) names.push(e.name);
-  return names.sort();
 }
 
 Deno.test("AutoConfig dispatches on model_type (fixtures and all five types)", async () => {

@@ -2,6 +2,17 @@ import { assertEquals, assertInstanceOf, assertThrows } from "@std/assert";
 import { BertConfig, BertGenerationConfig, ConfigError, RobertaConfig } from "./mod.ts";
 import { readTestJson } from "./_test_util.ts";
 
+// The sizes of the fixture models' BERT-family configs (tests/testdata/fixtures/generate.py).
+const TINY = {
+  vocabSize: 99,
+  hiddenSize: 32,
+  numHiddenLayers: 2,
+  numAttentionHeads: 4,
+  intermediateSize: 37,
+  maxPositionEmbeddings: 64,
+  initializerRange: 0.1,
+};
+
 function withoutVersion(d: Record<string, unknown>): Record<string, unknown> {
   const { transformers_version: _, ...rest } = d;
   return rest;
@@ -35,13 +46,7 @@ Deno.test("BertConfig.toDict() equals HF's to_dict() of the fixture encoder (all
   // bert2bert/config.json "encoder" is HF BertConfig(vocab 99, hidden 32, ...).to_dict()
   const golden = (await readTestJson("bert2bert/config.json")).encoder as Record<string, unknown>;
   const c = new BertConfig({
-    vocabSize: 99,
-    hiddenSize: 32,
-    numHiddenLayers: 2,
-    numAttentionHeads: 4,
-    intermediateSize: 37,
-    maxPositionEmbeddings: 64,
-    initializerRange: 0.1,
+    ...TINY,
     padTokenId: 0,
   });
   assertEquals(withoutVersion(c.toDict()), golden);
@@ -58,16 +63,7 @@ Deno.test("RobertaConfig defaults (vocab 50265, pad 1, bos 0, eos 2) and fixture
   );
   assertEquals([r.hiddenSize, r.typeVocabSize, r.layerNormEps], [768, 2, 1e-12]);
   const golden = (await readTestJson("roberta2roberta/config.json")).encoder;
-  const c = new RobertaConfig({
-    vocabSize: 99,
-    hiddenSize: 32,
-    numHiddenLayers: 2,
-    numAttentionHeads: 4,
-    intermediateSize: 37,
-    maxPositionEmbeddings: 66,
-    typeVocabSize: 1,
-    initializerRange: 0.1,
-  });
+  const c = new RobertaConfig({ ...TINY, maxPositionEmbeddings: 66, typeVocabSize: 1 });
   assertEquals(withoutVersion(c.toDict()), golden);
   assertEquals(r instanceof BertConfig, false);
 });
@@ -88,13 +84,8 @@ Deno.test("BertGenerationConfig defaults (vocab 50358, 1024, 24x16, 4096, pad 0,
   assertEquals("type_vocab_size" in g.toDict(), false);
   const golden = (await readTestJson("bertgeneration/config.json")).decoder;
   const c = new BertGenerationConfig({
+    ...TINY,
     vocabSize: 1002,
-    hiddenSize: 32,
-    numHiddenLayers: 2,
-    numAttentionHeads: 4,
-    intermediateSize: 37,
-    maxPositionEmbeddings: 64,
-    initializerRange: 0.1,
     padTokenId: 1001,
     bosTokenId: 1,
     eosTokenId: 2,
@@ -107,13 +98,7 @@ Deno.test("BertGenerationConfig defaults (vocab 50358, 1024, 24x16, 4096, pad 0,
 Deno.test("standalone BertConfig.toJSON() equals the saved BertModel config.json", async () => {
   const golden = await readTestJson("from-pretrained-parts/encoder/config.json");
   const c = new BertConfig({
-    vocabSize: 99,
-    hiddenSize: 32,
-    numHiddenLayers: 2,
-    numAttentionHeads: 4,
-    intermediateSize: 37,
-    maxPositionEmbeddings: 64,
-    initializerRange: 0.1,
+    ...TINY,
     architectures: ["BertModel"],
     torchDtype: "float32",
   });

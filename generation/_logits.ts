@@ -33,3 +33,11 @@ export function checkMinTokens(name: string, n: number): void {
     );
   }
 }
+
+/** Throws unless `x` lies in `[0, 1]`, or in `(0, 1)` when `open`. */
+export function checkFraction(name: string, field: string, x: number, open: boolean): void {
+  if (open ? !(x > 0 && x < 1) : !(x >= 0 && x <= 1)) {
+    const range = open ? "a float > 0 and < 1" : "a float in [0, 1]";
+    throw new GenerationError(`${name}: \`${field}\` has to be ${range}, got ${x}`);
+  }
+}

@@ -390,10 +390,27 @@ class BeamStreamer {
   }
 }
 
-function beamOutput(
-  final: ReturnType<BeamSearchScorer["finalize"]>,
+/** Ends a beam search: finalizes the hypotheses, streams what is left, builds the output. */
+function finishBeams(
+  run: Run,
+  scorer: BeamSearchScorer,
+  bs: BeamStreamer,
+  ids: number[][],
+  beamScores: Float32Array,
+  hist: number[][],
   scores: Float32Array[],
 ): GenerateOutput {
+  const { p, eos, pad } = run;
+  const final = scorer.finalize(
+    ids,
+    beamScores,
+    run.stopping.maxLength,
+    pad,
+    eos,
+    hist,
+    run.promptLen,
+  );
+  bs.finish(final.sequences, p.numReturnSequences);
   const out: GenerateOutput = {
     sequences: final.sequences,
     scores,
@@ -496,17 +513,7 @@ async function beamSearch(
     dec.reorder(sel);
     next = st.nextBeamTokens.map((t) => [t]);
   }
-  const final = scorer.finalize(
-    ids,
-    beamScores,
-    run.stopping.maxLength,
-    pad,
-    eos,
-    hist,
-    run.promptLen,
-  );
-  bs.finish(final.sequences, p.numReturnSequences);
-  return beamOutput(final, scores);
+  return finishBeams(run, scorer, bs, ids, beamScores, hist, scores);
 }
 
 /** Diverse (group) beam search, HF's `_group_beam_search`. */
@@ -590,15 +597,5 @@ async function groupBeamSearch(
     dec.reorder(reorder);
     next = Array.from(current, (t) => [t]);
   }
-  const final = scorer.finalize(
-    ids,
-    beamScores,
-    run.stopping.maxLength,
-    pad,
-    eos,
-    hist.flat(),
-    run.promptLen,
-  );
-  bs.finish(final.sequences, p.numReturnSequences);
-  return beamOutput(final, scores);
+  return finishBeams(run, scorer, bs, ids, beamScores, hist.flat(), scores);
 }

@@ -7,7 +7,7 @@
  */
 import { GenerationError } from "./errors.ts";
 import { argsort, logSoftmaxRow, softmaxRow, topK } from "./_math.ts";
-import { checkMinTokens, NEG_INF, vocabOf } from "./_logits.ts";
+import { checkFraction, checkMinTokens, NEG_INF, vocabOf } from "./_logits.ts";
 import type { InputIds, LogitsProcessor, ProcessContext } from "./logits_process.ts";
 
 /**
@@ -115,11 +115,7 @@ export class TopPLogitsWarper extends FilterLogitsWarper {
   readonly topP: number;
   /** `topP` in `[0, 1]`; `minTokensToKeep` a positive integer. */
   constructor(topP: number, filterValue = NEG_INF, minTokensToKeep = 1) {
-    if (!(topP >= 0 && topP <= 1)) {
-      throw new GenerationError(
-        `TopPLogitsWarper: \`topP\` has to be a float in [0, 1], got ${topP}`,
-      );
-    }
+    checkFraction("TopPLogitsWarper", "topP", topP, false);
     super("TopPLogitsWarper", filterValue, minTokensToKeep);
     this.topP = topP;
   }
@@ -163,11 +159,7 @@ export class MinPLogitsWarper extends FilterLogitsWarper {
   readonly minP: number;
   /** `minP` in `[0, 1]`. */
   constructor(minP: number, filterValue = NEG_INF, minTokensToKeep = 1) {
-    if (!(minP >= 0 && minP <= 1)) {
-      throw new GenerationError(
-        `MinPLogitsWarper: \`minP\` has to be a float in [0, 1], got ${minP}`,
-      );
-    }
+    checkFraction("MinPLogitsWarper", "minP", minP, false);
     super("MinPLogitsWarper", filterValue, minTokensToKeep);
     this.minP = minP;
   }
@@ -205,11 +197,7 @@ export class TypicalLogitsWarper extends FilterLogitsWarper {
   readonly mass: number;
   /** `mass` in `(0, 1)`. */
   constructor(mass = 0.9, filterValue = NEG_INF, minTokensToKeep = 1) {
-    if (!(mass > 0 && mass < 1)) {
-      throw new GenerationError(
-        `TypicalLogitsWarper: \`typicalP\` has to be a float > 0 and < 1, got ${mass}`,
-      );
-    }
+    checkFraction("TypicalLogitsWarper", "typicalP", mass, true);
     super("TypicalLogitsWarper", filterValue, minTokensToKeep);
     this.mass = mass;
   }
@@ -261,11 +249,7 @@ export class EpsilonLogitsWarper extends FilterLogitsWarper {
   readonly epsilon: number;
   /** `epsilon` in `(0, 1)`. */
   constructor(epsilon: number, filterValue = NEG_INF, minTokensToKeep = 1) {
-    if (!(epsilon > 0 && epsilon < 1)) {
-      throw new GenerationError(
-        `EpsilonLogitsWarper: \`epsilonCutoff\` has to be a float > 0 and < 1, got ${epsilon}`,
-      );
-    }
+    checkFraction("EpsilonLogitsWarper", "epsilonCutoff", epsilon, true);
     super("EpsilonLogitsWarper", filterValue, minTokensToKeep);
     this.epsilon = Math.fround(epsilon);
   }
@@ -310,11 +294,7 @@ export class EtaLogitsWarper extends FilterLogitsWarper {
   readonly epsilon: number;
   /** `epsilon` in `(0, 1)`. */
   constructor(epsilon: number, filterValue = NEG_INF, minTokensToKeep = 1) {
-    if (!(epsilon > 0 && epsilon < 1)) {
-      throw new GenerationError(
-        `EtaLogitsWarper: \`etaCutoff\` has to be a float > 0 and < 1, got ${epsilon}`,
-      );
-    }
+    checkFraction("EtaLogitsWarper", "etaCutoff", epsilon, true);
     super("EtaLogitsWarper", filterValue, minTokensToKeep);
     this.epsilon = Math.fround(epsilon);
   }

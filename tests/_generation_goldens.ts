@@ -46,6 +46,8 @@ export interface ModelGoldens {
   inputIds: number[][];
   /** `[batch, srcLen]` attention mask. */
   attentionMask: number[][];
+  /** `[batch, tgtLen]` labels of the `forward` golden. */
+  labels: number[][];
   /** The goldens by key (`greedy`, `beam4`, ...). */
   generate: Record<string, Golden>;
 }
@@ -98,6 +100,7 @@ export async function loadGoldens(name: string): Promise<ModelGoldens> {
     dir: decodeURIComponent(dir.pathname),
     inputIds: goldens.inputs.input_ids,
     attentionMask: goldens.inputs.attention_mask,
+    labels: goldens.inputs.labels,
     generate: gen,
   };
 }

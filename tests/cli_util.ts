@@ -92,17 +92,20 @@ export interface EdgeServer {
   stop(): Promise<void>;
 }
 
+/** `deno` arguments that run `examples/edge/main.ts` with its documented flags. */
+export const EDGE_ARGS: readonly string[] = [
+  "run",
+  "--no-prompt",
+  `--allow-read=${ROOT}/models/default`,
+  "--allow-net=127.0.0.1",
+  "--allow-env=PORT,HOSTNAME,ENCDEC_MODEL,MAX_BODY_BYTES,MAX_TIME_S,ENCDEC_STATS",
+  `${ROOT}/examples/edge/main.ts`,
+];
+
 /** Starts `examples/edge/main.ts` on 127.0.0.1 with an ephemeral port and its documented flags. */
 export async function startEdge(env: Record<string, string> = {}): Promise<EdgeServer> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--no-prompt",
-      `--allow-read=${ROOT}/models/default`,
-      "--allow-net=127.0.0.1",
-      "--allow-env=PORT,HOSTNAME,ENCDEC_MODEL,MAX_BODY_BYTES,MAX_TIME_S,ENCDEC_STATS",
-      `${ROOT}/examples/edge/main.ts`,
-    ],
+    args: [...EDGE_ARGS],
     cwd: ROOT,
     stdin: "null",
     stdout: "piped",

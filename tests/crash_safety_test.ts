@@ -17,6 +17,7 @@ import { assert, assertEquals } from "@std/assert";
 import { EncoderDecoderModel, readSafetensors } from "@encdec/modeling";
 import { createRng } from "@encdec/generation";
 import { recoverDirectorySwap } from "../config/_atomic.ts";
+import { exists } from "../testing/fs.ts";
 
 const FIXTURE = new URL("./testdata/fixtures/bert2bert/", import.meta.url).pathname;
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -183,15 +184,6 @@ async function killLoop(kills: number, seed: number): Promise<KillStats> {
     await Deno.remove(work, { recursive: true });
   }
   return stats;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function equalBytes(x: Uint8Array, y: Uint8Array): boolean {

@@ -6,7 +6,7 @@
  * same input (exact equality; the default model is the bert2bert fixture).
  */
 import { assert, assertEquals, assertMatch } from "@std/assert";
-import { FIXTURES, ROOT, startEdge } from "./cli_util.ts";
+import { EDGE_ARGS, FIXTURES, startEdge } from "./cli_util.ts";
 
 const golden = JSON.parse(Deno.readTextFileSync(`${FIXTURES}/bert2bert/goldens.json`)) as {
   inputs: { texts: string[] };
@@ -108,14 +108,7 @@ Deno.test("edge example: maxTime caps generation; a request over the time budget
 
 Deno.test("edge example least privilege: a model outside --allow-read is refused at start-up with one line", async () => {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--no-prompt",
-      `--allow-read=${ROOT}/models/default`,
-      "--allow-net=127.0.0.1",
-      "--allow-env=PORT,HOSTNAME,ENCDEC_MODEL,MAX_BODY_BYTES,MAX_TIME_S,ENCDEC_STATS",
-      `${ROOT}/examples/edge/main.ts`,
-    ],
+    args: [...EDGE_ARGS],
     env: { PORT: "0", HOSTNAME: "127.0.0.1", ENCDEC_MODEL: `${FIXTURES}/bert2bert` },
     stdin: "null",
     stdout: "piped",

@@ -2,96 +2,35 @@
 // goldens of tests/testdata/fixtures/<model>/goldens.json (made by
 // tests/testdata/fixtures/generate.py) for bert2bert and bert2gpt2 on `device: "webgpu"`.
 // Sequences and beam indices identical; per-step scores and sequences_scores within 1e-4
-// absolute, as the CPU golden test. Also: the device top-k fast path of beam search
-// (`decodeStepTopK`) against the full-logits path on the CPU and on WebGPU, and no GPU buffer
-// growth across repeated `generate()` calls.
+// absolute: the comparison of the CPU golden test (`_generation_goldens.ts`). Also: the device
+// top-k fast path of beam search (`decodeStepTopK`) against the full-logits path on the CPU and
+// on WebGPU, and no GPU buffer growth across repeated `generate()` calls.
 //
 // The WebGPU tests are ignored, with the reason printed, when no adapter exists (Linux without a
 // GPU: install mesa-vulkan-drivers for the lavapipe software adapter; run with --unstable-webgpu).
 import { assert, assertEquals } from "@std/assert";
-import {
-  EncoderDecoderModel,
-  generate,
-  type GenerateOutput,
-  type Seq2SeqModel,
-} from "@encdec/generation";
+import { EncoderDecoderModel, generate, type Seq2SeqModel } from "@encdec/generation";
 import { WebGpuBackend } from "../modeling/backends/webgpu/mod.ts";
+import { assertMatchesGolden, loadGoldens, optionsFor } from "./_generation_goldens.ts";
 
-const FIXTURES = new URL("./testdata/fixtures/", import.meta.url);
-const TOL = 1e-4;
 const probe = await WebGpuBackend.probe();
 const ignore = !probe.available;
 if (ignore) console.log(`generation_webgpu_test: WebGPU tests ignored: ${probe.reason}`);
-
-type Num = number | "-inf";
-interface Golden {
-  sequences: number[][];
-  scores?: Num[][][];
-  sequences_scores?: number[];
-  beam_indices?: number[][];
-}
-interface Goldens {
-  inputs: { input_ids: number[][]; attention_mask: number[][]; labels: number[][] };
-  generate: Record<string, Golden>;
-}
-
-/** The options of the HF calls behind the `greedy` and `beam4` goldens. */
-const CALLS = {
-  greedy: { maxNewTokens: 20, outputScores: true, returnDictInGenerate: true },
-  beam4: {
-    numBeams: 4,
-    earlyStopping: true,
-    maxLength: 20,
-    outputScores: true,
-    returnDictInGenerate: true,
-  },
-} as const;
-
-async function goldens(name: string): Promise<Goldens> {
-  return JSON.parse(await Deno.readTextFile(new URL(`${name}/goldens.json`, FIXTURES)));
-}
-
-function close(got: number, want: Num, what: string): void {
-  if (want === "-inf") assertEquals(got, -Infinity, what);
-  else assert(Math.abs(got - want) <= TOL, `${what}: got ${got}, want ${want} (tol ${TOL})`);
-}
-
-/** Sequences, beam indices (exact), scores and sequences_scores (1e-4) against a golden. */
-function assertGolden(out: GenerateOutput, want: Golden, what: string): void {
-  assertEquals(out.sequences, want.sequences, `${what} sequences`);
-  if (want.scores) {
-    assertEquals(out.scores!.length, want.scores.length, `${what} steps`);
-    want.scores.forEach((step, t) => {
-      const v = step[0].length;
-      step.forEach((row, r) =>
-        row.forEach((w, j) =>
-          close(out.scores![t][r * v + j], w, `${what} scores[${t}][${r}][${j}]`)
-        )
-      );
-    });
-  }
-  want.sequences_scores?.forEach((w, i) =>
-    close(out.sequencesScores![i], w, `${what} sequences_scores[${i}]`)
-  );
-  if (want.beam_indices) assertEquals(out.beamIndices, want.beam_indices, `${what} beam_indices`);
-}
 
 for (const name of ["bert2bert", "bert2gpt2"]) {
   Deno.test({
     name: `webgpu ${name}: greedy and beam4 goldens (HF 4.40.2): sequences, scores (1e-4)`,
     ignore,
     fn: async () => {
-      const g = await goldens(name);
-      const model = await EncoderDecoderModel.fromPretrained(new URL(name, FIXTURES).pathname, {
-        device: "webgpu",
-      });
+      const g = await loadGoldens(name);
+      const model = await EncoderDecoderModel.fromPretrained(g.dir, { device: "webgpu" });
       assertEquals(model.backend.name, "webgpu");
-      for (const key of ["greedy", "beam4"] as const) {
-        const out = await model.generate(g.inputs.input_ids, {
-          attentionMask: g.inputs.attention_mask,
-          ...CALLS[key],
+      for (const key of ["greedy", "beam4"]) {
+        const out = await model.generate(g.inputIds, {
+          attentionMask: g.attentionMask,
+          ...optionsFor(key, g.generate[key]),
         });
-        assertGolden(out, g.generate[key], `webgpu ${name}/${key}`);
+        assertMatchesGolden(out, g.generate[key], `webgpu ${name}/${key}`);
       }
     },
   });
@@ -125,16 +64,13 @@ for (const device of ["cpu", "webgpu"]) {
       `the full path's per-step top-k log-probs (ids exact, values 1e-5)`,
     ignore: device === "webgpu" && ignore,
     fn: async () => {
-      const g = await goldens("bert2bert");
-      const model = await EncoderDecoderModel.fromPretrained(
-        new URL("bert2bert", FIXTURES).pathname,
-        { device },
-      );
+      const g = await loadGoldens("bert2bert");
+      const model = await EncoderDecoderModel.fromPretrained(g.dir, { device });
       const opts = { numBeams: 4, earlyStopping: true, maxLength: 20 };
-      const inputs = { attentionMask: g.inputs.attention_mask, ...opts };
+      const inputs = { attentionMask: g.attentionMask, ...opts };
       // fast path: no processors, no per-step score output
       const fast = spy(model);
-      const out = await generate(fast.model, g.inputs.input_ids, {
+      const out = await generate(fast.model, g.inputIds, {
         generationConfig: model.generationConfig,
         ...inputs,
       });
@@ -142,7 +78,7 @@ for (const device of ["cpu", "webgpu"]) {
       assert(fast.steps.length > 1, "decodeStepTopK drove every step");
       // full path: per-step log-softmax rows (no processors are configured)
       const full = spy(model);
-      const ref = await generate(full.model, g.inputs.input_ids, {
+      const ref = await generate(full.model, g.inputIds, {
         generationConfig: model.generationConfig,
         ...inputs,
         outputScores: true,
@@ -180,16 +116,13 @@ Deno.test({
     // A backend of its own, so its pool counters see this model only.
     const gpu = await WebGpuBackend.create();
     try {
-      const g = await goldens("bert2bert");
-      const model = await EncoderDecoderModel.fromPretrained(
-        new URL("bert2bert", FIXTURES).pathname,
-        { device: gpu },
-      );
+      const g = await loadGoldens("bert2bert");
+      const model = await EncoderDecoderModel.fromPretrained(g.dir, { device: gpu });
       const weights = gpu.stats().pool.live;
-      const input = { inputIds: g.inputs.input_ids, attentionMask: g.inputs.attention_mask };
+      const input = { inputIds: g.inputIds, attentionMask: g.attentionMask };
       const run = async () => {
-        for (const key of ["greedy", "beam4"] as const) {
-          const { outputScores: _, ...opts } = CALLS[key];
+        for (const key of ["greedy", "beam4"]) {
+          const { outputScores: _, ...opts } = optionsFor(key, g.generate[key]);
           const out = await model.generate(input.inputIds, {
             attentionMask: input.attentionMask,
             ...opts,
@@ -199,12 +132,12 @@ Deno.test({
         // forward with labels, hidden states and attentions: all but the cache is freed
         const fwd = await model.forward({
           ...input,
-          labels: g.inputs.labels,
+          labels: g.labels,
           outputHiddenStates: true,
           outputAttentions: true,
         });
         fwd.pastKeyValues!.dispose();
-        const noCache = await model.forward({ ...input, labels: g.inputs.labels, useCache: false });
+        const noCache = await model.forward({ ...input, labels: g.labels, useCache: false });
         assertEquals(noCache.pastKeyValues, undefined);
       };
       await run();

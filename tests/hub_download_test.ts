@@ -28,6 +28,8 @@ import {
 } from "../config/hub/hub.ts";
 import { ResolveError, resolveModelFile } from "@encdec/config";
 import { type MockHub, type MockHubOptions, startMockHub } from "./mock_hub.ts";
+import { withEnv } from "../testing/env.ts";
+import { exists, listDir } from "../testing/fs.ts";
 
 const FIXTURE = fileURLToPath(new URL("./testdata/fixtures/bert2bert", import.meta.url));
 const HUB_TS = new URL("../config/hub/hub.ts", import.meta.url).href;
@@ -58,42 +60,10 @@ async function withHub(
   }
 }
 
-/** Sets environment variables for the duration of `fn` (undefined = unset), then restores them. */
-async function withEnv(vars: Record<string, string | undefined>, fn: () => Promise<void>) {
-  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, Deno.env.get(k)]));
-  const apply = (v: Record<string, string | undefined>) => {
-    for (const [k, val] of Object.entries(v)) {
-      if (val === undefined) Deno.env.delete(k);
-      else Deno.env.set(k, val);
-    }
-  };
-  apply(vars);
-  try {
-    await fn();
-  } finally {
-    apply(saved);
-  }
-}
-
 const gets = (hub: MockHub) => hub.requests.filter((r) => r.method === "GET");
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 const fixtureBytes = (f: string) => Deno.readFile(`${FIXTURE}/${f}`);
 const storageOf = (cache: string, repo = REPO) => `${cache}/models--${repo.replaceAll("/", "--")}`;
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function listDir(path: string): Promise<string[]> {
-  const out: string[] = [];
-  for await (const e of Deno.readDir(path)) out.push(e.name);
-  return out.sort();
-}
 
 Deno.test("snapshotDownload via HF_HOME/HF_ENDPOINT: byte-identical files in the Python cache layout", async () => {
   await withHub({}, async (hub, tmp) => {

@@ -244,6 +244,21 @@ export async function startMockHub(opts: MockHubOptions): Promise<MockHub> {
     return rev === "main" || rev === repo.commit ? repo.commit : null;
   }
 
+  /** Repository `id` and the commit of `rev`, or the Hub's answer when either is not served. */
+  function locate(
+    id: string,
+    rev: string,
+    req: Request,
+  ): { repo: ServedRepo; sha: string } | Response {
+    const repo = repos.get(id);
+    if (!repo) return error(404, "RepoNotFound", "Repository not found");
+    const denied = authorize(id, repo, req);
+    if (denied) return denied;
+    const sha = resolveRev(repo, rev);
+    if (!sha) return error(404, "RevisionNotFound", `Invalid rev id: ${rev}`);
+    return { repo, sha };
+  }
+
   function handle(req: Request): Response {
     const url = new URL(req.url);
     const path = decodeURIComponent(url.pathname);
@@ -261,12 +276,9 @@ export async function startMockHub(opts: MockHubOptions): Promise<MockHub> {
     if (api) {
       const id = decodeURIComponent(api[1]);
       const rev = api[2] ? decodeURIComponent(api[2]) : "main";
-      const repo = repos.get(id);
-      if (!repo) return error(404, "RepoNotFound", "Repository not found");
-      const denied = authorize(id, repo, req);
-      if (denied) return denied;
-      const sha = resolveRev(repo, rev);
-      if (!sha) return error(404, "RevisionNotFound", `Invalid rev id: ${rev}`);
+      const found = locate(id, rev, req);
+      if (found instanceof Response) return found;
+      const { repo, sha } = found;
       return Response.json({
         _id: hex("sha1", id).slice(0, 24),
         id,
@@ -292,12 +304,9 @@ export async function startMockHub(opts: MockHubOptions): Promise<MockHub> {
           headers: { location: `/${renamedTo}/resolve/${rest}${url.search}` },
         });
       }
-      const repo = repos.get(id);
-      if (!repo) return error(404, "RepoNotFound", "Repository not found");
-      const denied = authorize(id, repo, req);
-      if (denied) return denied;
-      const sha = resolveRev(repo, rev);
-      if (!sha) return error(404, "RevisionNotFound", `Invalid rev id: ${rev}`);
+      const found = locate(id, rev, req);
+      if (found instanceof Response) return found;
+      const { repo, sha } = found;
       const f = repo.files.get(file);
       if (!f) {
         return error(404, "EntryNotFound", `${file} does not exist on "${rev}"`, {

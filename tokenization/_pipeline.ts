@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { isChineseChar, isPunctuation, WordpieceTokenizer } from "./bert.ts";
+import { isChineseChar, splitOnPunctuation, WordpieceTokenizer } from "./bert.ts";
 import { BytePairEncoder, bytesToUnicode, GPT2_PATTERN } from "./bpe.ts";
 import { TokenizerError } from "./errors.ts";
 import { modelType } from "./_schema.ts";
@@ -37,6 +37,33 @@ export interface Model {
 
 function fail(where: string, msg: string): never {
   throw new TokenizerError(`${where}: ${msg}`);
+}
+
+/** A `Sequence` step: the steps listed under `j[key]`, built by `build`, applied in order. */
+function sequence<T>(
+  j: Json,
+  key: string,
+  where: string,
+  build: (o: unknown, where: string) => (x: T) => T,
+): (x: T) => T {
+  const list = j[key];
+  if (!Array.isArray(list)) fail(where, `Sequence needs a "${key}" array`);
+  const fs = list.map((x, i) => build(x, `${where}.${key}[${i}]`));
+  return (x) => fs.reduce((acc, f) => f(acc), x);
+}
+
+/**
+ * The options a `Metaspace` pre-tokenizer and its decoder share: the space replacement (default
+ * `▁`) and the prepend scheme (`prepend_scheme`, else from the legacy `add_prefix_space`).
+ */
+function metaspace(j: Json): { rep: string; scheme: string } {
+  const rep = typeof j.replacement === "string" ? j.replacement : "\u2581";
+  const scheme = typeof j.prepend_scheme === "string"
+    ? j.prepend_scheme
+    : j.add_prefix_space === false
+    ? "never"
+    : "always";
+  return { rep, scheme };
 }
 
 function typeOf(o: unknown, where: string): string {
@@ -165,13 +192,8 @@ export function buildNormalizer(o: unknown, where = "normalizer"): Normalizer {
       }, where);
       return (t) => n.normalize(t);
     }
-    case "Sequence": {
-      if (!Array.isArray(j.normalizers)) fail(where, `Sequence needs a "normalizers" array`);
-      const fs = (j.normalizers as unknown[]).map((x, i) =>
-        buildNormalizer(x, `${where}.normalizers[${i}]`)
-      );
-      return (t) => fs.reduce((acc, f) => f(acc), t);
-    }
+    case "Sequence":
+      return sequence(j, "normalizers", where, buildNormalizer);
     default:
       return fail(where, `normalizer type ${JSON.stringify(type)} is not supported`);
   }
@@ -241,21 +263,7 @@ export function buildPreTokenizer(o: unknown, where = "pre_tokenizer"): PreToken
   const each = (f: (w: string) => string[]): PreTokenizer => (words) => words.flatMap(f);
   switch (type) {
     case "BertPreTokenizer":
-      return each((w) => {
-        const out: string[] = [];
-        for (const part of w.split(/\s+/u)) {
-          let cur = "";
-          for (const ch of part) {
-            if (isPunctuation(ch.codePointAt(0)!)) {
-              if (cur) out.push(cur);
-              out.push(ch);
-              cur = "";
-            } else cur += ch;
-          }
-          if (cur) out.push(cur);
-        }
-        return out;
-      });
+      return each((w) => w.split(/\s+/u).flatMap((part) => splitOnPunctuation(part)));
     case "Whitespace":
       return each((w) => w.match(/\w+|[^\w\s]+/gu) ?? []);
     case "WhitespaceSplit":
@@ -275,12 +283,7 @@ export function buildPreTokenizer(o: unknown, where = "pre_tokenizer"): PreToken
       });
     }
     case "Metaspace": {
-      const rep = typeof j.replacement === "string" ? j.replacement : "\u2581";
-      const scheme = typeof j.prepend_scheme === "string"
-        ? j.prepend_scheme
-        : j.add_prefix_space === false
-        ? "never"
-        : "always";
+      const { rep, scheme } = metaspace(j);
       const split = j.split !== false;
       let first = true;
       return (words) => {
@@ -316,13 +319,8 @@ export function buildPreTokenizer(o: unknown, where = "pre_tokenizer"): PreToken
       const individual = j.individual_digits === true;
       return each((w) => splitBy(w, individual ? /\p{Nd}/gu : /\p{Nd}+/gu, "Isolated"));
     }
-    case "Sequence": {
-      if (!Array.isArray(j.pretokenizers)) fail(where, `Sequence needs a "pretokenizers" array`);
-      const fs = (j.pretokenizers as unknown[]).map((x, i) =>
-        buildPreTokenizer(x, `${where}.pretokenizers[${i}]`)
-      );
-      return (w) => fs.reduce((acc, f) => f(acc), w);
-    }
+    case "Sequence":
+      return sequence(j, "pretokenizers", where, buildPreTokenizer);
     default:
       return fail(where, `pre-tokenizer type ${JSON.stringify(type)} is not supported`);
   }
@@ -545,12 +543,7 @@ export function buildDecoder(o: unknown, where = "decoder"): Decoder {
         ];
       };
     case "Metaspace": {
-      const rep = typeof j.replacement === "string" ? j.replacement : "\u2581";
-      const scheme = typeof j.prepend_scheme === "string"
-        ? j.prepend_scheme
-        : j.add_prefix_space === false
-        ? "never"
-        : "always";
+      const { rep, scheme } = metaspace(j);
       return (tokens) =>
         tokens.map((t, i) => {
           let s = t.replaceAll(rep, " ");
@@ -601,13 +594,8 @@ export function buildDecoder(o: unknown, where = "decoder"): Decoder {
       const content = typeof j.content === "string" ? j.content : "";
       return (tokens) => tokens.map((t) => replaceAll(t, p, content));
     }
-    case "Sequence": {
-      if (!Array.isArray(j.decoders)) fail(where, `Sequence needs a "decoders" array`);
-      const fs = (j.decoders as unknown[]).map((x, i) =>
-        buildDecoder(x, `${where}.decoders[${i}]`)
-      );
-      return (tokens) => fs.reduce((acc, f) => f(acc), tokens);
-    }
+    case "Sequence":
+      return sequence(j, "decoders", where, buildDecoder);
     default:
       return fail(where, `decoder type ${JSON.stringify(type)} is not supported`);
   }

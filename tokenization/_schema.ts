@@ -13,15 +13,18 @@ import { TokenizerError } from "./errors.ts";
 /** An object with a string `"type"`; the builders check the rest of each component. */
 const component = z.looseObject({ type: z.string() }).nullish();
 
-const addedTokenEntry = z.looseObject({
-  id: z.int().min(0),
+/** The fields of an HF `AddedToken`. */
+const addedTokenFields = {
   content: z.string(),
   single_word: z.boolean().optional(),
   lstrip: z.boolean().optional(),
   rstrip: z.boolean().optional(),
   normalized: z.boolean().optional(),
   special: z.boolean().optional(),
-});
+};
+
+/** An entry of `tokenizer.json`'s `added_tokens`: the token and its id. */
+const addedTokenEntry = z.looseObject({ id: z.int().min(0), ...addedTokenFields });
 
 const tokenToId = z.record(z.string(), z.int().min(0));
 
@@ -62,14 +65,7 @@ const FILE = z.looseObject({
 });
 
 /** An HF `AddedToken` as the config files write it (`__type` and unknown fields kept). */
-const addedTokenObject = z.looseObject({
-  content: z.string(),
-  single_word: z.boolean().optional(),
-  lstrip: z.boolean().optional(),
-  rstrip: z.boolean().optional(),
-  normalized: z.boolean().optional(),
-  special: z.boolean().optional(),
-});
+const addedTokenObject = z.looseObject(addedTokenFields);
 const tokenValue = z.union([z.string(), addedTokenObject]);
 const role = tokenValue.nullish();
 

@@ -39,6 +39,30 @@ export function isPunctuation(cp: number): boolean {
   return PUNCT.test(String.fromCodePoint(cp));
 }
 
+/**
+ * HF `_run_split_on_punc`: every punctuation character (see {@linkcode isPunctuation}) becomes a
+ * piece of its own; the runs between them stay whole.
+ *
+ * @example
+ * ```ts
+ * import { splitOnPunctuation } from "@encdec/tokenization";
+ * splitOnPunctuation("don't!"); // ["don", "'", "t", "!"]
+ * ```
+ */
+export function splitOnPunctuation(text: string): string[] {
+  const out: string[] = [];
+  let cur = "";
+  for (const ch of text) {
+    if (isPunctuation(ch.codePointAt(0)!)) {
+      if (cur) out.push(cur);
+      out.push(ch);
+      cur = "";
+    } else cur += ch;
+  }
+  if (cur) out.push(cur);
+  return out;
+}
+
 /** HF `_is_chinese_char`: the CJK Unified Ideograph blocks. */
 export function isChineseChar(cp: number): boolean {
   return (cp >= 0x4e00 && cp <= 0x9fff) || (cp >= 0x3400 && cp <= 0x4dbf) ||
@@ -168,15 +192,7 @@ export class BasicTokenizer {
       out.push(text);
       return;
     }
-    let cur = "";
-    for (const ch of text) {
-      if (isPunctuation(ch.codePointAt(0)!)) {
-        if (cur) out.push(cur);
-        out.push(ch);
-        cur = "";
-      } else cur += ch;
-    }
-    if (cur) out.push(cur);
+    for (const piece of splitOnPunctuation(text)) out.push(piece);
   }
 }
 

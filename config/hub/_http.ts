@@ -1,6 +1,7 @@
 /**
- * HTTP plumbing shared by the Hub client: headers, and the mapping of Hub error answers
- * (`X-Error-Code`, status) to typed errors. Private to `config/hub/`.
+ * HTTP plumbing shared by the Hub client: endpoint, token and headers, the mapping of Hub error
+ * answers (`X-Error-Code`, status) to typed errors, and which failures fall back to the cache.
+ * Private to `config/hub/`.
  *
  * @module
  */
@@ -15,6 +16,23 @@ import {
   RevisionNotFoundError,
   UnauthorizedError,
 } from "./hub_errors.ts";
+import { getHubToken, hubEndpoint } from "./cache.ts";
+
+/** The endpoint to call: `endpoint` (default `$HF_ENDPOINT` or the Hub) without a trailing slash. */
+export function resolvedEndpoint(endpoint: string | undefined): string {
+  return (endpoint ?? hubEndpoint()).replace(/\/+$/, "");
+}
+
+/** The token to send: none for `false`, else `token` or the configured one (`getHubToken`). */
+export function resolvedToken(token: string | false | undefined): string | undefined {
+  if (token === false) return undefined;
+  return token ?? getHubToken();
+}
+
+/** True for the failures that fall back to the cache: no connection, or a 5xx Hub answer. */
+export function isHubUnavailable(e: unknown): e is HubConnectionError | HubHttpError {
+  return e instanceof HubConnectionError || (e instanceof HubHttpError && (e.status ?? 0) >= 500);
+}
 
 /** Request headers for the Hub: user agent, and the bearer token when there is one. */
 export function hubHeaders(token: string | undefined): Headers {

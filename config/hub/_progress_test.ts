@@ -1,21 +1,10 @@
 import { assertEquals, assertStringIncludes } from "@std/assert";
 import { ProgressBar, type ProgressSink } from "./_progress.ts";
+import { withEnv } from "../../testing/env.ts";
 
 function sink(tty: boolean): ProgressSink & { out: string[] } {
   const out: string[] = [];
   return { out, isTerminal: () => tty, write: (t) => void out.push(t) };
-}
-
-async function withNoColor(value: string | undefined, fn: () => void) {
-  const saved = Deno.env.get("NO_COLOR");
-  if (value === undefined) Deno.env.delete("NO_COLOR");
-  else Deno.env.set("NO_COLOR", value);
-  try {
-    await fn();
-  } finally {
-    if (saved === undefined) Deno.env.delete("NO_COLOR");
-    else Deno.env.set("NO_COLOR", saved);
-  }
 }
 
 Deno.test("ProgressBar draws nothing when stderr is not a terminal or when quiet", () => {
@@ -29,7 +18,7 @@ Deno.test("ProgressBar draws nothing when stderr is not a terminal or when quiet
 });
 
 Deno.test("ProgressBar on a terminal: percentage and sizes; colour only without NO_COLOR", async () => {
-  await withNoColor(undefined, () => {
+  await withEnv({ NO_COLOR: undefined }, () => {
     const s = sink(true);
     const bar = new ProgressBar("model.safetensors", 2000, 1000, false, { sink: s });
     bar.add(1000);
@@ -40,7 +29,7 @@ Deno.test("ProgressBar on a terminal: percentage and sizes; colour only without 
     assertStringIncludes(text, "\x1b[32m");
     assertEquals(text.endsWith("\n"), true);
   });
-  await withNoColor("1", () => {
+  await withEnv({ NO_COLOR: "1" }, () => {
     const s = sink(true);
     const bar = new ProgressBar("Fetching 3 files", 3, 0, false, { sink: s, unit: "files" });
     bar.add(3);

@@ -220,9 +220,10 @@ export interface CacheLookupOptions {
   cacheDir?: string;
 }
 
-async function exists(path: string): Promise<boolean> {
+/** True when `path` exists; follows symlinks, so a dangling snapshot link counts as absent. */
+export async function exists(path: string): Promise<boolean> {
   try {
-    await Deno.stat(path); // follows symlinks: a dangling snapshot link counts as absent
+    await Deno.stat(path);
     return true;
   } catch {
     return false;

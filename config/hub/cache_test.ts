@@ -12,23 +12,7 @@ import {
   validateRepoId,
 } from "./cache.ts";
 import { HubError, InvalidRepoIdError } from "./hub_errors.ts";
-
-/** Sets environment variables for the duration of `fn` (undefined = unset), then restores them. */
-async function withEnv(vars: Record<string, string | undefined>, fn: () => void | Promise<void>) {
-  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, Deno.env.get(k)]));
-  const apply = (v: Record<string, string | undefined>) => {
-    for (const [k, val] of Object.entries(v)) {
-      if (val === undefined) Deno.env.delete(k);
-      else Deno.env.set(k, val);
-    }
-  };
-  apply(vars);
-  try {
-    await fn();
-  } finally {
-    apply(saved);
-  }
-}
+import { withEnv } from "../../testing/env.ts";
 
 const CLEAR = {
   HF_HOME: undefined,

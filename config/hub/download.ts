@@ -9,9 +9,8 @@
 import { dirname, join, relative } from "node:path";
 import {
   CACHED_NO_EXIST,
-  getHubToken,
+  exists,
   hubCacheDir,
-  hubEndpoint,
   isCommitHash,
   isOfflineMode,
   repoFolderName,
@@ -29,7 +28,14 @@ import {
   HubHttpError,
   OfflineModeError,
 } from "./hub_errors.ts";
-import { hubErrorFromResponse, hubFetch, hubHeaders } from "./_http.ts";
+import {
+  hubErrorFromResponse,
+  hubFetch,
+  hubHeaders,
+  isHubUnavailable,
+  resolvedEndpoint,
+  resolvedToken,
+} from "./_http.ts";
 import { etagKind, hashFile } from "./_verify.ts";
 import { ProgressBar } from "./_progress.ts";
 
@@ -82,7 +88,7 @@ export function hfHubUrl(
   filename: string,
   opts: { revision?: string; endpoint?: string } = {},
 ): string {
-  const endpoint = (opts.endpoint ?? hubEndpoint()).replace(/\/+$/, "");
+  const endpoint = resolvedEndpoint(opts.endpoint);
   const file = filename.split("/").map(encodeURIComponent).join("/");
   return `${endpoint}/${repoId}/resolve/${encodeURIComponent(opts.revision ?? "main")}/${file}`;
 }
@@ -90,11 +96,6 @@ export function hfHubUrl(
 function normalizeEtag(etag: string | null): string | null {
   if (etag === null) return null;
   return etag.replace(/^W\//, "").replace(/^"|"$/g, "");
-}
-
-function resolvedToken(token: string | false | undefined): string | undefined {
-  if (token === false) return undefined;
-  return token ?? getHubToken();
 }
 
 /**
@@ -114,7 +115,7 @@ export async function getHfFileMetadata(
   opts: HubDownloadOptions = {},
 ): Promise<HubFileMetadata> {
   const revision = opts.revision ?? "main";
-  const endpoint = (opts.endpoint ?? hubEndpoint()).replace(/\/+$/, "");
+  const endpoint = resolvedEndpoint(opts.endpoint);
   const token = resolvedToken(opts.token);
   const ctx = { repoId, filename, revision };
   let url = hfHubUrl(repoId, filename, { revision, endpoint });
@@ -164,15 +165,6 @@ export async function getHfFileMetadata(
 
 function describeFile(ctx: HubErrorContext): string {
   return `"${ctx.filename}" of "${ctx.repoId}" at revision "${ctx.revision}"`;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function fileSize(path: string): Promise<number> {
@@ -453,7 +445,7 @@ export async function hfHubDownload(
     );
   }
 
-  const endpoint = (opts.endpoint ?? hubEndpoint()).replace(/\/+$/, "");
+  const endpoint = resolvedEndpoint(opts.endpoint);
   const token = resolvedToken(opts.token);
   let meta: HubFileMetadata;
   try {
@@ -463,7 +455,7 @@ export async function hfHubDownload(
       await recordNoExist(storage, revision, filename, e).catch(() => {});
       throw e;
     }
-    if (e instanceof HubConnectionError || (e instanceof HubHttpError && (e.status ?? 0) >= 500)) {
+    if (isHubUnavailable(e)) {
       return await fromCacheOr(repoId, filename, revision, cacheDir, e);
     }
     throw e;

@@ -6,9 +6,7 @@
  */
 import { join } from "node:path";
 import {
-  getHubToken,
   hubCacheDir,
-  hubEndpoint,
   isCommitHash,
   isOfflineMode,
   repoFolderName,
@@ -17,8 +15,15 @@ import {
   validateRepoPath,
 } from "./cache.ts";
 import { cacheCommitForRevision, hfHubDownload, type HubDownloadOptions } from "./download.ts";
-import { HubConnectionError, HubError, HubHttpError, OfflineModeError } from "./hub_errors.ts";
-import { hubErrorFromResponse, hubFetch, hubHeaders } from "./_http.ts";
+import { HubError, OfflineModeError } from "./hub_errors.ts";
+import {
+  hubErrorFromResponse,
+  hubFetch,
+  hubHeaders,
+  isHubUnavailable,
+  resolvedEndpoint,
+  resolvedToken,
+} from "./_http.ts";
 import { ProgressBar } from "./_progress.ts";
 
 /** Options of `snapshotDownload`: those of `hfHubDownload` plus file filters. */
@@ -107,8 +112,8 @@ export async function modelInfo(
   const revision = opts.revision ?? "main";
   validateRepoId(repoId);
   validateRepoPath(revision, "revision", { repoId });
-  const endpoint = (opts.endpoint ?? hubEndpoint()).replace(/\/+$/, "");
-  const token = opts.token === false ? undefined : opts.token ?? getHubToken();
+  const endpoint = resolvedEndpoint(opts.endpoint);
+  const token = resolvedToken(opts.token);
   const url = `${endpoint}/api/models/${repoId}/revision/${encodeURIComponent(revision)}`;
   const ctx = { repoId, revision };
   const res = await hubFetch(url, {
@@ -184,7 +189,7 @@ export async function snapshotDownload(
   try {
     info = await modelInfo(repoId, { ...opts, revision });
   } catch (e) {
-    if (e instanceof HubConnectionError || (e instanceof HubHttpError && (e.status ?? 0) >= 500)) {
+    if (isHubUnavailable(e)) {
       return await cachedFolder(e);
     }
     throw e;

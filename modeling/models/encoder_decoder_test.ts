@@ -6,9 +6,16 @@
  */
 import { assert, assertEquals } from "@std/assert";
 import { EncoderDecoderModel } from "./encoder_decoder.ts";
-import type { EncoderDecoderCache } from "./cache.ts";
 import { Tensor } from "../tensor.ts";
-import { FIXTURES, goldens, maxDiff, MODELS, type Nested } from "./_test_util.ts";
+import {
+  cachedStepLogits,
+  FIXTURES,
+  forwardArgs,
+  goldens,
+  maxDiff,
+  MODELS,
+  type Nested,
+} from "./_test_util.ts";
 
 const TOL = 1e-4;
 
@@ -22,11 +29,7 @@ for (const name of MODELS) {
     const g = await goldens(name);
     const model = await EncoderDecoderModel.fromPretrained(`${FIXTURES}${name}`);
     assertEquals(model.loadingInfo, { missingKeys: [], unexpectedKeys: [] });
-    const out = await model.forward({
-      inputIds: g.inputs.input_ids,
-      attentionMask: g.inputs.attention_mask,
-      labels: g.inputs.labels,
-    });
+    const out = await model.forward(forwardArgs(g));
     assert(
       Math.abs(out.loss!.item() - g.forward.loss) <= TOL,
       `loss ${out.loss!.item()} vs ${g.forward.loss}`,
@@ -44,18 +47,7 @@ for (const name of MODELS) {
     const g = await goldens(name);
     const model = await EncoderDecoderModel.fromPretrained(`${FIXTURES}${name}`);
     const dec: number[][] = g.incremental.decoder_input_ids;
-    const state = await model.encode(g.inputs.input_ids, g.inputs.attention_mask);
-    let cache: EncoderDecoderCache | null = null;
-    const V = model.vocabSize;
-    const steps = new Float32Array(2 * dec[0].length * V); // [2, 5, V]
-    for (let i = 0; i < dec[0].length; i++) {
-      const r = await model.decodeStep(state, dec.map((row) => [row[i]]), cache);
-      cache = r.cache;
-      assertEquals(cache.length, i + 1);
-      for (let b = 0; b < 2; b++) {
-        steps.set(r.logits.subarray(b * V, (b + 1) * V), (b * dec[0].length + i) * V);
-      }
-    }
+    const steps = await cachedStepLogits(model, g); // [2, 5, V]
     assertClose(steps, g.incremental.step_last_logits, "step_last_logits");
     // the full forward without cache (HF: use_cache=False) gives the same numbers
     const full = await model.forward({
@@ -72,9 +64,7 @@ Deno.test("bert2bert: hidden states and encoder/decoder/cross attentions match H
   const g = await goldens("bert2bert");
   const model = await EncoderDecoderModel.fromPretrained(`${FIXTURES}bert2bert`);
   const out = await model.forward({
-    inputIds: g.inputs.input_ids,
-    attentionMask: g.inputs.attention_mask,
-    labels: g.inputs.labels,
+    ...forwardArgs(g),
     outputHiddenStates: true,
     outputAttentions: true,
   });

@@ -9,7 +9,7 @@ import { EncoderDecoderModel } from "./encoder_decoder.ts";
 import { ModelInputError, ModelLoadError } from "./_params.ts";
 import { loadStateDict, WeightsError } from "../weights/mod.ts";
 import { Tensor } from "../tensor.ts";
-import { FIXTURES, goldens } from "./_test_util.ts";
+import { FIXTURES, forwardArgs, goldens } from "./_test_util.ts";
 
 Deno.test("fromEncoderDecoderPretrained: loading report, classes and copied weights equal HF's from-pretrained-parts goldens", async () => {
   const g = await goldens("from-pretrained-parts");
@@ -74,11 +74,7 @@ for (const name of ["bert2bert", "bert2gpt2", "roberta2roberta", "bertgeneration
         again.generationConfig.decoderStartTokenId,
         model.generationConfig.decoderStartTokenId,
       );
-      const args = {
-        inputIds: g.inputs.input_ids,
-        attentionMask: g.inputs.attention_mask,
-        labels: g.inputs.labels,
-      };
+      const args = forwardArgs(g);
       const a = await model.forward(args), b = await again.forward(args);
       assertEquals(b.logits.data, a.logits.data);
       assertEquals(b.loss!.item(), a.loss!.item());
@@ -273,11 +269,7 @@ Deno.test("inputsEmbeds / decoderInputsEmbeds = word-embedding rows give the sam
 
 Deno.test("dtype float16 on a half checkpoint gives the same logits as the default float32 upcast (exact)", async () => {
   const g = await goldens("bert2bert-fp16");
-  const args = {
-    inputIds: g.inputs.input_ids,
-    attentionMask: g.inputs.attention_mask,
-    labels: g.inputs.labels,
-  };
+  const args = forwardArgs(g);
   const a = await (await EncoderDecoderModel.fromPretrained(`${FIXTURES}bert2bert-fp16`)).forward(
     args,
   );

@@ -1,6 +1,7 @@
 /**
  * Shape helpers of the CPU backend: strides, broadcasting, axis normalisation, and a structural
- * view of typed arrays for dtype-agnostic copies.
+ * view of typed arrays for dtype-agnostic copies. The WebGPU backend and autograd use the same
+ * shape arithmetic from here.
  *
  * @module
  */

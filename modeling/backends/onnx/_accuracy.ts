@@ -10,29 +10,24 @@
 import { OnnxEncoderDecoder } from "./onnx_model.ts";
 import {
   argmax,
-  FIXTURE_MODELS,
   FIXTURES,
+  forwardLogits,
   greedy,
   maxAbsDiff,
-  readGenerationIds,
+  MODELS,
   readGoldens,
 } from "./_test_util.ts";
 
 console.log("| model | precision | max abs Δ logit | top-1 agreement | greedy = fp32 golden |");
 console.log("| --- | --- | --- | --- | --- |");
-for (const name of FIXTURE_MODELS) {
+for (const name of MODELS) {
   const g = await readGoldens(name);
   for (const precision of ["fp32", "fp16", "int8"] as const) {
     const model = await OnnxEncoderDecoder.fromPretrained(`${FIXTURES}${name}`, {
       runtime: "node",
       precision,
     });
-    const lg = await model.logits(
-      g.inputs.input_ids,
-      g.inputs.attention_mask,
-      g.forward.decoder_input_ids,
-      g.forward.decoder_attention_mask,
-    );
+    const lg = await forwardLogits(model, g);
     const V = model.vocabSize;
     let agree = 0, total = 0;
     g.forward.logits.forEach((row, b) =>
@@ -43,12 +38,7 @@ for (const name of FIXTURE_MODELS) {
         if (argmax(lg.data.subarray(off, off + V)) === argmax(pos)) agree++;
       })
     );
-    const seqs = await greedy(
-      model,
-      g.inputs.input_ids,
-      g.inputs.attention_mask,
-      await readGenerationIds(name),
-    );
+    const seqs = await greedy(model, name, g);
     const same = JSON.stringify(seqs) === JSON.stringify(g.generate.greedy.sequences);
     console.log(
       `| ${name} | ${precision} | ${maxAbsDiff(lg.data, g.forward.logits).toExponential(2)} | ` +

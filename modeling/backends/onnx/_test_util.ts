@@ -1,24 +1,15 @@
 /**
- * Test helpers of the onnx backend: fixture goldens and a plain greedy loop over the
- * `Seq2SeqModel` methods (argmax per step, first index on ties as `torch.argmax`).
+ * Test helpers of the onnx backend: typed fixture goldens (paths and models shared with the model
+ * tests), the golden forward's logits, and a plain greedy loop over the `Seq2SeqModel` methods
+ * (argmax per step, first index on ties as `torch.argmax`).
  *
  * @module
  */
+import type { Tensor } from "../../tensor.ts";
+import { FIXTURES, goldens } from "../../models/_test_util.ts";
 import type { OnnxEncoderDecoder } from "./onnx_model.ts";
 
-/** Root of the golden fixtures (the repo copy). */
-export const FIXTURES: string = new URL("../../../tests/testdata/fixtures/", import.meta.url)
-  .pathname;
-
-/** The fixture models with goldens. */
-export const FIXTURE_MODELS: readonly string[] = [
-  "bert2bert",
-  "bert2bert-fp16",
-  "bert2bert-bin",
-  "bert2gpt2",
-  "roberta2roberta",
-  "bertgeneration",
-];
+export { FIXTURES, MODELS } from "../../models/_test_util.ts";
 
 /** The parts of a `goldens.json` these tests read. */
 export interface Goldens {
@@ -34,12 +25,22 @@ export interface Goldens {
 }
 
 /** Reads `goldens.json` of a fixture model. */
-export async function readGoldens(model: string): Promise<Goldens> {
-  return JSON.parse(await Deno.readTextFile(`${FIXTURES}${model}/goldens.json`));
+export function readGoldens(model: string): Promise<Goldens> {
+  return goldens(model);
+}
+
+/** Logits `[batch, tgt, V]` of the goldens' teacher-forced `forward` inputs. */
+export function forwardLogits(model: OnnxEncoderDecoder, g: Goldens): Promise<Tensor<"float32">> {
+  return model.logits(
+    g.inputs.input_ids,
+    g.inputs.attention_mask,
+    g.forward.decoder_input_ids,
+    g.forward.decoder_attention_mask,
+  );
 }
 
 /** Reads `generation_config.json` ids of a fixture model. */
-export async function readGenerationIds(
+async function readGenerationIds(
   model: string,
 ): Promise<{ start: number; eos: number; pad: number }> {
   const j = JSON.parse(await Deno.readTextFile(`${FIXTURES}${model}/generation_config.json`));
@@ -65,17 +66,19 @@ export function argmax(row: ArrayLike<number>): number {
 }
 
 /**
- * Greedy decoding as HF `generate(max_new_tokens)`: start token, argmax per step through the
- * cache, finished rows padded with `pad`, stop when every row has produced `eos`.
+ * Greedy decoding as HF `generate(max_new_tokens)` of fixture `name` on the goldens' inputs: start
+ * token, argmax per step through the cache, finished rows padded with `pad`, stop when every row
+ * has produced `eos` (ids from the fixture's `generation_config.json`).
  */
 export async function greedy(
   model: OnnxEncoderDecoder,
-  inputIds: number[][],
-  attentionMask: number[][],
-  ids: { start: number; eos: number; pad: number },
+  name: string,
+  g: Goldens,
   maxNewTokens = 20,
 ): Promise<number[][]> {
-  const state = await model.encode(inputIds, attentionMask);
+  const ids = await readGenerationIds(name);
+  const inputIds = g.inputs.input_ids;
+  const state = await model.encode(inputIds, g.inputs.attention_mask);
   const seqs = inputIds.map(() => [ids.start]);
   const done = inputIds.map(() => false);
   let cache = null;

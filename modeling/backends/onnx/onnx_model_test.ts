@@ -7,17 +7,17 @@ import { OnnxEncoderDecoder, OnnxModelError } from "./mod.ts";
 import {
   argmax,
   assertBelow,
-  FIXTURE_MODELS,
   FIXTURES,
+  forwardLogits,
   greedy,
   maxAbsDiff,
-  readGenerationIds,
+  MODELS,
   readGoldens,
 } from "./_test_util.ts";
 
 const TOL = 1e-4;
 
-for (const name of FIXTURE_MODELS) {
+for (const name of MODELS) {
   Deno.test(`onnx node ${name}: forward logits, encoder state, cached steps, greedy = goldens`, async (t) => {
     const g = await readGoldens(name);
     const model = await OnnxEncoderDecoder.fromPretrained(`${FIXTURES}${name}`, {
@@ -26,12 +26,7 @@ for (const name of FIXTURE_MODELS) {
     assertEquals(model.runtime, "node");
     try {
       await t.step(`forward.logits within ${TOL} abs`, async () => {
-        const lg = await model.logits(
-          g.inputs.input_ids,
-          g.inputs.attention_mask,
-          g.forward.decoder_input_ids,
-          g.forward.decoder_attention_mask,
-        );
+        const lg = await forwardLogits(model, g);
         assertEquals(lg.dims, [
           g.forward.logits.length,
           g.forward.logits[0].length,
@@ -59,12 +54,7 @@ for (const name of FIXTURE_MODELS) {
       });
 
       await t.step("greedy loop (max_new_tokens 20) = generate.greedy.sequences", async () => {
-        const seqs = await greedy(
-          model,
-          g.inputs.input_ids,
-          g.inputs.attention_mask,
-          await readGenerationIds(name),
-        );
+        const seqs = await greedy(model, name, g);
         assertEquals(seqs, g.generate.greedy.sequences);
       });
     } finally {
@@ -94,11 +84,7 @@ Deno.test("onnx node bert2bert: reorderCache + expandEncoderState = full decode 
       rows.map((r, i) => [...hist[r], nextTok[i][0]]),
       null,
     );
-    let diff = 0;
-    for (let i = 0; i < full.logits.length; i++) {
-      diff = Math.max(diff, Math.abs(full.logits[i] - step.logits[i]));
-    }
-    assertBelow(diff, 1e-5);
+    assertBelow(maxAbsDiff(step.logits, Array.from(full.logits)), 1e-5);
     // Reorders compose: applying [1, 0, 2, 3] then [1, 0, 2, 3] is the identity.
     const twice = model.reorderCache(model.reorderCache(cache, [1, 0, 2, 3]), [1, 0, 2, 3]);
     assertEquals(Array.from(twice.rows), Array.from(cache.rows));
@@ -120,11 +106,7 @@ Deno.test("onnx node bert2bert: a reorder across sources gathers the cross K/V (
     const step = await model.decodeStep(st, [[9], [9]], cache);
     const swapped = await model.encode([src[1], src[0]], ones);
     const full = await model.decodeStep(swapped, [[2, 9], [2, 9]], null);
-    let diff = 0;
-    for (let i = 0; i < full.logits.length; i++) {
-      diff = Math.max(diff, Math.abs(full.logits[i] - step.logits[i]));
-    }
-    assertBelow(diff, 1e-5);
+    assertBelow(maxAbsDiff(step.logits, Array.from(full.logits)), 1e-5);
   } finally {
     await model.release();
   }
@@ -137,19 +119,9 @@ Deno.test("onnx web (wasm) bert2bert: forward logits within 1e-4 and greedy = go
   });
   try {
     assertEquals(model.runtime, "web");
-    const lg = await model.logits(
-      g.inputs.input_ids,
-      g.inputs.attention_mask,
-      g.forward.decoder_input_ids,
-      g.forward.decoder_attention_mask,
-    );
+    const lg = await forwardLogits(model, g);
     assertBelow(maxAbsDiff(lg.data, g.forward.logits), TOL);
-    const seqs = await greedy(
-      model,
-      g.inputs.input_ids,
-      g.inputs.attention_mask,
-      await readGenerationIds("bert2bert"),
-    );
+    const seqs = await greedy(model, "bert2bert", g);
     assertEquals(seqs, g.generate.greedy.sequences);
   } finally {
     await model.release();
@@ -163,12 +135,7 @@ Deno.test("onnx precision fp16: half-stored fixture weights give the goldens wit
     precision: "fp16",
   });
   try {
-    const lg = await model.logits(
-      g.inputs.input_ids,
-      g.inputs.attention_mask,
-      g.forward.decoder_input_ids,
-      g.forward.decoder_attention_mask,
-    );
+    const lg = await forwardLogits(model, g);
     assertBelow(maxAbsDiff(lg.data, g.forward.logits), TOL);
   } finally {
     await model.release();
@@ -183,19 +150,9 @@ Deno.test("onnx precision int8: logits within 0.1 of fp32 goldens, greedy = fp32
       precision: "int8",
     });
     try {
-      const lg = await model.logits(
-        g.inputs.input_ids,
-        g.inputs.attention_mask,
-        g.forward.decoder_input_ids,
-        g.forward.decoder_attention_mask,
-      );
+      const lg = await forwardLogits(model, g);
       assertBelow(maxAbsDiff(lg.data, g.forward.logits), 0.1);
-      const seqs = await greedy(
-        model,
-        g.inputs.input_ids,
-        g.inputs.attention_mask,
-        await readGenerationIds(name),
-      );
+      const seqs = await greedy(model, name, g);
       assertEquals(seqs, g.generate.greedy.sequences);
     } finally {
       await model.release();
@@ -273,21 +230,18 @@ Deno.test("onnx precision fp16 with a bfloat16 checkpoint: bf16 storage + Cast =
   const run = async (precision: "fp32" | "fp16") => {
     const model = await OnnxEncoderDecoder.create(config, bf16, { runtime: "node", precision });
     try {
-      return (await model.logits(
-        g.inputs.input_ids,
-        g.inputs.attention_mask,
-        g.forward.decoder_input_ids,
-        g.forward.decoder_attention_mask,
-      )).data;
+      return (await forwardLogits(model, g)).data;
     } finally {
       await model.release();
     }
   };
   const stored = await run("fp16");
   const upcast = await run("fp32");
-  let diff = 0;
-  for (let i = 0; i < upcast.length; i++) diff = Math.max(diff, Math.abs(upcast[i] - stored[i]));
-  assertBelow(diff, 1e-6, "max |Δ logit| bf16-stored vs upcast");
+  assertBelow(
+    maxAbsDiff(stored, Array.from(upcast)),
+    1e-6,
+    "max |Δ logit| bf16-stored vs upcast",
+  );
   // Sanity bound only: bf16 rounding (8-bit mantissa) moves the logits away from the fp32 goldens.
   assertBelow(maxAbsDiff(upcast, g.forward.logits), 0.5, "max |Δ logit| bf16 vs fp32 golden");
 });

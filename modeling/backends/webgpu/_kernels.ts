@@ -35,6 +35,35 @@ fn flat(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
 }
 `;
 
+/**
+ * Opening of the entry point of a 1-D kernel (needs `FLAT`): `i` is the flat thread index and
+ * threads past `n = P[0]` return. The kernel's body and closing brace follow.
+ */
+const FLAT_ENTRY = `@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = flat(wid, nwg, lid);
+  if (i >= P[0]) { return; }`;
+
+/**
+ * Offsets of element `i` in two strided views of the same logical shape. Params from index 1:
+ * `[rank, dims[MAX_RANK], stridesA[MAX_RANK], stridesB[MAX_RANK]]`.
+ */
+const STRIDED = /* wgsl */ `
+fn strided(i: u32) -> vec2<u32> {
+  var rem = i;
+  var o = vec2<u32>(0u, 0u);
+  for (var d = i32(P[1]) - 1; d >= 0; d--) {
+    let u = u32(d);
+    let sz = P[2u + u];
+    let c = rem % sz;
+    rem = rem / sz;
+    o += c * vec2<u32>(P[${2 + MAX_RANK}u + u], P[${2 + 2 * MAX_RANK}u + u]);
+  }
+  return o;
+}
+`;
+
 /** Accurate float32 erfc (Chebyshev fit, fractional error below 1.2e-7 everywhere). */
 const ERFC = /* wgsl */ `
 fn erfc_(x: f32) -> f32 {
@@ -73,11 +102,7 @@ export function unarySource(op: Activation | "scale"): string {
   return HEADER + FLAT + ERFC + /* wgsl */ `
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read_write> O: array<f32>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = flat(wid, nwg, lid);
-  if (i >= P[0]) { return; }
+${FLAT_ENTRY}
   O[i] = ${expr};
 }
 `;
@@ -89,27 +114,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
  */
 export function binarySource(op: "add" | "mul"): string {
   const sym = op === "add" ? "+" : "*";
-  return HEADER + FLAT + /* wgsl */ `
+  return HEADER + FLAT + STRIDED + /* wgsl */ `
 @group(0) @binding(1) var<storage, read> A: array<f32>;
 @group(0) @binding(2) var<storage, read> B: array<f32>;
 @group(0) @binding(3) var<storage, read_write> O: array<f32>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = flat(wid, nwg, lid);
-  if (i >= P[0]) { return; }
-  var rem = i;
-  var ia = 0u;
-  var ib = 0u;
-  for (var d = i32(P[1]) - 1; d >= 0; d--) {
-    let u = u32(d);
-    let sz = P[2u + u];
-    let c = rem % sz;
-    rem = rem / sz;
-    ia += c * P[${2 + MAX_RANK}u + u];
-    ib += c * P[${2 + 2 * MAX_RANK}u + u];
-  }
-  O[i] = A[ia] ${sym} B[ib];
+${FLAT_ENTRY}
+  let o = strided(i);
+  O[i] = A[o.x] ${sym} B[o.y];
 }
 `;
 }
@@ -120,26 +131,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
  * Params: `[n, rank, dims[R], srcStrides[R], dstStrides[R], srcBase, dstBase]`.
  */
 export function copySource(): string {
-  return HEADER + FLAT + /* wgsl */ `
+  return HEADER + FLAT + STRIDED + /* wgsl */ `
 @group(0) @binding(1) var<storage, read> S: array<u32>;
 @group(0) @binding(2) var<storage, read_write> D: array<u32>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = flat(wid, nwg, lid);
-  if (i >= P[0]) { return; }
-  var rem = i;
-  var s = P[${2 + 3 * MAX_RANK}u];
-  var t = P[${3 + 3 * MAX_RANK}u];
-  for (var d = i32(P[1]) - 1; d >= 0; d--) {
-    let u = u32(d);
-    let sz = P[2u + u];
-    let c = rem % sz;
-    rem = rem / sz;
-    s += c * P[${2 + MAX_RANK}u + u];
-    t += c * P[${2 + 2 * MAX_RANK}u + u];
-  }
-  D[t] = S[s];
+${FLAT_ENTRY}
+  let o = strided(i);
+  D[P[${3 + 3 * MAX_RANK}u] + o.y] = S[P[${2 + 3 * MAX_RANK}u] + o.x];
 }
 `;
 }
@@ -158,11 +155,7 @@ export function gatherSource(half: boolean): string {
 @group(0) @binding(1) var<storage, read> S: array<u32>;
 @group(0) @binding(2) var<storage, read_write> D: array<${half ? "f32" : "u32"}>;
 @group(0) @binding(3) var<storage, read> I: array<i32>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = flat(wid, nwg, lid);
-  if (i >= P[0]) { return; }
+${FLAT_ENTRY}
   let inner = P[1];
   let k = P[2];
   let axisLen = P[3];
@@ -185,11 +178,7 @@ export function castHalfSource(): string {
   return HEADER + FLAT + /* wgsl */ `
 @group(0) @binding(1) var<storage, read> X: array<u32>;
 @group(0) @binding(2) var<storage, read_write> O: array<f32>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = flat(wid, nwg, lid);
-  if (i >= P[0]) { return; }
+${FLAT_ENTRY}
   O[i] = unpack2x16float(X[i >> 1u])[i & 1u];
 }
 `;

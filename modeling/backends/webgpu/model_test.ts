@@ -6,11 +6,18 @@
  *
  * Ignored, with the reason printed, when no WebGPU adapter exists.
  */
-import { assert, assertEquals } from "@std/assert";
+import { assert } from "@std/assert";
 import { EncoderDecoderModel } from "../../models/encoder_decoder.ts";
-import type { EncoderDecoderCache } from "../../models/cache.ts";
 import type { Tensor } from "../../tensor.ts";
-import { FIXTURES, goldens, maxDiff, MODELS, type Nested } from "../../models/_test_util.ts";
+import {
+  cachedStepLogits,
+  FIXTURES,
+  forwardArgs,
+  goldens,
+  maxDiff,
+  MODELS,
+  type Nested,
+} from "../../models/_test_util.ts";
 import { WebGpuBackend } from "./mod.ts";
 
 const TOL = 1e-4;
@@ -33,11 +40,7 @@ Deno.test({
       device: gpu,
       dtype: "float16",
     });
-    const out = await model.forward({
-      inputIds: g.inputs.input_ids,
-      attentionMask: g.inputs.attention_mask,
-      labels: g.inputs.labels,
-    });
+    const out = await model.forward(forwardArgs(g));
     assert(Math.abs(out.loss!.item() - g.forward.loss) <= TOL, `loss ${out.loss!.item()}`);
     assertClose(out.logits, g.forward.logits, "logits");
   },
@@ -51,11 +54,7 @@ for (const name of MODELS) {
     fn: async () => {
       const g = await goldens(name);
       const model = await EncoderDecoderModel.fromPretrained(`${FIXTURES}${name}`, { device: gpu });
-      const out = await model.forward({
-        inputIds: g.inputs.input_ids,
-        attentionMask: g.inputs.attention_mask,
-        labels: g.inputs.labels,
-      });
+      const out = await model.forward(forwardArgs(g));
       assert(
         Math.abs(out.loss!.item() - g.forward.loss) <= TOL,
         `loss ${out.loss!.item()} vs ${g.forward.loss}`,
@@ -66,19 +65,7 @@ for (const name of MODELS) {
         g.forward.encoder_last_hidden_state,
         "encoder_last_hidden_state",
       );
-      const dec: number[][] = g.incremental.decoder_input_ids;
-      const state = await model.encode(g.inputs.input_ids, g.inputs.attention_mask);
-      let cache: EncoderDecoderCache | null = null;
-      const V = model.vocabSize;
-      const steps = new Float32Array(2 * dec[0].length * V); // [2, 5, V]
-      for (let i = 0; i < dec[0].length; i++) {
-        const r = await model.decodeStep(state, dec.map((row) => [row[i]]), cache);
-        cache = r.cache;
-        assertEquals(cache.length, i + 1);
-        for (let b = 0; b < 2; b++) {
-          steps.set(r.logits.subarray(b * V, (b + 1) * V), (b * dec[0].length + i) * V);
-        }
-      }
+      const steps = await cachedStepLogits(model, g); // [2, 5, V]
       assertClose(steps, g.incremental.step_last_logits, "step_last_logits");
     },
   });

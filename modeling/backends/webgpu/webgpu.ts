@@ -45,6 +45,7 @@ import {
   WG,
 } from "./_kernels.ts";
 import { BufferPool, type PoolStats } from "./_pool.ts";
+import { broadcastShapes, broadcastStrides, fmt, stridesOf } from "../cpu/_shape.ts";
 
 /**
  * Thrown when WebGPU is unavailable, a handle is misused, or an op gets impossible shapes (a
@@ -175,17 +176,6 @@ function fbits(x: number): number {
   return u32b[0];
 }
 
-/** Row-major strides of `dims`. */
-function stridesOf(dims: readonly number[]): number[] {
-  const s = new Array<number>(dims.length);
-  let acc = 1;
-  for (let i = dims.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= dims[i];
-  }
-  return s;
-}
-
 /** Merges adjacent axes that are contiguous in every stride set (drops size-1 axes). */
 function coalesce(dims: readonly number[], strides: number[][]): [number[], number[][]] {
   const od: number[] = [];
@@ -204,36 +194,11 @@ function coalesce(dims: readonly number[], strides: number[][]): [number[], numb
   return [od, os];
 }
 
-/** Strides of `dims` (right-aligned to `target`) for reading it broadcast to `target`. */
-function broadcastStrides(dims: readonly number[], target: readonly number[]): number[] {
-  const own = stridesOf(dims);
-  const off = target.length - dims.length;
-  return target.map((_, i) => {
-    const j = i - off;
-    return j < 0 || dims[j] === 1 ? 0 : own[j];
-  });
-}
-
-/** NumPy broadcast of two shapes, or undefined when they do not broadcast. */
-function broadcastShape(a: readonly number[], b: readonly number[]): number[] | undefined {
-  const n = Math.max(a.length, b.length);
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const x = a[a.length - n + i] ?? 1;
-    const y = b[b.length - n + i] ?? 1;
-    if (x !== y && x !== 1 && y !== 1) return undefined;
-    out.push(x === 1 ? y : x);
-  }
-  return out;
-}
-
 function pad(values: readonly number[], n: number): number[] {
   const out = [...values];
   while (out.length < n) out.push(0);
   return out;
 }
-
-const fmt = (d: readonly number[]) => `[${d.join(", ")}]`;
 
 /** Adds the `GpuTensor`s reachable from `value` through arrays and plain objects to `into`. */
 function collectHandles(value: unknown, into: Set<GpuTensor>): void {
@@ -954,7 +919,7 @@ export class WebGpuBackend implements Backend<GpuTensor> {
           (variant.transposeB ? " (b transposed)" : ""),
       );
     }
-    const batch = broadcastShape(a.dims.slice(0, -2), b.dims.slice(0, -2));
+    const batch = broadcastShapes(a.dims.slice(0, -2), b.dims.slice(0, -2));
     if (!batch) {
       throw new WebGpuError(
         `${op}: batch dims of ${fmt(a.dims)} and ${fmt(b.dims)} do not broadcast`,
@@ -968,7 +933,7 @@ export class WebGpuBackend implements Backend<GpuTensor> {
     if (extra?.mask) {
       const md = extra.mask.dims;
       const full = [...batch, M, N];
-      if (md.length > full.length || !broadcastShape(md, full)?.every((d, i) => d === full[i])) {
+      if (md.length > full.length || !broadcastShapes(md, full)?.every((d, i) => d === full[i])) {
         throw new WebGpuError(
           `${op}: mask ${fmt(md)} does not broadcast to scores ${fmt(full)}`,
         );
@@ -1092,7 +1057,7 @@ export class WebGpuBackend implements Backend<GpuTensor> {
   #binaryImpl(a: GpuTensor, b: GpuTensor, op: "add" | "mul"): GpuTensor {
     a = this.#float(a, op, "a");
     b = this.#float(b, op, "b");
-    const dims = broadcastShape(a.dims, b.dims);
+    const dims = broadcastShapes(a.dims, b.dims);
     if (!dims) {
       throw new WebGpuError(`${op}: shapes ${fmt(a.dims)} and ${fmt(b.dims)} do not broadcast`);
     }
