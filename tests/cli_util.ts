@@ -135,3 +135,23 @@ export async function startEdge(env: Record<string, string> = {}): Promise<EdgeS
     },
   };
 }
+
+/**
+ * What the built-in default model (`models/default/`) generates for `text`, computed in this
+ * process straight from the library (tokenizer → `EncoderDecoderModel.generate` with the model's
+ * own generation config, truncated to the tokenizer's `model_max_length`, as `pipeline()` does):
+ * the reference the CLI, `pipeline()` and the edge example are checked against.
+ */
+export async function defaultModelSummary(
+  text: string,
+  options: Record<string, unknown> = {},
+): Promise<string> {
+  const { AutoTokenizer, EncoderDecoderModel } = await import("@encdec/cli");
+  const dir = `${ROOT}/models/default`;
+  const tok = await AutoTokenizer.fromPretrained(dir);
+  const model = await EncoderDecoderModel.fromPretrained(dir);
+  const maxLength = tok.modelMaxLength;
+  const ids = tok.call(text, { truncation: true, maxLength }).inputIds as number[];
+  const { sequences } = await model.generate([ids], options);
+  return tok.batchDecode(sequences, { skipSpecialTokens: true })[0];
+}

@@ -73,6 +73,13 @@ export interface TrainOptions {
   maxSourceLength?: number;
   /** Target tokens kept (default 64). */
   maxTargetLength?: number;
+  /**
+   * Batch rows of similar length (as HF's `group_by_length`): each epoch's shuffled rows are cut
+   * into mega-batches of 50 batches, each sorted by target then source token count, and the full
+   * batches are shuffled again. Less padding, so fewer positions through the LM head; the order
+   * still depends only on (seed, epoch), so `resume` repeats it. Default false.
+   */
+  groupByLength?: boolean;
   /** Steps between progress lines (default 10). */
   logSteps?: number;
   /** Steps between eval-loss passes (default: once per epoch). */
@@ -153,6 +160,34 @@ function shuffled(n: number, seed: number): number[] {
     [order[i], order[j]] = [order[j], order[i]];
   }
   return order;
+}
+
+/** Rows per mega-batch of {@linkcode groupedOrder}, in batches (HF's `LengthGroupedSampler`). */
+const MEGABATCH = 50;
+
+/**
+ * The epoch order of `groupByLength`: `order` cut into mega-batches of `MEGABATCH` batches, each
+ * sorted by `key` descending (ties keep the shuffled order), then the full batches shuffled with
+ * `seed`; a last partial batch stays last.
+ */
+export function groupedOrder(
+  order: readonly number[],
+  key: (i: number) => number,
+  batchSize: number,
+  seed: number,
+): number[] {
+  const sorted: number[] = [];
+  const mega = batchSize * MEGABATCH;
+  for (let m = 0; m < order.length; m += mega) {
+    sorted.push(...order.slice(m, m + mega).sort((a, b) => key(b) - key(a)));
+  }
+  const full = Math.floor(sorted.length / batchSize);
+  const out: number[] = [];
+  for (const b of shuffled(full, seed)) {
+    out.push(...sorted.slice(b * batchSize, (b + 1) * batchSize));
+  }
+  out.push(...sorted.slice(full * batchSize));
+  return out;
 }
 
 const TOKENIZER_FILES = [
@@ -386,12 +421,26 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     log(`eval  step ${st.globalStep}/${totalSteps} | eval loss ${lastEval.toFixed(4)}`);
   };
 
+  // Sort key of groupByLength: target tokens first (each costs a pass through the vocab-wide LM
+  // head), then source tokens; computed once.
+  let lengthKey: ((i: number) => number) | undefined;
+  if (opts.groupByLength) {
+    const keys = rows.map((r) =>
+      Math.min(tok.encode(r.summary).length, maxTargetLength + 1) * 4096 +
+      Math.min(tok.encode(r.text).length, maxSourceLength)
+    );
+    lengthKey = (i) => keys[i];
+  }
+
   // -- the loop
   const t0 = performance.now();
   const stepsAtStart = state.globalStep;
   let tokens = 0, windowLoss = 0, windowN = 0, lastLoss = NaN;
   for (let epoch = state.epoch; epoch < epochs; epoch++) {
-    const order = shuffled(rows.length, seed + epoch);
+    let order = shuffled(rows.length, seed + epoch);
+    if (lengthKey) {
+      order = groupedOrder(order, lengthKey, batchSize, ((seed + epoch) ^ 0x9e3779b9) >>> 0);
+    }
     const skip = epoch === state.epoch ? state.batchesInEpoch : 0;
     for (let bi = skip; bi < batchesPerEpoch; bi++) {
       const batchRows = order.slice(bi * batchSize, (bi + 1) * batchSize).map((i) => rows[i]);

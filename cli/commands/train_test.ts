@@ -3,7 +3,7 @@
 // (bit for bit) to an uninterrupted one, and bad inputs give typed errors naming the problem.
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import { EncoderDecoderModel, loadStateDict } from "@encdec/modeling";
-import { evalLoss, makeBatch, train, TrainError } from "./train.ts";
+import { evalLoss, groupedOrder, makeBatch, train, TrainError } from "./train.ts";
 import { DataError } from "./_jsonl.ts";
 import { AutoTokenizer } from "@encdec/tokenization";
 
@@ -86,36 +86,44 @@ Deno.test("train: loss falls, checkpoints + final model load, eval loss is logge
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("train --resume: continuing from checkpoint-2 ends with the same weights", async () => {
-  const dir = await setup();
-  const common = {
-    model: FIX,
-    data: `${dir}/train.jsonl`,
-    epochs: 2,
-    batchSize: 3,
-    gradientAccumulationSteps: 2,
-    lr: 2e-3,
-    warmup: 1,
-    saveSteps: 1,
-    maxSourceLength: 16,
-    maxTargetLength: 8,
-    log: quiet,
-  };
-  await train({ ...common, output: `${dir}/a` });
-  await Deno.mkdir(`${dir}/b/checkpoint-2`, { recursive: true });
-  for (const e of Deno.readDirSync(`${dir}/a/checkpoint-2`)) {
-    await Deno.copyFile(`${dir}/a/checkpoint-2/${e.name}`, `${dir}/b/checkpoint-2/${e.name}`);
-  }
-  const lines: string[] = [];
-  const r = await train({ ...common, output: `${dir}/b`, resume: true, log: (l) => lines.push(l) });
-  assertEquals(r.steps, 4);
-  assert(lines[0].includes("resumed from") && lines[0].includes("step 2"));
-  const a = (await loadStateDict(`${dir}/a`)).tensors;
-  const b = (await loadStateDict(`${dir}/b`)).tensors;
-  assertEquals([...b.keys()].sort(), [...a.keys()].sort());
-  for (const [k, t] of a) assertEquals(b.get(k)!.data, t.data, k);
-  await Deno.remove(dir, { recursive: true });
-});
+for (const groupByLength of [false, true]) {
+  Deno.test(`train --resume (groupByLength ${groupByLength}): from checkpoint-2, same weights`, async () => {
+    const dir = await setup();
+    const common = {
+      groupByLength,
+      model: FIX,
+      data: `${dir}/train.jsonl`,
+      epochs: 2,
+      batchSize: 3,
+      gradientAccumulationSteps: 2,
+      lr: 2e-3,
+      warmup: 1,
+      saveSteps: 1,
+      maxSourceLength: 16,
+      maxTargetLength: 8,
+      log: quiet,
+    };
+    await train({ ...common, output: `${dir}/a` });
+    await Deno.mkdir(`${dir}/b/checkpoint-2`, { recursive: true });
+    for (const e of Deno.readDirSync(`${dir}/a/checkpoint-2`)) {
+      await Deno.copyFile(`${dir}/a/checkpoint-2/${e.name}`, `${dir}/b/checkpoint-2/${e.name}`);
+    }
+    const lines: string[] = [];
+    const r = await train({
+      ...common,
+      output: `${dir}/b`,
+      resume: true,
+      log: (l) => lines.push(l),
+    });
+    assertEquals(r.steps, 4);
+    assert(lines[0].includes("resumed from") && lines[0].includes("step 2"));
+    const a = (await loadStateDict(`${dir}/a`)).tensors;
+    const b = (await loadStateDict(`${dir}/b`)).tensors;
+    assertEquals([...b.keys()].sort(), [...a.keys()].sort());
+    for (const [k, t] of a) assertEquals(b.get(k)!.data, t.data, k);
+    await Deno.remove(dir, { recursive: true });
+  });
+}
 
 Deno.test("train: typed errors for bad arguments and bad data", async () => {
   const dir = await setup();
@@ -136,4 +144,17 @@ Deno.test("train: typed errors for bad arguments and bad data", async () => {
     "batchSize = 0",
   );
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("groupedOrder: a permutation; batches sorted by length inside mega-batches", () => {
+  const order = [...Array(1000).keys()].reverse();
+  const key = (i: number) => i % 7;
+  const out = groupedOrder(order, key, 8, 3);
+  assertEquals([...out].sort((a, b) => a - b), [...Array(1000).keys()]);
+  // 1000 = 2 full mega-batches of 400 + 200 rows; every full batch of 8 holds at most 2 keys.
+  for (let b = 0; b < 125; b++) {
+    const keys = new Set(out.slice(b * 8, b * 8 + 8).map(key));
+    assert(keys.size <= 2, `batch ${b}: keys ${[...keys]}`);
+  }
+  assertEquals(groupedOrder(order, key, 8, 3), out); // deterministic for a seed
 });
