@@ -270,6 +270,19 @@ async function newestCheckpoint(output: string): Promise<string | null> {
   return best?.[1] ?? null;
 }
 
+/** Removes `checkpoint-<step>.tmp-<pid>` folders that killed runs left in `output`. */
+async function removeStaleCheckpointTemps(output: string): Promise<void> {
+  try {
+    for await (const e of Deno.readDir(output)) {
+      if (e.isDirectory && /^checkpoint-\d+\.tmp-\d+$/.test(e.name)) {
+        await Deno.remove(`${output}/${e.name}`, { recursive: true }).catch(() => {});
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+}
+
 function fmtDuration(s: number): string {
   if (!Number.isFinite(s)) return "?";
   const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = Math.floor(s % 60);
@@ -405,12 +418,19 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     log(`train: resumed from ${resumeDir} at step ${state.globalStep}`);
   }
 
+  // A checkpoint is written whole into a temporary sibling and renamed into place: a run killed
+  // while saving leaves only `checkpoint-<step>.tmp-<pid>` (which resume ignores and the next
+  // save removes), never a partial `checkpoint-<step>`.
   const saveCheckpoint = async (st: TrainerState) => {
     const dir = `${opts.output}/checkpoint-${st.globalStep}`;
-    await model.savePretrained(dir);
-    await copyTokenizerFiles(tokSource, dir);
-    await saveOptimizer(`${dir}/optimizer.safetensors`, opt.stateDict());
-    await Deno.writeTextFile(`${dir}/trainer_state.json`, JSON.stringify(st, null, 1) + "\n");
+    await removeStaleCheckpointTemps(opts.output);
+    const tmp = `${dir}.tmp-${Deno.pid}`;
+    await model.savePretrained(tmp);
+    await copyTokenizerFiles(tokSource, tmp);
+    await saveOptimizer(`${tmp}/optimizer.safetensors`, opt.stateDict());
+    await Deno.writeTextFile(`${tmp}/trainer_state.json`, JSON.stringify(st, null, 1) + "\n");
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await Deno.rename(tmp, dir);
   };
   const batchOpts = { maxSourceLength, maxTargetLength, batchSize };
   let lastEval: number | undefined;

@@ -108,6 +108,10 @@ for (const groupByLength of [false, true]) {
     for (const e of Deno.readDirSync(`${dir}/a/checkpoint-2`)) {
       await Deno.copyFile(`${dir}/a/checkpoint-2/${e.name}`, `${dir}/b/checkpoint-2/${e.name}`);
     }
+    // What a run killed while saving step 3 leaves: a half-written temporary sibling. Resume must
+    // ignore it (and the next save removes it).
+    await Deno.mkdir(`${dir}/b/checkpoint-3.tmp-99999`);
+    await Deno.writeTextFile(`${dir}/b/checkpoint-3.tmp-99999/config.json`, "{");
     const lines: string[] = [];
     const r = await train({
       ...common,
@@ -117,6 +121,11 @@ for (const groupByLength of [false, true]) {
     });
     assertEquals(r.steps, 4);
     assert(lines[0].includes("resumed from") && lines[0].includes("step 2"));
+    // Checkpoints are complete directories; no temporary sibling is left behind.
+    const names = [...Deno.readDirSync(`${dir}/b`)].map((e) => e.name).filter((n) =>
+      n.startsWith("checkpoint-")
+    ).sort();
+    assertEquals(names, ["checkpoint-2", "checkpoint-3", "checkpoint-4"]);
     const a = (await loadStateDict(`${dir}/a`)).tensors;
     const b = (await loadStateDict(`${dir}/b`)).tensors;
     assertEquals([...b.keys()].sort(), [...a.keys()].sort());
