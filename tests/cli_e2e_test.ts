@@ -353,7 +353,15 @@ Deno.test("cli train / eval are wired: eval prints ROUGE; train writes only wher
     ];
     const denied = await runCli([...args, "--quiet"], { scope });
     assertOneLineError(denied, 1, new RegExp(`--allow-write=${tmp}/out`));
-    const ok = await runCli([...args, "--quiet", "--batch-size", "2", "--device", "autograd"], {
+    const ok = await runCli([
+      ...args,
+      "--quiet",
+      "--batch-size",
+      "2",
+      "--device",
+      "autograd",
+      "--group-by-length",
+    ], {
       scope,
       extraFlags: [`--allow-write=${tmp}/out`],
     });

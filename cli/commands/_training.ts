@@ -40,6 +40,7 @@ Optimisation (Hugging Face Trainer defaults)
   --max-grad-norm <x> (1.0)        --seed <n> (42)             --max-source-length <n> (128)
   --max-target-length <n> (64)     --log-steps <n> (10)        --eval-steps <n>   --save-steps <n>
   --device <d>                     auto (default), autograd, autograd-ort (onnxruntime-node)
+  --group-by-length                batch rows of similar length (HF's group_by_length): less padding
   -q, --quiet                      no progress lines on stderr
   -h, --help                       this help
 
@@ -105,6 +106,7 @@ export const trainCommand: Command = {
       "eval-steps": { type: "string" },
       "save-steps": { type: "string" },
       device: { type: "string" },
+      "group-by-length": { type: "boolean" },
       quiet: { type: "boolean", short: "q" },
     });
     if (p.values.help) {
@@ -155,6 +157,7 @@ export const trainCommand: Command = {
       evalSteps: num(p, "eval-steps", "int", pos, "a positive integer"),
       saveSteps: num(p, "save-steps", "int", pos, "a positive integer"),
       device: choice(p, "device", ["auto", "autograd", "autograd-ort"] as const),
+      groupByLength: p.values["group-by-length"] === true ? true : undefined,
       log: p.values.quiet === true ? () => {} : undefined,
     };
     for (const k of Object.keys(opts) as (keyof TrainOptions)[]) {
