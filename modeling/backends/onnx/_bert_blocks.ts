@@ -8,13 +8,7 @@
  */
 import { BertConfig, BertGenerationConfig, type ModelConfig, RobertaConfig } from "@encdec/config";
 import type { Checkpoint } from "./_checkpoint.ts";
-import {
-  concatColumns,
-  concatVectors,
-  type GraphBuilder,
-  OnnxModelError,
-  toFloat32,
-} from "./_graph.ts";
+import { type GraphBuilder, OnnxModelError, toFloat32 } from "./_graph.ts";
 
 /** What the graph builders need to know about a BERT-family model. */
 export interface BertSpec {
@@ -112,9 +106,7 @@ export function bertEmbeddings(
   past: string | null,
 ): string {
   const p = `${s.base}.embeddings`;
-  const word = ck.matrix(`${p}.word_embeddings.weight`, s.vocab, s.hidden);
-  const wordW = g.matrix(word, "word_embeddings", word.data);
-  let x = g.op("Gather", [wordW, ids]); // [B, T, E]
+  let x = g.op("Gather", [wordEmbeddings(g, ck, s), ids]); // [B, T, E]
   if (s.typeVocab > 0) {
     const tt = ck.get(`${p}.token_type_embeddings.weight`, [s.typeVocab, s.hidden]);
     const row0 = toFloat32(tt.dtype, tt.data as ArrayLike<number>).slice(0, s.hidden);
@@ -148,7 +140,7 @@ export function bertEmbeddings(
 /** The word-embedding initializer of a BERT-family base (shared with a tied LM head). */
 export function wordEmbeddings(g: GraphBuilder, ck: Checkpoint, s: BertSpec): string {
   const word = ck.matrix(`${s.base}.embeddings.word_embeddings.weight`, s.vocab, s.hidden);
-  return g.matrix(word, "word_embeddings", word.data);
+  return g.matrix(word, "word_embeddings");
 }
 
 /** Options of `bertLayer`: a self-attention past and/or cross-attention inputs. */
@@ -157,9 +149,17 @@ export interface BertLayerExtras {
   past?: { k: string; v: string };
   /** Cross-attention K/V `[B, H, S, D]` and mask bias `[B, 1, 1, S]`. */
   cross?: { k: string; v: string; bias: string };
+  /**
+   * Encoder self-attention: the key mask (int32 `[B, T]`) of onnxruntime's fused
+   * `MultiHeadAttention`, used instead of `selfBias` (no past, no cross-attention).
+   */
+  fusedMask?: string;
 }
 
-/** One BERT layer on rows `[B * T, E]`; returns the output rows and the full self-attention K/V. */
+/**
+ * One BERT layer on rows `[B * T, E]`; returns the output rows and the full self-attention K/V
+ * `[B, H, P+T, D]` (empty names under `fusedMask`, which keeps no K/V).
+ */
 export function bertLayer(
   g: GraphBuilder,
   ck: Checkpoint,
@@ -173,28 +173,27 @@ export function bertLayer(
   const E = s.hidden;
   const H = s.heads;
   const D = s.headDim;
-  // Self-attention with one fused QKV projection: [B, T, 3E] → three [B, T, E].
-  const q = ck.linear(`${p}.attention.self.query`, E, E);
-  const k = ck.linear(`${p}.attention.self.key`, E, E);
-  const v = ck.linear(`${p}.attention.self.value`, E, E);
-  const qkv = g.linear(
-    h,
-    concatColumns([q.w, k.w, v.w]),
-    concatVectors([q.b!, k.b!, v.b!]),
-    `l${i}_qkv`,
-  );
-  const [qh, kh, vh] = g.opN("Split", [qkv, g.constI([E, E, E])], 3, { axis: -1 })
-    .map((t) => g.splitHeads(t, H, D)); // [B, H, T, D]
-  let kAll = kh;
-  let vAll = vh;
-  if (extras.past) {
-    kAll = g.op("Concat", [extras.past.k, kh], { axis: 2 }); // [B, H, P+T, D]
-    vAll = g.op("Concat", [extras.past.v, vh], { axis: 2 });
+  // Self-attention: Q, K, V projections of the rows [B * T, E] (fused when built on the host).
+  const qkv = ["query", "key", "value"].map((n) => ck.linear(`${p}.attention.self.${n}`, E, E));
+  const [qr, kr, vr] = g.linears(h, qkv, `l${i}_qkv`);
+  let ctx: string;
+  let kAll = "";
+  let vAll = "";
+  if (extras.fusedMask && !extras.past && !extras.cross) {
+    ctx = g.fusedSelfAttention(qr, kr, vr, extras.fusedMask, H, D);
+  } else {
+    const [qh, kh, vh] = [qr, kr, vr].map((t) => g.splitHeads(t, H, D)); // [B, H, T, D]
+    kAll = kh;
+    vAll = vh;
+    if (extras.past) {
+      kAll = g.op("Concat", [extras.past.k, kh], { axis: 2 }); // [B, H, P+T, D]
+      vAll = g.op("Concat", [extras.past.v, vh], { axis: 2 });
+    }
+    ctx = g.attention(qh, kAll, vAll, selfBias, H, D);
   }
-  const ctx = g.attention(qh, kAll, vAll, selfBias, H, D);
   const o = ck.linear(`${p}.attention.output.dense`, E, E);
   let x = g.addLayerNorm(
-    g.linear(ctx, o.w, o.b, `l${i}_attn_out`),
+    g.linear(ctx, o, `l${i}_attn_out`),
     h,
     ck.get(`${p}.attention.output.LayerNorm.weight`, [E]),
     ck.get(`${p}.attention.output.LayerNorm.bias`, [E]),
@@ -203,11 +202,11 @@ export function bertLayer(
   );
   if (extras.cross) {
     const cq = ck.linear(`${p}.crossattention.self.query`, E, E);
-    const cqh = g.splitHeads(g.linear(x, cq.w, cq.b, `l${i}_xq`), H, D);
+    const cqh = g.splitHeads(g.linear(x, cq, `l${i}_xq`), H, D);
     const cctx = g.attention(cqh, extras.cross.k, extras.cross.v, extras.cross.bias, H, D);
     const co = ck.linear(`${p}.crossattention.output.dense`, E, E);
     x = g.addLayerNorm(
-      g.linear(cctx, co.w, co.b, `l${i}_xattn_out`),
+      g.linear(cctx, co, `l${i}_xattn_out`),
       x,
       ck.get(`${p}.crossattention.output.LayerNorm.weight`, [E]),
       ck.get(`${p}.crossattention.output.LayerNorm.bias`, [E]),
@@ -217,9 +216,9 @@ export function bertLayer(
   }
   const fi = ck.linear(`${p}.intermediate.dense`, E, s.intermediate);
   const fo = ck.linear(`${p}.output.dense`, s.intermediate, E);
-  const inner = g.activation(g.linear(x, fi.w, fi.b, `l${i}_ffn_in`), s.act);
+  const inner = g.activation(g.linear(x, fi, `l${i}_ffn_in`), s.act);
   const out = g.addLayerNorm(
-    g.linear(inner, fo.w, fo.b, `l${i}_ffn_out`),
+    g.linear(inner, fo, `l${i}_ffn_out`),
     x,
     ck.get(`${p}.output.LayerNorm.weight`, [E]),
     ck.get(`${p}.output.LayerNorm.bias`, [E]),
@@ -239,10 +238,7 @@ export function bertCrossKV(
 ): [string, string] {
   const p = `${s.base}.encoder.layer.${i}.crossattention.self`;
   const E = s.hidden;
-  const k = ck.linear(`${p}.key`, E, E);
-  const v = ck.linear(`${p}.value`, E, E);
-  const kv = g.linear(enc, concatColumns([k.w, v.w]), concatVectors([k.b!, v.b!]), `l${i}_xkv`);
-  const [kh, vh] = g.opN("Split", [kv, g.constI([E, E])], 2, { axis: -1 })
-    .map((t) => g.splitHeads(t, s.heads, s.headDim));
+  const kv = ["key", "value"].map((n) => ck.linear(`${p}.${n}`, E, E));
+  const [kh, vh] = g.linears(enc, kv, `l${i}_xkv`).map((t) => g.splitHeads(t, s.heads, s.headDim));
   return [kh, vh];
 }

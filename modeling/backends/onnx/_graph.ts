@@ -7,8 +7,10 @@
  */
 import { EncdecError } from "@encdec/config";
 import { bf16ToFloat, FLOAT32_MIN, floatToHalf, halfToFloat, type Tensor } from "../../tensor.ts";
+import type { LinearWeights } from "./_checkpoint.ts";
 import type {
   AttrValue,
+  ExternalDataRef,
   GraphSpec,
   NodeSpec,
   OnnxDType,
@@ -29,7 +31,11 @@ export interface HostMatrix {
   /** Stored dtype. */
   dtype: "float32" | "float16" | "bfloat16";
   /** Row-major data. */
-  data: Float32Array | Uint16Array;
+  readonly data: Float32Array | Uint16Array;
+  /** Checkpoint key: uses of the same key share one initializer. */
+  key?: string;
+  /** Where the stored bytes lie in a file onnxruntime can map (left there when possible). */
+  external?: ExternalDataRef;
 }
 
 function bytesOf(a: ArrayBufferView): Uint8Array {
@@ -77,9 +83,25 @@ export function concatColumns(ms: readonly HostMatrix[]): HostMatrix {
   return { dims: [rows, cols], dtype, data: out };
 }
 
+/** Concatenates matrices with the same column count along rows (`[a, in] ++ [b, in]`). */
+export function concatRows(ms: readonly HostMatrix[]): HostMatrix {
+  const cols = ms[0].dims[1];
+  const dtype = ms.every((m) => m.dtype === ms[0].dtype) ? ms[0].dtype : "float32";
+  const rows = ms.reduce((a, m) => a + m.dims[0], 0);
+  const out = dtype === "float32" ? new Float32Array(rows * cols) : new Uint16Array(rows * cols);
+  let off = 0;
+  for (const m of ms) {
+    out.set(dtype === m.dtype ? m.data : toFloat32(m.dtype, m.data), off);
+    off += m.dims[0] * cols;
+  }
+  return { dims: [rows, cols], dtype, data: out };
+}
+
 /** Concatenates float vectors (biases) into one float32 vector. */
-export function concatVectors(ts: readonly Tensor[]): Float32Array {
-  const parts = ts.map((t) => toFloat32(t.dtype, t.data as ArrayLike<number>));
+export function concatVectors(ts: readonly (Tensor | Float32Array)[]): Float32Array {
+  const parts = ts.map((t) =>
+    t instanceof Float32Array ? t : toFloat32(t.dtype, t.data as ArrayLike<number>)
+  );
   const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
   let off = 0;
   for (const p of parts) {
@@ -139,7 +161,7 @@ export class GraphBuilder {
   private readonly ins: ValueInfoSpec[] = [];
   private readonly outs: ValueInfoSpec[] = [];
   private readonly consts = new Map<string, string>();
-  private readonly shared = new Map<object, string>();
+  private readonly shared = new Map<object | string, string>();
   private count = 0;
   private batch: string | null = null;
   private rowsShape: string | null = null;
@@ -218,9 +240,10 @@ export class GraphBuilder {
     dims: readonly number[],
     raw: Uint8Array,
     hint: string,
+    external?: ExternalDataRef,
   ): string {
     const name = this.fresh(hint);
-    this.inits.push({ name, dtype, dims, raw });
+    this.inits.push({ name, dtype, dims, raw, external });
     return name;
   }
 
@@ -261,14 +284,25 @@ export class GraphBuilder {
 
   /**
    * A float matrix weight as an fp32 value: stored fp32, or half (fp16 precision, or a half
-   * checkpoint under fp16/int8) followed by a Cast. `key` shares one initializer between uses.
+   * checkpoint under fp16/int8) followed by a Cast. Bytes stored in the needed dtype stay in
+   * their file (`m.external`), and each use gets its own initializer over them: a tied word
+   * embedding is then packed once for the LM head's Gemm (and its mapping dropped) while the
+   * embedding Gather only maps the rows it reads. In-memory uses of one checkpoint key
+   * (`m.key`) share one initializer.
    */
-  matrix(m: HostMatrix, hint: string, key?: object): string {
-    const cached = key && this.shared.get(key);
+  matrix(m: HostMatrix, hint: string): string {
+    const cached = m.key && this.shared.get(m.key);
     if (cached) return cached;
     let name: string;
     if (this.precision === "fp16") {
       let dtype = m.dtype;
+      if (m.external && dtype !== "float32") {
+        name = this.op("Cast", [this.addInit(dtype, m.dims, new Uint8Array(0), hint, m.external)], {
+          to: 1,
+        });
+        if (m.key) this.shared.set(m.key, name);
+        return name;
+      }
       let data = m.data;
       if (dtype === "float32") {
         const h = new Uint16Array(data.length);
@@ -278,34 +312,54 @@ export class GraphBuilder {
       }
       const stored = this.addInit(dtype, m.dims, bytesOf(data), hint);
       name = this.op("Cast", [stored], { to: 1 });
+    } else if (m.external && m.dtype === "float32") {
+      return this.addInit("float32", m.dims, new Uint8Array(0), hint, m.external);
     } else {
       const data = toFloat32(m.dtype, m.data);
       name = this.addInit("float32", m.dims, bytesOf(data), hint);
     }
-    if (key) this.shared.set(key, name);
+    if (m.key) this.shared.set(m.key, name);
     return name;
   }
 
   // ---- layers ----------------------------------------------------------------------------------
 
   /**
-   * `x @ w + b` for rows `x` `[N, in]` and `w` `[in, out]`: one Gemm (bias fused); int8
-   * precision uses DynamicQuantizeMatMul (per-column weight scales, bias fused).
+   * `x @ w + b` (`x @ wᵀ + b` when `transB`) for rows `x` `[N, in]`: one Gemm (bias fused);
+   * int8 precision uses DynamicQuantizeMatMul (per-column weight scales, bias fused).
    */
-  linear(x: string, w: HostMatrix, b: Tensor | Float32Array | null, hint: string): string {
+  linear(x: string, { w, transB, b }: LinearWeights, hint: string): string {
     if (this.precision === "int8") {
-      const [rows, cols] = w.dims;
-      const { q, scale } = quantizePerColumn(toFloat32(w.dtype, w.data), rows, cols);
-      const qName = this.addInit("int8", w.dims, bytesOf(q), `${hint}_q`);
+      const m = transB ? transpose(w) : w; // [in, out]
+      const [rows, cols] = m.dims;
+      const { q, scale } = quantizePerColumn(toFloat32(m.dtype, m.data), rows, cols);
+      const qName = this.addInit("int8", m.dims, bytesOf(q), `${hint}_q`);
       const sName = this.addInit("float32", [cols], bytesOf(scale), `${hint}_scale`);
       const inputs = [x, qName, sName, "", b ? this.vector(b, `${hint}_b`) : ""];
       while (inputs[inputs.length - 1] === "") inputs.pop();
       return this.op("DynamicQuantizeMatMul", inputs, {}, "com.microsoft");
     }
     const wName = this.matrix(w, hint);
-    return b
-      ? this.op("Gemm", [x, wName, this.vector(b, `${hint}_b`)])
-      : this.op("MatMul", [x, wName]);
+    const inputs = b ? [x, wName, this.vector(b, `${hint}_b`)] : [x, wName];
+    return this.op("Gemm", inputs, transB ? { transB: 1 } : {});
+  }
+
+  /**
+   * Several linear layers on the same rows `x` (attention Q/K/V): fused into one projection
+   * and a Split when the fused weight must be built on the host anyway (int8, half or
+   * in-memory weights); separate Gemms over the weights left in their file otherwise.
+   */
+  linears(x: string, ls: readonly LinearWeights[], hint: string): string[] {
+    const mapped = this.precision === "fp32" &&
+      ls.every((l) => l.w.external && l.w.dtype === "float32");
+    if (mapped || ls.some((l) => l.transB !== ls[0].transB || !l.b)) {
+      return ls.map((l, i) => this.linear(x, l, `${hint}${i}`));
+    }
+    const transB = ls[0].transB;
+    const w = transB ? concatRows(ls.map((l) => l.w)) : concatColumns(ls.map((l) => l.w));
+    const y = this.linear(x, { w, transB, b: concatVectors(ls.map((l) => l.b!)) }, hint);
+    const widths = ls.map((l) => l.w.dims[transB ? 0 : 1]);
+    return this.opN("Split", [y, this.constI(widths)], ls.length, { axis: -1 });
   }
 
   /** `LayerNormalization` over the last axis. */
@@ -391,6 +445,29 @@ export class GraphBuilder {
     const ctx = this.op("MatMul", [p, v]); // [B, H, T, D]
     const t = this.op("Transpose", [ctx], { perm: [0, 2, 1, 3] }); // [B, T, H, D]
     return this.op("Reshape", [t, this.constI([-1, heads * headDim])]); // [B * T, H*D]
+  }
+
+  /**
+   * Self-attention of rows `[B * T, H*D]` through onnxruntime's fused `MultiHeadAttention`
+   * (`com.microsoft`): `softmax(q kᵀ / √D)` over the keys `keyMask` (int32 `[B, T]`, 1 = attend)
+   * keeps, times v; masked scores get HF's `FLOAT32_MIN`. Returns rows `[B * T, H*D]`.
+   */
+  fusedSelfAttention(
+    q: string,
+    k: string,
+    v: string,
+    keyMask: string,
+    heads: number,
+    headDim: number,
+  ): string {
+    const width = heads * headDim;
+    const ctx = this.op(
+      "MultiHeadAttention",
+      [this.unflatten(q, width), this.unflatten(k, width), this.unflatten(v, width), "", keyMask],
+      { num_heads: heads, mask_filter_value: { f: FLOAT32_MIN } },
+      "com.microsoft",
+    ); // [B, T, H*D]
+    return this.flatten(ctx, width);
   }
 
   /** Additive mask bias `(1 - m) * FLOAT32_MIN` from a float 0/1 mask (HF's inverted mask). */

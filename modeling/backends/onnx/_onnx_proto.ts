@@ -36,8 +36,24 @@ export interface TensorSpec {
   dtype: OnnxDType;
   /** Shape. */
   dims: readonly number[];
-  /** Raw little-endian element bytes (`raw_data`). */
+  /** Raw little-endian element bytes (`raw_data`); empty when `external` is set. */
   raw: Uint8Array;
+  /**
+   * Where the bytes live instead (ONNX external data): `length` bytes at `offset` of file
+   * `location`, which onnxruntime resolves in the session's external-data folder or among the
+   * in-memory files given as `externalData`.
+   */
+  external?: ExternalDataRef;
+}
+
+/** A tensor's bytes in an external file (`TensorProto.external_data`, `data_location = 1`). */
+export interface ExternalDataRef {
+  /** File name, relative to the external-data folder. */
+  location: string;
+  /** Byte offset in the file. */
+  offset: number;
+  /** Byte length. */
+  length: number;
 }
 
 /** An attribute value: number (int unless `{f}`), float, string, int list, float list, tensor. */
@@ -190,7 +206,18 @@ function encodeTensor(t: TensorSpec): Writer {
   for (const d of t.dims) w.int(1, d); // dims (unpacked repeated int64 is valid proto2/3 input)
   w.int(2, ONNX_DTYPE[t.dtype]);
   if (t.name) w.string(8, t.name);
-  w.bytes(9, t.raw);
+  if (t.external) {
+    const { location, offset, length } = t.external;
+    for (const [key, value] of [["location", location], ["offset", offset], ["length", length]]) {
+      const entry = new Writer();
+      entry.string(1, key as string);
+      entry.string(2, String(value));
+      w.message(13, entry); // external_data
+    }
+    w.int(14, 1); // data_location = EXTERNAL
+  } else {
+    w.bytes(9, t.raw);
+  }
   return w;
 }
 

@@ -1,6 +1,7 @@
 /**
  * The ModelProto writer: exact wire bytes of a tiny model, and onnxruntime-node running graphs
- * that use every attribute kind (int, negative int, float, ints, tensor) with known answers.
+ * that use every attribute kind (int, negative int, float, ints, tensor) with known answers, and
+ * a weight read from an external-data file.
  */
 import { assertEquals, assertThrows } from "@std/assert";
 import * as ort from "onnxruntime-node";
@@ -97,4 +98,43 @@ Deno.test("transpose and per-column int8 quantization: known answers", () => {
   const { q, scale } = quantizePerColumn(new Float32Array([127, -1, -63.5, 0.5]), 2, 2);
   assertEquals(Array.from(scale), [1, Math.fround(1 / 127)]);
   assertEquals(Array.from(q), [127, -127, -64, 64]);
+});
+
+Deno.test("external data: a Gemm (transB) over a weight at an offset in a file = host answer", async () => {
+  // File: 12 bytes of padding, then w [2, 3] (rows = outputs) as float32.
+  const dir = await Deno.makeTempDir();
+  try {
+    const w = new Float32Array([1, 2, 3, -1, 0.5, 4]);
+    const file = new Uint8Array(12 + w.byteLength);
+    file.set(new Uint8Array(w.buffer), 12);
+    await Deno.writeFile(`${dir}/w.bin`, file);
+    const bytes = encodeModel({
+      name: "g",
+      nodes: [{
+        opType: "Gemm",
+        inputs: ["x", "w"],
+        outputs: ["y"],
+        name: "n",
+        attrs: { transB: 1 },
+      }],
+      initializers: [{
+        name: "w",
+        dtype: "float32",
+        dims: [2, 3],
+        raw: new Uint8Array(0),
+        external: { location: "w.bin", offset: 12, length: w.byteLength },
+      }],
+      inputs: [{ name: "x", dtype: "float32", dims: ["n", 3] }],
+      outputs: [{ name: "y", dtype: "float32", dims: ["n", 2] }],
+    });
+    const s = await ort.InferenceSession.create(bytes, {
+      extra: { session: { model_external_initializers_file_folder_path: dir } },
+    });
+    const x = new ort.Tensor("float32", new Float32Array([1, 1, 2]), [1, 3]);
+    const y = (await s.run({ x })).y;
+    assertEquals([...y.data as Float32Array], [1 + 2 + 6, -1 + 0.5 + 8]);
+    await s.release();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -127,7 +127,7 @@ export function buildCrossKVGraph(
   let enc = g.flatten(encIn, encHidden); // [B * S, E_enc]
   if (ck.has("enc_to_dec_proj.weight")) {
     const p = ck.linear("enc_to_dec_proj", encHidden, s.hidden);
-    enc = g.linear(enc, p.w, p.b, "enc_to_dec_proj");
+    enc = g.linear(enc, p, "enc_to_dec_proj");
   } else if (encHidden !== s.hidden) {
     throw new OnnxModelError(
       `${ck.source}: encoder hidden size ${encHidden} differs from the decoder's ${s.hidden} ` +
@@ -140,7 +140,7 @@ export function buildCrossKVGraph(
     if (s.kind === "gpt2") {
       const E = s.hidden;
       const c = ck.conv1d(`${s.base}.h.${i}.crossattention.c_attn`, E, 2 * E);
-      const kv = g.linear(enc, c.w, c.b, `l${i}_xkv`);
+      const kv = g.linear(enc, c, `l${i}_xkv`);
       [k, v] = g.opN("Split", [kv, g.constI([E, E])], 2, { axis: -1 })
         .map((t) => g.splitHeads(t, s.heads, s.headDim));
     } else {
@@ -261,7 +261,7 @@ function bertLmHead(
     const ln = s.kind === "bert" ? `${t}.LayerNorm` : `${t}.layer_norm`;
     // BERT's transform uses hidden_act; RobertaLMHead always uses the erf GELU.
     h = g.activation(
-      g.linear(h, dense.w, dense.b, "lm_transform"),
+      g.linear(h, dense, "lm_transform"),
       s.kind === "bert" ? s.act : "gelu",
     );
     h = g.layerNorm(h, ck.get(`${ln}.weight`, [E]), ck.get(`${ln}.bias`, [E]), s.eps, "lm_ln");
@@ -293,7 +293,7 @@ function gpt2Decoder(
   const ln = (x: string, key: string, hint: string) =>
     g.layerNorm(x, ck.get(`${key}.weight`, [E]), ck.get(`${key}.bias`, [E]), s.eps, hint);
   const wteM = ck.matrix(`${s.base}.wte.weight`, s.vocab, E);
-  const wte = g.matrix(wteM, "wte", wteM.data);
+  const wte = g.matrix(wteM, "wte");
   const wpe = g.matrix(ck.matrix(`${s.base}.wpe.weight`, s.maxPos, E), "wpe");
   let h = g.flatten(
     g.op("Add", [
@@ -306,7 +306,7 @@ function gpt2Decoder(
     const p = `${s.base}.h.${i}`;
     const divisors = [...(s.scale ? [Math.sqrt(D)] : []), ...(s.scaleByLayer ? [i + 1] : [])];
     const qkvW = ck.conv1d(`${p}.attn.c_attn`, E, 3 * E);
-    const qkv = g.linear(ln(h, `${p}.ln_1`, `l${i}_ln1`), qkvW.w, qkvW.b, `l${i}_qkv`);
+    const qkv = g.linear(ln(h, `${p}.ln_1`, `l${i}_ln1`), qkvW, `l${i}_qkv`);
     const [q, k, v] = g.opN("Split", [qkv, g.constI([E, E, E])], 3, { axis: -1 })
       .map((t) => g.splitHeads(t, H, D)); // [B, H, T, D]
     const kAll = g.op("Concat", [past[i].k, k], { axis: 2 }); // [B, H, P+T, D]
@@ -314,25 +314,25 @@ function gpt2Decoder(
     presents.push({ k: kAll, v: vAll });
     const proj = ck.conv1d(`${p}.attn.c_proj`, E, E);
     const ctx = g.attention(q, kAll, vAll, selfBias, H, D, divisors);
-    h = g.op("Add", [g.linear(ctx, proj.w, proj.b, `l${i}_attn_out`), h]);
+    h = g.op("Add", [g.linear(ctx, proj, `l${i}_attn_out`), h]);
 
     const qW = ck.conv1d(`${p}.crossattention.q_attn`, E, E);
     const cq = g.splitHeads(
-      g.linear(ln(h, `${p}.ln_cross_attn`, `l${i}_lnx`), qW.w, qW.b, `l${i}_xq`),
+      g.linear(ln(h, `${p}.ln_cross_attn`, `l${i}_lnx`), qW, `l${i}_xq`),
       H,
       D,
     );
     const cproj = ck.conv1d(`${p}.crossattention.c_proj`, E, E);
     const cctx = g.attention(cq, cross[i].k, cross[i].v, crossBias, H, D, divisors);
-    h = g.op("Add", [g.linear(cctx, cproj.w, cproj.b, `l${i}_xattn_out`), h]);
+    h = g.op("Add", [g.linear(cctx, cproj, `l${i}_xattn_out`), h]);
 
     const fc = ck.conv1d(`${p}.mlp.c_fc`, E, s.inner);
     const fp = ck.conv1d(`${p}.mlp.c_proj`, s.inner, E);
     const inner = g.activation(
-      g.linear(ln(h, `${p}.ln_2`, `l${i}_ln2`), fc.w, fc.b, `l${i}_fc`),
+      g.linear(ln(h, `${p}.ln_2`, `l${i}_ln2`), fc, `l${i}_fc`),
       s.act,
     );
-    h = g.op("Add", [g.linear(inner, fp.w, fp.b, `l${i}_mlp_out`), h]);
+    h = g.op("Add", [g.linear(inner, fp, `l${i}_mlp_out`), h]);
   }
   h = ln(h, `${s.base}.ln_f`, "ln_f");
   const head = tied ? wte : g.matrix(ck.matrix("decoder.lm_head.weight", s.vocab, E), "lm_head");

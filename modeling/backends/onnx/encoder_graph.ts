@@ -33,10 +33,11 @@ export function buildEncoderGraph(
   const ids = g.input("input_ids", "int64", ["batch", "src_len"]);
   const mask = g.input("attention_mask", "int64", ["batch", "src_len"]);
   g.setRows(ids);
-  const maskF = g.op("Cast", [mask], { to: 1 });
-  const bias = g.op("Unsqueeze", [g.maskBias(maskF), g.constI([1, 2])]); // [B, 1, 1, S]
+  const keyMask = g.op("Cast", [mask], { to: 6 }); // [B, S] int32, MultiHeadAttention's mask
   let h = bertEmbeddings(g, ck, s, ids, null); // [B * S, E]
-  for (let i = 0; i < s.layers; i++) h = bertLayer(g, ck, s, i, h, bias).out;
+  for (let i = 0; i < s.layers; i++) {
+    h = bertLayer(g, ck, s, i, h, null, { fusedMask: keyMask }).out;
+  }
   g.output("last_hidden_state", g.unflatten(h, s.hidden), "float32", [
     "batch",
     "src_len",

@@ -21,6 +21,7 @@
  * @module
  */
 export {
+  type OnnxCrossKV,
   type OnnxDecoderCache,
   OnnxEncoderDecoder,
   type OnnxEncoderDecoderClass,
@@ -28,7 +29,13 @@ export {
   type OnnxModelOptions,
 } from "./onnx_model.ts";
 export { type HostMatrix, OnnxModelError, type OnnxPrecision } from "./_graph.ts";
-export { Checkpoint, type LinearWeights } from "./_checkpoint.ts";
+export {
+  Checkpoint,
+  type CheckpointEntry,
+  type FileTensor,
+  type LinearWeights,
+  openSafetensorsCheckpoint,
+} from "./_checkpoint.ts";
 export {
   OnnxRuntimeError,
   type OnnxRuntimeName,
