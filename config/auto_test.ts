@@ -9,16 +9,10 @@ import {
   RobertaConfig,
 } from "./mod.ts";
 import { MODELS, readTestJson, testdata } from "./_test_util.ts";
-import { listDir } from "../testing/fs.ts";
+import { listDir, withTempDir } from "../testing/fs.ts";
 
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "encdec_config_test_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withConfigDir = (fn: (dir: string) => Promise<void>) =>
+  withTempDir(fn, "encdec_config_test_");
 
 Deno.test("AutoConfig dispatches on model_type (fixtures and all five types)", async () => {
   for (const model of MODELS) {
@@ -68,7 +62,7 @@ Deno.test("unknown model_type → ConfigError naming the value and listing the k
 });
 
 Deno.test("invalid JSON, non-object JSON and a missing config.json → ConfigError naming the file", async () => {
-  await withTempDir(async (dir) => {
+  await withConfigDir(async (dir) => {
     const e0 = await assertRejects(() => AutoConfig.fromPretrained(dir), ConfigError);
     assertEquals(
       e0.message,
@@ -95,7 +89,7 @@ Deno.test("invalid JSON, non-object JSON and a missing config.json → ConfigErr
 
 Deno.test("savePretrained writes HF's config.json; load → save → load round-trips every fixture", async () => {
   for (const model of MODELS) {
-    await withTempDir(async (dir) => {
+    await withConfigDir(async (dir) => {
       const c = await AutoConfig.fromPretrained(testdata(model));
       await c.savePretrained(dir);
       assertEquals(await listDir(dir), ["config.json"]);
@@ -108,7 +102,7 @@ Deno.test("savePretrained writes HF's config.json; load → save → load round-
 });
 
 Deno.test("unknown fields survive a load → save → load round trip", async () => {
-  await withTempDir(async (dir) => {
+  await withConfigDir(async (dir) => {
     const json: Record<string, unknown> = {
       ...(await readTestJson("bert2bert/config.json")),
       my_extra: { nested: [1, 2, 3] },
@@ -123,7 +117,7 @@ Deno.test("unknown fields survive a load → save → load round trip", async ()
 });
 
 Deno.test("savePretrained with a generationConfig writes both files", async () => {
-  await withTempDir(async (dir) => {
+  await withConfigDir(async (dir) => {
     const c = await AutoConfig.fromPretrained(testdata("bert2bert"));
     await c.savePretrained(dir, { generationConfig: GenerationConfig.fromModelConfig(c) });
     assertEquals(await listDir(dir), ["config.json", "generation_config.json"]);
@@ -135,7 +129,7 @@ Deno.test("savePretrained with a generationConfig writes both files", async () =
 });
 
 Deno.test("a failed save writes nothing and leaves the old config.json untouched", async () => {
-  await withTempDir(async (dir) => {
+  await withConfigDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/config.json`, "OLD");
     // a value JSON cannot serialize
     const c = new BertConfig({ extra: { bad: 10n } });

@@ -7,6 +7,7 @@
  * @module
  */
 import { createRng } from "@encdec/generation";
+import { concatBytes } from "@encdec/modeling";
 
 /** A seeded source of random choices (xoshiro128** from `@encdec/generation` underneath). */
 export class Rand {
@@ -86,17 +87,6 @@ function position(r: Rand, len: number): number {
   if (x < 0.4) return r.int(Math.min(len, 4096));
   if (x < 0.7) return len - 1 - r.int(Math.min(len, 4096));
   return r.int(len);
-}
-
-/** Concatenates byte arrays. */
-export function concatBytes(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /**

@@ -9,6 +9,7 @@
  */
 import { AutoConfig, EncdecError, GenerationConfig } from "@encdec/config";
 import {
+  concatBytes,
   loadStateDict,
   parseShardIndex,
   readSafetensors,
@@ -20,7 +21,6 @@ import {
 import { makeTorchCheckpoint, makeZip } from "../modeling/weights/_test_utils.ts";
 import { AutoTokenizer, bytesToUnicode, toTokenizerJSON } from "@encdec/tokenization";
 import {
-  concatBytes,
   decodePb,
   DupObject,
   emitJson,

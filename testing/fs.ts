@@ -36,3 +36,24 @@ export async function listDir(path: string): Promise<string[]> {
   for await (const e of Deno.readDir(path)) names.push(e.name);
   return names.sort();
 }
+
+/**
+ * Runs `fn` with a fresh temporary folder, removed afterwards (also when `fn` throws).
+ *
+ * @example
+ * ```ts
+ * import { withTempDir } from "./fs.ts";
+ * await withTempDir(async (dir) => await Deno.writeTextFile(`${dir}/x`, "hi"));
+ * ```
+ */
+export async function withTempDir(
+  fn: (dir: string) => Promise<void>,
+  prefix?: string,
+): Promise<void> {
+  const dir = await Deno.makeTempDir(prefix === undefined ? {} : { prefix });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}

@@ -7,17 +7,7 @@ import { assert, assertEquals } from "@std/assert";
 import { EncoderDecoderModel } from "./encoder_decoder.ts";
 import { loadStateDict, parseShardIndex, readZip, stateDictOrder } from "../weights/mod.ts";
 import { FIXTURES, forwardArgs, goldens } from "./_test_util.ts";
-
-async function withTempDir(fn: (dir: string) => Promise<void>) {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-const listDir = (dir: string) => [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+import { listDir, withTempDir } from "../../testing/fs.ts";
 
 /** Logits (exact) and loss of `model` on a fixture's golden inputs. */
 async function logitsOn(model: EncoderDecoderModel, name: string) {
@@ -30,7 +20,11 @@ Deno.test("bert2bert-bin: savePretrained({ safeSerialization: false }) rewrites 
   const model = await EncoderDecoderModel.fromPretrained(`${FIXTURES}bert2bert-bin`);
   await withTempDir(async (dir) => {
     await model.savePretrained(dir, { safeSerialization: false });
-    assertEquals(listDir(dir), ["config.json", "generation_config.json", "pytorch_model.bin"]);
+    assertEquals(await listDir(dir), [
+      "config.json",
+      "generation_config.json",
+      "pytorch_model.bin",
+    ]);
     // The fixture is what transformers 4.40.2 + torch 1.13 wrote for the same weights.
     const ours = await Deno.readFile(`${dir}/pytorch_model.bin`);
     const hf = await Deno.readFile(`${FIXTURES}bert2bert-bin/pytorch_model.bin`);
@@ -46,7 +40,11 @@ for (const name of ["bert2bert", "bert2gpt2", "roberta2roberta", "bertgeneration
     const model = await EncoderDecoderModel.fromPretrained(`${FIXTURES}${name}`);
     await withTempDir(async (dir) => {
       await model.savePretrained(dir, { safeSerialization: false });
-      assertEquals(listDir(dir), ["config.json", "generation_config.json", "pytorch_model.bin"]);
+      assertEquals(await listDir(dir), [
+        "config.json",
+        "generation_config.json",
+        "pytorch_model.bin",
+      ]);
       const saved = await loadStateDict(dir);
       assertEquals(saved.format, "pytorch");
       // HF's .bin holds the whole state_dict(), in torch's module order.
@@ -75,14 +73,14 @@ Deno.test("savePretrained switches formats: .bin replaces model.safetensors and 
     await model.savePretrained(dir);
     await Deno.writeTextFile(`${dir}/vocab.txt`, "[PAD]\n");
     await model.savePretrained(dir, { safeSerialization: false });
-    assertEquals(listDir(dir), [
+    assertEquals(await listDir(dir), [
       "config.json",
       "generation_config.json",
       "pytorch_model.bin",
       "vocab.txt",
     ]);
     await model.savePretrained(dir);
-    assertEquals(listDir(dir), [
+    assertEquals(await listDir(dir), [
       "config.json",
       "generation_config.json",
       "model.safetensors",
@@ -95,7 +93,7 @@ Deno.test("sharded .bin save: shards + index as HF (tied keys in their storage's
   const model = await EncoderDecoderModel.fromPretrained(`${FIXTURES}bert2bert`);
   await withTempDir(async (dir) => {
     await model.savePretrained(dir, { safeSerialization: false, maxShardSize: 60_000 });
-    const files = listDir(dir);
+    const files = await listDir(dir);
     const shards = files.filter((f) => /^pytorch_model-\d{5}-of-\d{5}\.bin$/.test(f));
     assert(shards.length >= 2, files.join());
     assertEquals(files, [

@@ -1,3 +1,4 @@
+import { listDir, withTempDir } from "../../testing/fs.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { Tensor } from "../tensor.ts";
 import { WeightsError } from "./errors.ts";
@@ -21,21 +22,6 @@ function assertSameTensors(a: Map<string, Tensor>, b: Map<string, Tensor>) {
     assertEquals([u.dtype, u.dims], [t.dtype, t.dims], key);
     assert(t.data.every((x, i) => x === u.data[i]), `${key}: values differ (exact compare)`);
   }
-}
-
-async function withTempDir(fn: (dir: string) => Promise<void>) {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-async function listDir(dir: string): Promise<string[]> {
-  const names = [];
-  for await (const e of Deno.readDir(dir)) names.push(e.name);
-  return names.sort();
 }
 
 Deno.test("loadStateDict: fixture dirs load as safetensors or pytorch", async () => {
