@@ -112,6 +112,51 @@ Deno.test("onnx node bert2bert: a reorder across sources gathers the cross K/V (
   }
 });
 
+Deno.test("onnx node bert2bert: a step frees the past cache's buffers and dispose frees the state, logits unchanged (1e-5)", async () => {
+  const model = await OnnxEncoderDecoder.fromPretrained(`${FIXTURES}bert2bert`, {
+    runtime: "node",
+  });
+  const detached = (ts: readonly { data: unknown }[]) =>
+    ts.map((t) => (t.data as Float32Array<ArrayBuffer>).buffer.detached);
+  try {
+    const src = [[2, 65, 53, 15, 3], [2, 31, 78, 7, 3]];
+    const ones = [[1, 1, 1, 1, 1], [1, 1, 1, 1, 1]];
+    const base = await model.encode(src, ones);
+    const st = model.expandEncoderState(base, 2); // rows: src 0, 0, 1, 1
+    model.dispose(base); // as generate() does: the expansion still needs the shared cross K/V
+    assertEquals(base.encoded.hidden.data.length > 0, true);
+    const first = await model.decodeStep(st, [[2], [2], [2], [2]], null);
+    const past = first.cache.self;
+    const reordered = model.reorderCache(first.cache, [1, 0, 3, 2]);
+    const step = await model.decodeStep(st, [[9], [8], [7], [6]], reordered);
+    // The past K/V the step consumed are freed at once; the present ones are live.
+    assertEquals(detached(past), past.map(() => true));
+    assertEquals(detached(step.cache.self), step.cache.self.map(() => false));
+    await assertRejects(
+      () => model.decodeStep(st, [[5], [5], [5], [5]], reordered),
+      OnnxModelError,
+      "cache: its tensors were released",
+    );
+    // Same logits as decoding the reordered histories in one uncached step.
+    const full = await model.decodeStep(st, [[2, 9], [2, 8], [2, 7], [2, 6]], null);
+    assertBelow(maxAbsDiff(step.logits, Array.from(full.logits)), 1e-5);
+    model.dispose(full.cache);
+    assertEquals(detached(full.cache.self), full.cache.self.map(() => true));
+    // The last state sharing the encoder output frees it and the cross K/V; twice is a no-op.
+    const kv = st.encoded.kv!;
+    model.dispose(st);
+    model.dispose(st);
+    assertEquals(detached([st.encoded.hidden, ...kv]), [st.encoded.hidden, ...kv].map(() => true));
+    await assertRejects(
+      () => model.decodeStep(st, [[2], [2], [2], [2]], null),
+      OnnxModelError,
+      "encoder state: it was disposed",
+    );
+  } finally {
+    await model.release();
+  }
+});
+
 Deno.test("onnx web (wasm) bert2bert: forward logits within 1e-4 and greedy = goldens", async () => {
   const g = await readGoldens("bert2bert");
   const model = await OnnxEncoderDecoder.fromPretrained(`${FIXTURES}bert2bert`, {
