@@ -1,8 +1,8 @@
 /**
  * Scores the default model on the Debian test split: generates a synopsis for each description
  * with the model's own `generation_config.json` (the shipped one: beam search, 4 beams, at most 32
- * tokens, early stopping, no repeated trigram; `--max-length` / `--no-repeat-ngram-size`
- * override), sources cut at 64 tokens as in training, and reports corpus-mean ROUGE-1/2/L F-measures (rouge_score's tokenizer, Porter
+ * tokens, early stopping, no repeated trigram; `--max-length`, `--no-repeat-ngram-size`,
+ * `--num-beams`, `--length-penalty`, `--min-length`, `--repetition-penalty` override), sources cut at 64 tokens as in training, and reports corpus-mean ROUGE-1/2/L F-measures (rouge_score's tokenizer, Porter
  * stemming) for the model and for two baselines on the same rows: the description's first
  * sentence and its first 8 words.
  *
@@ -52,6 +52,10 @@ if (import.meta.main) {
       "baselines-only": { type: "boolean" },
       "max-length": { type: "string" },
       "no-repeat-ngram-size": { type: "string" },
+      "num-beams": { type: "string" },
+      "length-penalty": { type: "string" },
+      "min-length": { type: "string" },
+      "repetition-penalty": { type: "string" },
     },
   });
   const modelDir = values.model ?? "models/default";
@@ -79,6 +83,12 @@ if (import.meta.main) {
     if (values["max-length"]) overrides.maxLength = Number(values["max-length"]);
     if (values["no-repeat-ngram-size"]) {
       overrides.noRepeatNgramSize = Number(values["no-repeat-ngram-size"]);
+    }
+    if (values["num-beams"]) overrides.numBeams = Number(values["num-beams"]);
+    if (values["length-penalty"]) overrides.lengthPenalty = Number(values["length-penalty"]);
+    if (values["min-length"]) overrides.minLength = Number(values["min-length"]);
+    if (values["repetition-penalty"]) {
+      overrides.repetitionPenalty = Number(values["repetition-penalty"]);
     }
     generation = { ...model.generationConfig.toDict(), ...overrides };
     const preds: string[] = [];

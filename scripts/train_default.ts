@@ -130,6 +130,10 @@ if (import.meta.main) {
       resume: { type: "boolean" },
       export: { type: "string" },
       stage2: { type: "string" },
+      "shuffle-seed": { type: "string" },
+      lr: { type: "string" },
+      warmup: { type: "string" },
+      "run-name": { type: "string" },
     },
   });
   if (values.export !== undefined) {
@@ -143,15 +147,20 @@ if (import.meta.main) {
   const stage2 = values.stage2 !== undefined ? Number(values.stage2) : 0;
   const trainFile = `${dataDir}/train-subset${stage2 ? "-stage2" : ""}.jsonl`;
   const evalFile = `${dataDir}/validation-head.jsonl`;
-  if (stage2) await subset(`${dataDir}/train.jsonl`, trainFile, stage2, 0, rows);
+  // Later epochs: `--shuffle-seed 1` (2, …) reshuffles the whole split; `--rows 0 --stage2 53953`
+  // then takes all of it once.
+  const shuffleSeed = Number(values["shuffle-seed"] ?? 0);
+  if (stage2) await subset(`${dataDir}/train.jsonl`, trainFile, stage2, shuffleSeed, rows);
   else await subset(`${dataDir}/train.jsonl`, trainFile, rows, 0);
   await subset(`${dataDir}/validation.jsonl`, evalFile, EVAL_ROWS, null);
   const t0 = performance.now();
   const r = await train({
     ...(stage2 ? { ...STAGE2_ARGS, model: output } : TRAIN_ARGS),
+    ...(values.lr !== undefined ? { lr: Number(values.lr) } : {}),
+    ...(values.warmup !== undefined ? { warmup: Number(values.warmup) } : {}),
     data: trainFile,
     eval: evalFile,
-    output: stage2 ? `${output}-stage2` : output,
+    output: stage2 ? (values["run-name"] ?? `${output}-stage2`) : output,
     resume: values.resume === true,
   });
   const minutes = (performance.now() - t0) / 60000;

@@ -184,12 +184,16 @@ export function crossEntropyGrad(
     const o = r * V;
     let max = -Infinity;
     for (let j = 0; j < V; j++) if (ld[o + j] > max) max = ld[o + j];
+    // One exp per element: the exps are kept in `out`, then scaled in place.
     let sum = 0;
-    for (let j = 0; j < V; j++) sum += Math.exp(ld[o + j] - max);
     for (let j = 0; j < V; j++) {
-      const p = Math.exp(ld[o + j] - max) / sum;
-      out[o + j] = scale * (p - eps / V - (j === y ? 1 - eps : 0));
+      const e = Math.exp(ld[o + j] - max);
+      out[o + j] = e;
+      sum += e;
     }
+    const k = scale / sum, base = scale * eps / V;
+    for (let j = 0; j < V; j++) out[o + j] = out[o + j] * k - base;
+    out[o + y] -= scale * (1 - eps);
   }
   return f32(out, logits.dims);
 }

@@ -40,6 +40,16 @@ import {
 import { AutogradError, backward, Var } from "./var.ts";
 
 /**
+ * An optional kernel of a forward backend: `aᵀ·b` over the last two axes without materialising
+ * `aᵀ` ({@linkcode OrtCpuBackend} has it). The autograd backend uses it for weight gradients
+ * when the backend it wraps offers it, and a host transpose otherwise.
+ */
+export interface TransposeAMatmul {
+  /** `aᵀ·b` over the last two axes, batch axes broadcast as in `Backend.matmul`. */
+  matmulTransposeA(a: Tensor, b: Tensor): Tensor;
+}
+
+/**
  * A host tensor read from the autograd backend that still knows the value it came from:
  * `await loss.backward()` back-propagates, as `loss.backward()` in PyTorch.
  *
@@ -150,6 +160,13 @@ export class AutogradBackend implements Backend<Var> {
     return this.inner.matmul(a, b, { transposeB }) as F32;
   }
 
+  /** `aᵀ·b` over the last two axes: the inner backend's own kernel when it has one. */
+  private mmTA(a: Tensor, b: Tensor): F32 {
+    const fast = (this.inner as Partial<TransposeAMatmul>).matmulTransposeA;
+    if (typeof fast === "function") return fast.call(this.inner, a, b) as F32;
+    return this.mm(this.t(a), b);
+  }
+
   private t(x: Tensor): Tensor {
     return this.inner.permute(x, swapLast(x.dims.length));
   }
@@ -243,7 +260,7 @@ export class AutogradBackend implements Backend<Var> {
         ? sumToShape(tb ? this.mm(g, b.value) : this.mm(g, b.value, true), a.dims)
         : NO_GRAD;
       const gb = b.requiresGrad
-        ? sumToShape(tb ? this.mm(this.t(g), a.value) : this.mm(this.t(a.value), g), b.dims)
+        ? sumToShape(tb ? this.mmTA(g, a.value) : this.mmTA(a.value, g), b.dims)
         : NO_GRAD;
       return [ga, gb];
     });
@@ -263,7 +280,7 @@ export class AutogradBackend implements Backend<Var> {
       const rows = dz.size / Math.max(nOut, 1);
       const dz2 = dz.reshape([rows, nOut]);
       const gx = x.requiresGrad ? this.mm(dz2, weight.value).reshape(x.dims) : NO_GRAD;
-      const gw = weight.requiresGrad ? this.mm(this.t(dz2), x.value.reshape([rows, nIn])) : NO_GRAD;
+      const gw = weight.requiresGrad ? this.mmTA(dz2, x.value.reshape([rows, nIn])) : NO_GRAD;
       const out: (F32 | undefined)[] = [gx, gw];
       if (bias) out.push(bias.requiresGrad ? sumToShape(dz2, [nOut]) : NO_GRAD);
       return out;
@@ -367,7 +384,7 @@ export class AutogradBackend implements Backend<Var> {
     const P = r.probs!; // [b, h, tq, tk]
     const causal = opts.causal ?? false;
     const output = this.record("attention", r.output, [q, k, v], (g) => {
-      const gv = v.requiresGrad ? this.mm(this.t(P), g) : NO_GRAD; // [b, h, tk, dv]
+      const gv = v.requiresGrad ? this.mmTA(P, g) : NO_GRAD; // [b, h, tk, dv]
       if (!q.requiresGrad && !k.requiresGrad) return [NO_GRAD, NO_GRAD, gv];
       const dP = this.mm(g, v.value, true); // [b, h, tq, tk]
       const dS = softmaxGrad(dP, data(P));
@@ -385,7 +402,7 @@ export class AutogradBackend implements Backend<Var> {
         ? this.inner.scale(this.mm(dS, k.value), opts.scale) as F32
         : NO_GRAD;
       const gk = k.requiresGrad
-        ? this.inner.scale(this.mm(this.t(dS), q.value), opts.scale) as F32
+        ? this.inner.scale(this.mmTA(dS, q.value), opts.scale) as F32
         : NO_GRAD;
       return [gq, gk, gv];
     });

@@ -73,6 +73,13 @@ export interface OrtCpuOptions {
   minMacs?: number;
 }
 
+/** The permutation that swaps the last two of `rank` axes. */
+function swapLastTwo(rank: number): number[] {
+  const perm = [...Array(rank).keys()];
+  [perm[rank - 2], perm[rank - 1]] = [perm[rank - 1], perm[rank - 2]];
+  return perm;
+}
+
 const vi = (name: string, rank: number, prefix: string): ValueInfoSpec => ({
   name,
   dtype: "float32",
@@ -157,14 +164,12 @@ export class OrtCpuBackend extends CpuBackend {
       const nodes: NodeSpec[] = [];
       let bName = "b";
       if (tb) {
-        const perm = [...Array(rb).keys()];
-        [perm[rb - 2], perm[rb - 1]] = [perm[rb - 1], perm[rb - 2]];
         nodes.push({
           opType: "Transpose",
           inputs: ["b"],
           outputs: ["bt"],
           name: "t",
-          attrs: { perm },
+          attrs: { perm: swapLastTwo(rb) },
         });
         bName = "bt";
       }
@@ -177,6 +182,52 @@ export class OrtCpuBackend extends CpuBackend {
         outputs: [vi("y", Math.max(ra, rb), "y")],
       };
     });
+    return this.run(s, { a, b });
+  }
+
+  /**
+   * `aᵀ·b` over the last two axes (batch axes broadcast as in `matmul`) without materialising
+   * `aᵀ` on the host: onnxruntime's `Gemm` with `transA` for 2-D, an in-graph `Transpose` →
+   * `MatMul` otherwise. The autograd backend uses it for weight gradients (`dW = dzᵀ·x`), whose
+   * host transpose of a `[rows, vocab]` gradient was a tenth of a training step.
+   */
+  matmulTransposeA(a: Tensor, b: Tensor): Tensor {
+    const ra = a.dims.length, rb = b.dims.length;
+    const host = () => super.matmul(super.permute(a, swapLastTwo(ra)), b);
+    if (
+      a.dtype !== "float32" || b.dtype !== "float32" || ra < 2 || rb < 2 ||
+      a.dims[ra - 2] !== b.dims[rb - 2]
+    ) {
+      return host();
+    }
+    const k = a.dims[ra - 2], m = a.dims[ra - 1], n = b.dims[rb - 1];
+    const batch = Math.max(a.size / (m * k || 1), b.size / (k * n || 1));
+    if (m * n * k * batch < this.minMacs || m * n * k === 0) return host();
+    const twoD = ra === 2 && rb === 2;
+    const s = this.session(`matmulTA:${ra}:${rb}`, () => ({
+      name: "matmulTA",
+      nodes: twoD
+        ? [{
+          opType: "Gemm",
+          inputs: ["a", "b"],
+          outputs: ["y"],
+          name: "gemm",
+          attrs: { transA: 1 },
+        }]
+        : [
+          {
+            opType: "Transpose",
+            inputs: ["a"],
+            outputs: ["at"],
+            name: "t",
+            attrs: { perm: swapLastTwo(ra) },
+          },
+          { opType: "MatMul", inputs: ["at", "b"], outputs: ["y"], name: "mm" },
+        ],
+      initializers: [],
+      inputs: [vi("a", ra, "a"), vi("b", rb, "b")],
+      outputs: [vi("y", Math.max(ra, rb), "y")],
+    }));
     return this.run(s, { a, b });
   }
 

@@ -52,3 +52,22 @@ Deno.test("ort linear equals cpu linear with bias, without bias, every activatio
   close(ort.linear(x, w), cpu.linear(x, w), 48, "linear without bias");
   assertThrows(() => ort.linear(x, randn([70, 47], r)), BackendError, "does not fit");
 });
+
+Deno.test("ort matmulTransposeA equals cpu matmul of the host transpose: 2-D, batched, broadcast", () => {
+  const t = (x: Tensor) => {
+    const n = x.dims.length, perm = [...Array(n).keys()];
+    [perm[n - 2], perm[n - 1]] = [perm[n - 1], perm[n - 2]];
+    return cpu.permute(x, perm);
+  };
+  const cases: [number[], number[]][] = [
+    [[65, 37], [65, 29]], // Gemm with transA
+    [[2, 3, 40, 17], [2, 3, 40, 33]], // Transpose -> MatMul
+    [[2, 1, 40, 17], [3, 40, 25]], // batch broadcast
+    [[3, 4], [3, 5]], // below the size threshold: the host path
+  ];
+  for (const [da, db] of cases) {
+    const a = randn(da, r), b = randn(db, r);
+    close(ort.matmulTransposeA(a, b), cpu.matmul(t(a), b), da[da.length - 2], `${da}ᵀ x ${db}`);
+  }
+  assertThrows(() => ort.matmulTransposeA(randn([3, 4], r), randn([5, 6], r)), BackendError);
+});
