@@ -129,6 +129,9 @@ export class OrtCpuBackend extends CpuBackend {
         intraOpNumThreads: this.threads,
         interOpNumThreads: 1,
         graphOptimizationLevel: "all",
+        // Every one-node session has its own intra-op pool; spinning pools starve each other
+        // (and the TypeScript half of a training step) on a 2-core machine.
+        extra: { session: { "intra_op.allow_spinning": "0" } },
       });
       this.sessions.set(key, s);
     }
