@@ -5,14 +5,8 @@
  */
 import { EncoderDecoderConfig, MODEL_CONFIG_CLASSES, type ModelConfig } from "./encoder_decoder.ts";
 import { ConfigError } from "./errors.ts";
-import {
-  type ConfigOptions,
-  type FromJSONOptions,
-  type FromPretrainedOptions,
-  loadConfigJson,
-  type PretrainedConfig,
-  splitLoadOptions,
-} from "./pretrained.ts";
+import type { ConfigOptions, FromJSONOptions, PretrainedConfig } from "./pretrained.ts";
+import { type FromPretrainedOptions, loadConfigJson, splitLoadOptions } from "./_load.ts";
 import { describeValue, isPlainObject, joinPath } from "./_util.ts";
 
 /** Any config `AutoConfig` can return. */

@@ -10,12 +10,9 @@ import { z } from "zod";
 import { BertConfig, BertGenerationConfig, RobertaConfig } from "./bert.ts";
 import { ConfigError } from "./errors.ts";
 import { GPT2Config } from "./gpt2.ts";
-import {
-  type ConfigOptions,
-  loadConfigJson,
-  PretrainedConfig,
-  pretrainedConfigShape,
-} from "./pretrained.ts";
+import { type ConfigOptions, PretrainedConfig } from "./pretrained.ts";
+import { loadConfigJson } from "./_load.ts";
+import { pretrainedConfigShape } from "./_pretrained_fields.ts";
 import type { ResolveOptions } from "./resolve.ts";
 import { camelToSnake, describeValue, isPlainObject, joinPath } from "./_util.ts";
 

@@ -8,13 +8,8 @@
 import { z } from "zod";
 import { ConfigError } from "./errors.ts";
 import { AutoConfig } from "./auto.ts";
-import {
-  type FromPretrainedOptions,
-  loadConfigJson,
-  type PretrainedConfig,
-  splitLoadOptions,
-  type WritableDataKeys,
-} from "./pretrained.ts";
+import type { PretrainedConfig, WritableDataKeys } from "./pretrained.ts";
+import { type FromPretrainedOptions, loadConfigJson, splitLoadOptions } from "./_load.ts";
 import { resolveModelFile, type ResolveOptions } from "./resolve.ts";
 import {
   camelToSnake,

@@ -5,12 +5,8 @@
  * @module
  */
 import { z } from "zod";
-import {
-  checkHeads,
-  type ConfigOptions,
-  PretrainedConfig,
-  pretrainedConfigShape,
-} from "./pretrained.ts";
+import { type ConfigOptions, PretrainedConfig } from "./pretrained.ts";
+import { checkHeads, pretrainedConfigShape } from "./_pretrained_fields.ts";
 
 const positive = () => z.int().positive();
 const prob = () => z.number().min(0).max(1);

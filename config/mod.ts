@@ -25,11 +25,11 @@ export {
   type ConfigClass,
   type ConfigOptions,
   type FromJSONOptions,
-  type FromPretrainedOptions,
   type IfEquals,
   PretrainedConfig,
   type WritableDataKeys,
 } from "./pretrained.ts";
+export type { FromPretrainedOptions } from "./_load.ts";
 export { BertConfig, BertGenerationConfig, BertLikeConfig, RobertaConfig } from "./bert.ts";
 export { GPT2Config } from "./gpt2.ts";
 export {

@@ -11,33 +11,33 @@ import {
   AutoConfig,
   EncoderDecoderConfig,
   GenerationConfig,
-  PretrainedConfig,
+  type PretrainedConfig,
 } from "@encdec/config";
 import type { Backend, RandomSource } from "../backend.ts";
 import { AutogradBackend, GradTensor } from "../autograd/backend.ts";
 import { AutogradError, type Var } from "../autograd/var.ts";
 import { seededRandom } from "../autograd/random.ts";
 import { Tensor } from "../tensor.ts";
-import {
-  loadStateDict,
-  saveShardedSafetensors,
-  saveShardedTorch,
-  stateDictOrder,
-} from "../weights/mod.ts";
+import { loadStateDict } from "../weights/mod.ts";
 import { EncoderDecoderCache } from "./cache.ts";
 import { type DecoderStack, type EncoderStack, scoped } from "./_layers.ts";
-import { checkSupported, decoderArch, encoderArch, hiddenSizeOf } from "./_registry.ts";
+import { checkSupported, decoderArch, encoderArch } from "./_registry.ts";
 import {
   exportStateDict,
   type LoadingInfo,
   materialize,
   ModelInputError,
-  ModelLoadError,
   type ParamSpec,
   ParamView,
-  prefixed,
-  row,
 } from "./_params.ts";
+import {
+  compositeTable,
+  isWeightFile,
+  mergePartCheckpoints,
+  partLoadingInfo,
+  toConfig,
+  weightsWriter,
+} from "./_composite.ts";
 import { sameBatch, shiftTokensRight, toIds, toLabels, toMask } from "./_inputs.ts";
 import { type DeviceSpec, deviceSync, resolveDevice } from "./device.ts";
 import type {
@@ -52,17 +52,6 @@ import type {
 } from "./outputs.ts";
 
 // ---- helpers -----------------------------------------------------------------------------------
-
-function toConfig(c: EncoderDecoderConfigInput | PretrainedConfig): EncoderDecoderConfig {
-  if (c instanceof EncoderDecoderConfig) return c;
-  const parsed = c instanceof PretrainedConfig ? c : AutoConfig.fromJSON(c, { file: "config" });
-  if (!(parsed instanceof EncoderDecoderConfig)) {
-    throw new ModelLoadError(
-      `config: model_type "${parsed.modelType}" is not "encoder-decoder"; expected an EncoderDecoderConfig`,
-    );
-  }
-  return parsed;
-}
 
 function nullableId(v: unknown): number | null {
   return typeof v === "number" ? v : null;
@@ -124,24 +113,7 @@ export class EncoderDecoderModel {
     this.backend = deviceSync(options.device);
 
     // One key table for the whole model: encoder.* + decoder.* (+ enc_to_dec_proj.*).
-    const ea = encoderArch<unknown>(enc);
-    const da = decoderArch<unknown>(dec);
-    const encH = hiddenSizeOf(enc), decH = hiddenSizeOf(dec);
-    const table = [...prefixed("encoder", ea.table), ...prefixed("decoder", da.table)];
-    const needProj = encH !== decH && (dec.cross_attention_hidden_size ?? null) === null;
-    if (needProj) {
-      const std = (dec.initializer_range as number | undefined) ?? 0.02;
-      table.push(...row.linear("enc_to_dec_proj", decH, encH, std));
-    }
-    if (this.config.tieEncoderDecoder) {
-      // HF's _tie_encoder_decoder_weights: encoder.K is decoder.<base>.K where both exist.
-      const decKeys = new Map(table.map((s) => [s.key, s]));
-      for (const s of table) {
-        if (!s.key.startsWith("encoder.")) continue;
-        const target = decKeys.get(`decoder.${da.basePrefix}.${s.key.slice("encoder.".length)}`);
-        if (target && target.shape.join() === s.shape.join()) s.tiedTo = target.key;
-      }
-    }
+    const { ea, da, table, needProj } = compositeTable(this.config, enc, dec);
     const built = materialize(this.backend, table, {
       stateDict: options.stateDict,
       seed: options.seed ?? 0,
@@ -230,53 +202,16 @@ export class EncoderDecoderModel {
     const decSd = (await loadStateDict(decoderIdOrDir)).tensors;
 
     // HF's prefix handling: a head checkpoint loses its base prefix in a base model; a base
-    // checkpoint gains it in a head model. `names` maps model keys back to checkpoint names.
-    const stateDict = new Map<string, Tensor>();
-    const names = new Map<string, string>();
-    const mapPart = (
-      part: "encoder" | "decoder",
-      sd: Map<string, Tensor>,
-      table: ParamSpec[],
-      base: string,
-    ) => {
-      const p = `${base}.`;
-      const ckptHasPrefix = [...sd.keys()].some((k) => k.startsWith(p));
-      const modelHasPrefix = table.some((s) => s.key.startsWith(p));
-      for (const [k, t] of sd) {
-        let mk = k;
-        if (ckptHasPrefix && !modelHasPrefix && k.startsWith(p)) mk = k.slice(p.length);
-        if (!ckptHasPrefix && modelHasPrefix) mk = p + k;
-        stateDict.set(`${part}.${mk}`, t);
-        names.set(`${part}.${mk}`, k);
-      }
-      return !ckptHasPrefix && modelHasPrefix ? p : "";
-    };
-    const encStrip = mapPart("encoder", encSd, ea.table, ea.basePrefix);
-    const decStrip = mapPart("decoder", decSd, da.table, da.basePrefix);
+    // checkpoint gains it in a head model.
+    const merged = mergePartCheckpoints(encSd, ea, decSd, da);
     const backend = await resolveDevice(options.device);
     const model = new this(config, {
-      stateDict,
+      stateDict: merged.stateDict,
       seed: options.seed,
       device: backend,
       source: decoderIdOrDir,
     });
-
-    const part = (name: "encoder" | "decoder", strip: string): LoadingInfo => {
-      const rel = (k: string) => {
-        const r = k.slice(name.length + 1);
-        return strip && r.startsWith(strip) ? r.slice(strip.length) : r;
-      };
-      return {
-        missingKeys: model.loadingInfo.missingKeys.filter((k) => k.startsWith(`${name}.`)).map(rel)
-          .sort(),
-        unexpectedKeys: model.loadingInfo.unexpectedKeys.filter((k) => k.startsWith(`${name}.`))
-          .map((k) => names.get(k) ?? rel(k)).sort(),
-      };
-    };
-    model.partLoadingInfo = {
-      encoder: part("encoder", encStrip),
-      decoder: part("decoder", decStrip),
-    };
+    model.partLoadingInfo = partLoadingInfo(model.loadingInfo, merged);
     return model;
   }
 
@@ -301,20 +236,7 @@ export class EncoderDecoderModel {
     options: { safeSerialization?: boolean; maxShardSize?: number | string } = {},
   ): Promise<void> {
     const sd = await this.stateDict();
-    const maxShardSize = options.maxShardSize ?? "5GB";
-    let write = (staging: string) => saveShardedSafetensors(staging, sd, { maxShardSize });
-    if (options.safeSerialization === false) {
-      // HF's .bin is the whole state_dict(), in torch's module order; a tied key is its root's
-      // tensor (one storage).
-      const byKey = new Map(this.keyTable.map((s) => [s.key, s]));
-      const full = new Map<string, Tensor>();
-      for (const key of stateDictOrder([...byKey.keys()])) {
-        let root = byKey.get(key)!;
-        while (root.tiedTo !== undefined) root = byKey.get(root.tiedTo)!;
-        full.set(key, sd.get(root.key)!);
-      }
-      write = (staging) => saveShardedTorch(staging, full, { maxShardSize });
-    }
+    const write = weightsWriter(this.keyTable, sd, options);
     // Weights, config.json and generation_config.json as ONE set: built in a staging sibling of
     // `dir` and swapped in, so a crash leaves the old set or the new one (config/_atomic.ts).
     await this.config.savePretrained(dir, {
@@ -322,9 +244,7 @@ export class EncoderDecoderModel {
       alongside: {
         write,
         // Weights of an earlier save (single file, shards, index; either format) are not kept.
-        replaces: (name) =>
-          /^(?:model|pytorch_model)(?:-\d{5}-of-\d{5})?\.(?:safetensors|bin)(?:\.index\.json)?$/
-            .test(name),
+        replaces: isWeightFile,
       },
     });
   }

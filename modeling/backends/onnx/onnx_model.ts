@@ -18,7 +18,6 @@ import { Tensor } from "../../tensor.ts";
 import { loadStateDict } from "../../weights/mod.ts";
 import { Checkpoint, type CheckpointEntry, openSafetensorsCheckpoint } from "./_checkpoint.ts";
 import { OnnxModelError, type OnnxPrecision } from "./_graph.ts";
-import { encodeModel } from "./_onnx_proto.ts";
 import {
   defaultThreads,
   loadRuntime,
@@ -26,28 +25,9 @@ import {
   type OnnxRuntimeName,
   type Ort,
 } from "./_runtime.ts";
-import { buildEncoderGraph } from "./encoder_graph.ts";
-import {
-  buildCrossKVGraph,
-  buildDecoderStepGraph,
-  type DecoderLayout,
-  decoderLayout,
-} from "./decoder_graph.ts";
-
-/**
- * onnxruntime-node session config entries (`session.*` keys). Intra-op threads block instead
- * of spinning between ops: on 2 shared vCPUs spinning threads starve each other and the
- * int8 encoder ran 1.7× slower (fp32 1.4×). Initializers stored as external data are resolved
- * in (and memory-mapped from) the checkpoint's folder.
- */
-function nodeSessionConfig(externalFolder: string | null): Record<string, string> {
-  return {
-    "intra_op.allow_spinning": "0",
-    ...(externalFolder !== null
-      ? { model_external_initializers_file_folder_path: externalFolder }
-      : {}),
-  };
-}
+import { arange, checkIds, released, releaseData, views } from "./_host.ts";
+import { createSessions } from "./_sessions.ts";
+import { type DecoderLayout, decoderLayout } from "./decoder_graph.ts";
 
 /** Options of `OnnxEncoderDecoder.fromPretrained` / `create`. */
 export interface OnnxModelOptions {
@@ -112,67 +92,6 @@ export interface OnnxDecoderCache {
   readonly rows: BigInt64Array;
   /** Encoder-state row whose cross K/V each row attends to. */
   readonly crossRows: Int32Array;
-}
-
-/**
- * Frees now the host memory of tensors this model owns outright (onnxruntime outputs, which
- * onnxruntime-node and -web hand back in fresh `ArrayBuffer`s, and host copies made here):
- * `ArrayBuffer.prototype.transfer(0)` detaches the buffer and releases its backing store at
- * once. Dropping the last reference instead leaves it to V8's next major GC, and a generation
- * drops a whole self-attention cache every step (24 buffers on bert-base, ~130 MiB over a
- * 60-token greedy run from 400 tokens), which piled up to ~50–90 MiB of peak RSS. Views into a
- * larger or shared buffer, and buffers in `keep`, are left alone.
- */
-function releaseData(
-  data: readonly ArrayBufferView[],
-  keep?: ReadonlySet<ArrayBufferLike>,
-): void {
-  for (const d of data) {
-    const b = d.buffer;
-    if (
-      b instanceof ArrayBuffer && !b.detached && d.byteOffset === 0 &&
-      d.byteLength === b.byteLength && !keep?.has(b)
-    ) {
-      b.transfer(0);
-    }
-  }
-}
-
-/** The host data of onnxruntime CPU tensors (never strings here). */
-function views(tensors: readonly OrtTensor[]): ArrayBufferView[] {
-  return tensors.map((t) => t.data as ArrayBufferView);
-}
-
-/** Whether `t`'s data was released by {@linkcode releaseData}. */
-function released(t: OrtTensor): boolean {
-  const b = (t.data as ArrayBufferView).buffer;
-  return b instanceof ArrayBuffer && b.detached;
-}
-
-function arange(n: number): Int32Array {
-  return Int32Array.from({ length: n }, (_, i) => i);
-}
-
-function checkIds(what: string, ids: readonly (readonly number[])[], vocab?: number): number {
-  if (!Array.isArray(ids) || ids.length === 0) {
-    throw new OnnxModelError(`${what}: expected a non-empty [batch, length] list of rows`);
-  }
-  const len = ids[0].length;
-  ids.forEach((row, b) => {
-    if (!Array.isArray(row) || row.length !== len || len === 0) {
-      throw new OnnxModelError(
-        `${what}[${b}]: has length ${row?.length}; every row must have length ${len} > 0`,
-      );
-    }
-    row.forEach((v, t) => {
-      if (!Number.isInteger(v) || v < 0 || (vocab !== undefined && v >= vocab)) {
-        throw new OnnxModelError(
-          `${what}[${b}][${t}] = ${v}; expected an integer id in [0, ${vocab ?? "∞"})`,
-        );
-      }
-    });
-  });
-  return len;
 }
 
 /**
@@ -282,43 +201,15 @@ export class OnnxEncoderDecoder {
     const aliases = config.tieEncoderDecoder ? [{ from: "encoder.", to: decBase }] : [];
     const ck = new Checkpoint(tensors, source, aliases, name === "node");
     const layout = decoderLayout(config);
-    const sessionOptions: InferenceSession.SessionOptions = {
-      graphOptimizationLevel: "all",
-      executionMode: "sequential",
-      // No CPU arena on node: it keeps the largest activations of every run (~50 MiB at 512
-      // tokens on bert-base) for no measured speed gain over malloc.
-      ...(name === "node"
-        ? { intraOpNumThreads: threads, interOpNumThreads: 1, enableCpuMemArena: false }
-        : {}),
-      ...(name === "node" ? { extra: { session: nodeSessionConfig(ck.externalFolder) } } : {}),
-    };
-    const make = async (bytes: Uint8Array, what: string) => {
-      try {
-        return await ort.InferenceSession.create(bytes, sessionOptions);
-      } catch (e) {
-        throw new OnnxRuntimeError(`${source}: onnxruntime rejected the ${what} graph: ${e}`, {
-          cause: e,
-        });
-      }
-    };
-    // One graph at a time, so only one serialized model is alive at once; a failure releases
-    // the sessions already built.
-    const sessions: InferenceSession[] = [];
-    try {
-      for (
-        const [build, what] of [
-          [buildEncoderGraph, "encoder"],
-          [buildCrossKVGraph, "cross K/V"],
-          [buildDecoderStepGraph, "decoder"],
-        ] as const
-      ) {
-        sessions.push(await make(encodeModel(build(config, ck, precision)), what));
-      }
-    } catch (e) {
-      await Promise.all(sessions.map((s) => s.release()));
-      throw e;
-    }
-    const [encoder, crossKV, decoder] = sessions;
+    const [encoder, crossKV, decoder] = await createSessions(
+      ort,
+      name,
+      threads,
+      config,
+      ck,
+      precision,
+      source,
+    );
     const generationConfig = options.generationConfig ??
       GenerationConfig.fromModelConfig(config);
     return new this(

@@ -14,13 +14,7 @@
  *
  * @module
  */
-export {
-  type GpuDType,
-  GpuTensor,
-  WebGpuBackend,
-  WebGpuError,
-  type WebGpuOptions,
-  type WebGpuProbe,
-  type WebGpuStats,
-} from "./webgpu.ts";
+export { WebGpuBackend, type WebGpuStats } from "./webgpu.ts";
+export { type GpuDType, GpuTensor, WebGpuError } from "./_tensor.ts";
+export type { WebGpuOptions, WebGpuProbe } from "./_adapter.ts";
 export type { PoolStats } from "./_pool.ts";

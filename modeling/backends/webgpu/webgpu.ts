@@ -21,135 +21,23 @@
  * @module
  */
 import type { Activation, AttentionOptions, Backend } from "../../backend.ts";
-import { BackendError } from "../../backend.ts";
 import { numel, Tensor } from "../../tensor.ts";
-import {
-  binarySource,
-  castHalfSource,
-  copySource,
-  crossEntropyMeanSource,
-  crossEntropyRowsSource,
-  gatherSource,
-  layerNormSource,
-  matmulSource,
-  type MatmulVariant,
-  MAX_BATCH_RANK,
-  MAX_RANK,
-  SKINNY_M,
-  SKINNY_N,
-  softmaxSource,
-  TILE_M,
-  TILE_N,
-  topkSource,
-  unarySource,
-  WG,
-} from "./_kernels.ts";
+import { castHalfSource, WG } from "./_kernels.ts";
 import { BufferPool, type PoolStats } from "./_pool.ts";
-import { broadcastShapes, broadcastStrides, fmt, stridesOf } from "../cpu/_shape.ts";
-
-/**
- * Thrown when WebGPU is unavailable, a handle is misused, or an op gets impossible shapes (a
- * `BackendError`, so callers can catch CPU and GPU misuse alike).
- */
-export class WebGpuError extends BackendError {}
-
-/**
- * Element types a `GpuTensor` holds: 4-byte `float32` / `int32`, and `float16` storage (two
- * halves per 32-bit word) for weights uploaded as float16, widened to f32 inside the kernels.
- */
-export type GpuDType = "float32" | "int32" | "float16";
-
-/** Bytes of a buffer holding `n` elements of `dtype` (a whole number of 32-bit words). */
-function bytesFor(n: number, dtype: GpuDType): number {
-  return dtype === "float16" ? Math.ceil(n / 2) * 4 : n * 4;
-}
-
-/** A reference-counted GPU buffer shared by a tensor and its reshaped views. */
-interface Storage {
-  buffer: GPUBuffer;
-  refs: number;
-}
-
-/**
- * A tensor living in a GPU storage buffer: the `Backend<GpuTensor>` handle. `reshape` views share
- * the buffer; the buffer returns to the pool when the last view is disposed.
- */
-export class GpuTensor {
-  /** Shape, outermost first. */
-  readonly dims: readonly number[];
-  /** Element type (4 bytes per element). */
-  readonly dtype: GpuDType;
-  /** Host copy of small uploaded id tensors, used for range checks (never of GPU results). */
-  readonly hostInts: Int32Array | undefined;
-  #storage: Storage;
-  #disposed = false;
-
-  /** Wraps `storage` (internal: tensors are made by `WebGpuBackend`). */
-  constructor(storage: Storage, dims: readonly number[], dtype: GpuDType, hostInts?: Int32Array) {
-    this.#storage = storage;
-    this.dims = Object.freeze([...dims]);
-    this.dtype = dtype;
-    this.hostInts = hostInts;
-  }
-
-  /** The GPU buffer (its size is a pool bucket, at least `byteSize`). */
-  get buffer(): GPUBuffer {
-    return this.#storage.buffer;
-  }
-
-  /** Bytes of data: `numel(dims) * 4` (`float16`: 2 per element, rounded up to a word). */
-  get byteSize(): number {
-    return bytesFor(numel(this.dims), this.dtype);
-  }
-
-  /** Number of elements. */
-  get size(): number {
-    return numel(this.dims);
-  }
-
-  /** Whether `dispose` was called on this handle. */
-  get disposed(): boolean {
-    return this.#disposed;
-  }
-
-  /** @internal The shared storage (for views). */
-  _storage(): Storage {
-    return this.#storage;
-  }
-
-  /** @internal Marks the handle disposed; true if it was live. */
-  _markDisposed(): boolean {
-    if (this.#disposed) return false;
-    this.#disposed = true;
-    return true;
-  }
-}
-
-/** Options of `WebGpuBackend.create` and `WebGpuBackend.probe`. */
-export interface WebGpuOptions {
-  /** Passed to `navigator.gpu.requestAdapter`. */
-  powerPreference?: GPUPowerPreference;
-  /** Accept a software (fallback) adapter such as Mesa lavapipe. Default `true`. */
-  allowFallback?: boolean;
-  /**
-   * Keep `float16` uploads in fp16 storage (half the memory and bandwidth; matmul / linear
-   * weights and embedding tables are read as fp16 and computed in f32). Default `true`; `false`
-   * widens them to float32 on upload.
-   */
-  halfStorage?: boolean;
-}
-
-/** What `WebGpuBackend.probe` found. */
-export interface WebGpuProbe {
-  /** An adapter exists (and is acceptable under `allowFallback`). */
-  available: boolean;
-  /** The adapter is a software / fallback one (lavapipe, SwiftShader): `"auto"` should skip it. */
-  isFallbackAdapter: boolean;
-  /** Adapter description, e.g. `"llvmpipe (LLVM 15.0.6, 256 bits)"`. */
-  description: string;
-  /** Why it is unavailable, when it is. */
-  reason?: string;
-}
+import { fmt } from "../cpu/_shape.ts";
+import {
+  bytesFor,
+  collectHandles,
+  type GpuDType,
+  GpuTensor,
+  type Storage,
+  uploadData,
+  WebGpuError,
+} from "./_tensor.ts";
+import { probeAdapter, type WebGpuOptions, type WebGpuProbe } from "./_adapter.ts";
+import { grid, type OpContext } from "./_context.ts";
+import * as shapeOps from "./_shape_ops.ts";
+import * as mathOps from "./_math_ops.ts";
 
 /** Counters of a `WebGpuBackend`, for tests and benchmarks. */
 export interface WebGpuStats {
@@ -166,53 +54,6 @@ export interface WebGpuStats {
 }
 
 const PARAM_CACHE_LIMIT = 4096;
-const MAX_GROUPS = 65535;
-const f32b = new Float32Array(1);
-const u32b = new Uint32Array(f32b.buffer);
-
-/** The bits of `x` as a float32, as a u32. */
-function fbits(x: number): number {
-  f32b[0] = x;
-  return u32b[0];
-}
-
-/** Merges adjacent axes that are contiguous in every stride set (drops size-1 axes). */
-function coalesce(dims: readonly number[], strides: number[][]): [number[], number[][]] {
-  const od: number[] = [];
-  const os: number[][] = strides.map(() => []);
-  for (let i = 0; i < dims.length; i++) {
-    if (dims[i] === 1) continue;
-    const last = od.length - 1;
-    if (last >= 0 && strides.every((s, j) => os[j][last] === s[i] * dims[i])) {
-      od[last] *= dims[i];
-      strides.forEach((s, j) => (os[j][last] = s[i]));
-    } else {
-      od.push(dims[i]);
-      strides.forEach((s, j) => os[j].push(s[i]));
-    }
-  }
-  return [od, os];
-}
-
-function pad(values: readonly number[], n: number): number[] {
-  const out = [...values];
-  while (out.length < n) out.push(0);
-  return out;
-}
-
-/** Adds the `GpuTensor`s reachable from `value` through arrays and plain objects to `into`. */
-function collectHandles(value: unknown, into: Set<GpuTensor>): void {
-  if (value instanceof GpuTensor) {
-    into.add(value);
-  } else if (Array.isArray(value)) {
-    for (const v of value) collectHandles(v, into);
-  } else if (value !== null && typeof value === "object") {
-    const proto = Object.getPrototypeOf(value);
-    if (proto === Object.prototype || proto === null) {
-      for (const v of Object.values(value)) collectHandles(v, into);
-    }
-  }
-}
 
 /**
  * `Backend<GpuTensor>` on WebGPU. Create it with `WebGpuBackend.create()`; free it with
@@ -251,6 +92,20 @@ export class WebGpuBackend implements Backend<GpuTensor> {
   #scopes: GpuTensor[][] = [];
   #destroyed = false;
   #finalizer = new FinalizationRegistry<Storage>((s) => this.#unref(s));
+  /** This backend as the op implementations (`_shape_ops.ts`, `_math_ops.ts`) see it. */
+  #ctx: OpContext = {
+    check: (t, op, what) => this.#check(t, op, what),
+    float: (t, op, what) => this.#float(t, op, what),
+    weight: (t, op, what) => this.#weight(t, op, what),
+    alloc: (dims, dtype, hostInts) => this.#alloc(dims, dtype, hostInts),
+    paramBuffer: (values, cache) => this.#paramBuffer(values, cache),
+    dispatch: (key, source, params, buffers, groups) =>
+      this.#dispatch(key, source, params, buffers, groups),
+    reshape: (x, dims) => this.reshape(x, dims),
+    dispose: (t) => this.dispose(t),
+    softmax: (x) => this.softmax(x),
+    matmul: (a, b, opts) => this.matmul(a, b, opts),
+  };
 
   private constructor(device: GPUDevice, info: WebGpuProbe, f16: boolean, half: boolean) {
     this.device = device;
@@ -267,41 +122,8 @@ export class WebGpuBackend implements Backend<GpuTensor> {
   }
 
   /** Looks for an adapter without creating a device (what `device: "auto"` should ask first). */
-  static async probe(opts: WebGpuOptions = {}): Promise<WebGpuProbe> {
-    const gpu = (navigator as { gpu?: GPU }).gpu;
-    if (!gpu) {
-      return {
-        available: false,
-        isFallbackAdapter: false,
-        description: "",
-        reason: "navigator.gpu is not available: run Deno with --unstable-webgpu",
-      };
-    }
-    const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference });
-    if (!adapter) {
-      return {
-        available: false,
-        isFallbackAdapter: false,
-        description: "",
-        reason: "no WebGPU adapter found (on Linux without a GPU, install mesa-vulkan-drivers " +
-          "and libvulkan1 for the lavapipe software adapter)",
-      };
-    }
-    const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
-    const isFallbackAdapter = Boolean(
-      info.isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter,
-    );
-    const description = info.description || info.vendor || "unknown adapter";
-    if (isFallbackAdapter && opts.allowFallback === false) {
-      return {
-        available: false,
-        isFallbackAdapter,
-        description,
-        reason: `only a fallback (software) WebGPU adapter was found (${description}) and ` +
-          `allowFallback is false`,
-      };
-    }
-    return { available: true, isFallbackAdapter, description };
+  static probe(opts: WebGpuOptions = {}): Promise<WebGpuProbe> {
+    return probeAdapter(opts);
   }
 
   /**
@@ -428,7 +250,7 @@ export class WebGpuBackend implements Backend<GpuTensor> {
         castHalfSource,
         this.#paramBuffer([n], true),
         [t.buffer, out.buffer],
-        this.#grid(Math.ceil(n / WG)),
+        grid(Math.ceil(n / WG)),
       );
       this.#scratch.push(out);
       return out;
@@ -557,13 +379,6 @@ export class WebGpuBackend implements Backend<GpuTensor> {
     this.#counts.dispatches++;
   }
 
-  /** A 2-D grid of `n` workgroups within the per-dimension limit. */
-  #grid(n: number): [number, number, number] {
-    if (n <= MAX_GROUPS) return [n, 1, 1];
-    const y = Math.ceil(n / MAX_GROUPS);
-    return [Math.ceil(n / y), y, 1];
-  }
-
   // ---- data movement ----------------------------------------------------------------------------
 
   /**
@@ -571,58 +386,7 @@ export class WebGpuBackend implements Backend<GpuTensor> {
    * widened to float32, int64 / bool narrowed to int32.
    */
   upload(t: Tensor): GpuTensor {
-    if (!(t instanceof Tensor)) throw new WebGpuError("upload: expected a host Tensor");
-    let data: Float32Array | Int32Array | Uint16Array;
-    let dtype: GpuDType;
-    let hostInts: Int32Array | undefined;
-    switch (t.dtype) {
-      case "float32":
-        data = t.data as Float32Array;
-        dtype = "float32";
-        break;
-      case "float16":
-        if (this.halfStorage) {
-          // Pad to a whole 32-bit word.
-          data = new Uint16Array(t.size + (t.size & 1));
-          data.set(t.data as Uint16Array);
-          dtype = "float16";
-          break;
-        }
-        data = t.toFloat32().data;
-        dtype = "float32";
-        break;
-      case "bfloat16":
-        data = t.toFloat32().data;
-        dtype = "float32";
-        break;
-      case "int32":
-        data = t.data as Int32Array;
-        dtype = "int32";
-        break;
-      case "int64": {
-        const src = t.data as BigInt64Array;
-        const out = new Int32Array(src.length);
-        for (let i = 0; i < src.length; i++) {
-          const v = src[i];
-          if (v > 2147483647n || v < -2147483648n) {
-            throw new WebGpuError(
-              `upload: int64 value ${v} at flat index ${i} of ${fmt(t.dims)} does not fit int32`,
-            );
-          }
-          out[i] = Number(v);
-        }
-        data = out;
-        dtype = "int32";
-        break;
-      }
-      case "bool":
-        data = Int32Array.from(t.data as Uint8Array);
-        dtype = "int32";
-        break;
-      default:
-        throw new WebGpuError(`upload: unsupported dtype "${t.dtype}"`);
-    }
-    if (dtype === "int32" && data.length <= 1 << 16) hostInts = (data as Int32Array).slice();
+    const { data, dtype, hostInts } = uploadData(t, this.halfStorage);
     const out = this.#alloc(t.dims, dtype, hostInts);
     if (data.length && this.#encoder) {
       // Recorded, unsubmitted work may still read this recycled buffer: a queue write would land
@@ -722,279 +486,35 @@ export class WebGpuBackend implements Backend<GpuTensor> {
     return this.#track(new GpuTensor(s, out, x.dtype, x.hostInts));
   }
 
-  #copy(
-    src: GpuTensor,
-    dst: GpuTensor,
-    dims: readonly number[],
-    srcStrides: number[],
-    dstStrides: number[],
-    srcBase: number,
-    dstBase: number,
-  ): void {
-    const n = numel(dims);
-    if (n === 0) return;
-    const [cd, [ss, ds]] = coalesce(dims, [srcStrides, dstStrides]);
-    if (cd.length > MAX_RANK) {
-      throw new WebGpuError(`copy: ${dims.length}-d layout ${fmt(dims)} exceeds rank ${MAX_RANK}`);
-    }
-    const params = this.#paramBuffer([
-      n,
-      cd.length,
-      ...pad(cd, MAX_RANK),
-      ...pad(ss, MAX_RANK),
-      ...pad(ds, MAX_RANK),
-      srcBase,
-      dstBase,
-    ], true);
-    this.#dispatch(
-      "copy",
-      copySource,
-      params,
-      [src.buffer, dst.buffer],
-      this.#grid(Math.ceil(n / WG)),
-    );
-  }
-
   /** Axis permutation. */
   permute(x: GpuTensor, perm: readonly number[]): GpuTensor {
-    return this.#op(() => this.#permuteImpl(this.#words(x, "permute"), perm));
-  }
-
-  #permuteImpl(x: GpuTensor, perm: readonly number[]): GpuTensor {
-    this.#check(x, "permute");
-    const r = x.dims.length;
-    if (perm.length !== r || [...perm].sort((a, b) => a - b).some((p, i) => p !== i)) {
-      throw new WebGpuError(`permute: ${fmt(perm)} is not a permutation of ${r} axes`);
-    }
-    const dims = perm.map((p) => x.dims[p]);
-    const s = stridesOf(x.dims);
-    const out = this.#alloc(dims, x.dtype);
-    this.#copy(x, out, dims, perm.map((p) => s[p]), stridesOf(dims), 0, 0);
-    return out;
-  }
-
-  #axis(x: GpuTensor, axis: number, op: string): number {
-    const r = x.dims.length;
-    const a = axis < 0 ? axis + r : axis;
-    if (!Number.isInteger(a) || a < 0 || a >= r) {
-      throw new WebGpuError(`${op}: axis ${axis} out of range for shape ${fmt(x.dims)}`);
-    }
-    return a;
+    return this.#op(() => shapeOps.permute(this.#ctx, this.#words(x, "permute"), perm));
   }
 
   /** `x[..., start:end, ...]` along `axis` (negative bounds count from the end). */
   slice(x: GpuTensor, axis: number, start: number, end: number): GpuTensor {
-    return this.#op(() => this.#sliceImpl(this.#words(x, "slice"), axis, start, end));
-  }
-
-  #sliceImpl(x: GpuTensor, axis: number, start: number, end: number): GpuTensor {
-    this.#check(x, "slice");
-    const a = this.#axis(x, axis, "slice");
-    const len = x.dims[a];
-    const s = start < 0 ? start + len : start;
-    const e = Math.min(end < 0 ? end + len : end, len);
-    if (!Number.isInteger(s) || !Number.isInteger(e) || s < 0 || s > e) {
-      throw new WebGpuError(
-        `slice: range ${start}:${end} is invalid for axis ${axis} of size ${len} in ${fmt(x.dims)}`,
-      );
-    }
-    const dims = [...x.dims];
-    dims[a] = e - s;
-    const st = stridesOf(x.dims);
-    const out = this.#alloc(dims, x.dtype);
-    this.#copy(x, out, dims, st, stridesOf(dims), s * st[a], 0);
-    return out;
+    return this.#op(() => shapeOps.slice(this.#ctx, this.#words(x, "slice"), axis, start, end));
   }
 
   /** Concatenation along `axis`. */
   concat(xs: readonly GpuTensor[], axis: number): GpuTensor {
     return this.#op(() =>
-      this.#concatImpl(xs.map((x, i) => this.#words(x, "concat", `input ${i}`)), axis)
+      shapeOps.concat(this.#ctx, xs.map((x, i) => this.#words(x, "concat", `input ${i}`)), axis)
     );
-  }
-
-  #concatImpl(xs: readonly GpuTensor[], axis: number): GpuTensor {
-    if (xs.length === 0) throw new WebGpuError("concat: needs at least one tensor");
-    xs.forEach((x, i) => this.#check(x, "concat", `input ${i}`));
-    const first = xs[0];
-    const a = this.#axis(first, axis, "concat");
-    let total = 0;
-    for (const [i, x] of xs.entries()) {
-      const ok = x.dtype === first.dtype && x.dims.length === first.dims.length &&
-        x.dims.every((d, j) => j === a || d === first.dims[j]);
-      if (!ok) {
-        throw new WebGpuError(
-          `concat: input ${i} ${x.dtype} ${fmt(x.dims)} does not match input 0 ${first.dtype} ` +
-            `${fmt(first.dims)} outside axis ${axis}`,
-        );
-      }
-      total += x.dims[a];
-    }
-    const dims = [...first.dims];
-    dims[a] = total;
-    const out = this.#alloc(dims, first.dtype);
-    const os = stridesOf(dims);
-    let offset = 0;
-    for (const x of xs) {
-      this.#copy(x, out, x.dims, stridesOf(x.dims), os, 0, offset * os[a]);
-      offset += x.dims[a];
-    }
-    return out;
-  }
-
-  #gather(
-    x: GpuTensor,
-    idx: GPUBuffer,
-    outer: number,
-    axisLen: number,
-    inner: number,
-    k: number,
-    dims: readonly number[],
-    hostInts?: Int32Array,
-  ): GpuTensor {
-    const half = x.dtype === "float16";
-    const out = this.#alloc(dims, half ? "float32" : x.dtype, hostInts);
-    const n = outer * k * inner;
-    const params = this.#paramBuffer([n, inner, k, axisLen], true);
-    this.#dispatch(
-      half ? "gatherHalf" : "gather",
-      () => gatherSource(half),
-      params,
-      [x.buffer, out.buffer, idx],
-      this.#grid(Math.ceil(n / WG)),
-    );
-    return out;
   }
 
   /** Rows `indices` of `x` along `axis`. */
   indexSelect(x: GpuTensor, axis: number, indices: readonly number[]): GpuTensor {
-    return this.#op(() => this.#indexSelectImpl(this.#words(x, "indexSelect"), axis, indices));
-  }
-
-  #indexSelectImpl(x: GpuTensor, axis: number, indices: readonly number[]): GpuTensor {
-    this.#check(x, "indexSelect");
-    const a = this.#axis(x, axis, "indexSelect");
-    const len = x.dims[a];
-    indices.forEach((v, i) => {
-      if (!Number.isInteger(v) || v < 0 || v >= len) {
-        throw new WebGpuError(
-          `indexSelect: index ${v} (position ${i}) out of range for axis ${axis} of size ${len}`,
-        );
-      }
-    });
-    const dims = [...x.dims];
-    dims[a] = indices.length;
-    const idx = this.#paramBuffer(indices.length ? indices : [0], false);
-    return this.#gather(
-      x,
-      idx,
-      numel(x.dims.slice(0, a)),
-      len,
-      numel(x.dims.slice(a + 1)),
-      indices.length,
-      dims,
+    return this.#op(() =>
+      shapeOps.indexSelect(this.#ctx, this.#words(x, "indexSelect"), axis, indices)
     );
   }
 
   // ---- arithmetic -------------------------------------------------------------------------------
 
-  #matmul(
-    a: GpuTensor,
-    b: GpuTensor,
-    variant: Omit<MatmulVariant, "skinny" | "halfB">,
-    op: string,
-    extra?: { bias?: GpuTensor; mask?: GpuTensor; scale?: number; causalOffset?: number },
-  ): GpuTensor {
-    const ra = a.dims.length;
-    const rb = b.dims.length;
-    if (ra < 2 || rb < 2) {
-      throw new WebGpuError(`${op}: needs rank >= 2, got ${fmt(a.dims)} and ${fmt(b.dims)}`);
-    }
-    const [M, K] = a.dims.slice(-2);
-    const [bk, bn] = b.dims.slice(-2);
-    const [Kb, N] = variant.transposeB ? [bn, bk] : [bk, bn];
-    if (K !== Kb) {
-      throw new WebGpuError(
-        `${op}: inner sizes differ: ${fmt(a.dims)} @ ${fmt(b.dims)}` +
-          (variant.transposeB ? " (b transposed)" : ""),
-      );
-    }
-    const batch = broadcastShapes(a.dims.slice(0, -2), b.dims.slice(0, -2));
-    if (!batch) {
-      throw new WebGpuError(
-        `${op}: batch dims of ${fmt(a.dims)} and ${fmt(b.dims)} do not broadcast`,
-      );
-    }
-    const aStr = broadcastStrides(a.dims.slice(0, -2), batch).map((s) => s * M * K);
-    const bStr = broadcastStrides(b.dims.slice(0, -2), batch).map((s) => s * K * N);
-    let mStr = batch.map(() => 0);
-    let maskRow = 0;
-    let maskCol = 0;
-    if (extra?.mask) {
-      const md = extra.mask.dims;
-      const full = [...batch, M, N];
-      if (md.length > full.length || !broadcastShapes(md, full)?.every((d, i) => d === full[i])) {
-        throw new WebGpuError(
-          `${op}: mask ${fmt(md)} does not broadcast to scores ${fmt(full)}`,
-        );
-      }
-      const ms = broadcastStrides(md, full);
-      mStr = ms.slice(0, -2);
-      [maskRow, maskCol] = ms.slice(-2);
-    }
-    const [bd, [as, bs, mks]] = coalesce(batch, [aStr, bStr, mStr]);
-    if (bd.length > MAX_BATCH_RANK) {
-      throw new WebGpuError(`${op}: more than ${MAX_BATCH_RANK} batch dims in ${fmt(batch)}`);
-    }
-    const count = numel(batch);
-    if (count > MAX_GROUPS) throw new WebGpuError(`${op}: batch ${count} exceeds ${MAX_GROUPS}`);
-    const out = this.#alloc([...batch, M, N]);
-    const R = MAX_BATCH_RANK;
-    const params = this.#paramBuffer([
-      M,
-      N,
-      K,
-      bd.length,
-      ...pad(bd, R),
-      ...pad(as, R),
-      ...pad(bs, R),
-      fbits(extra?.scale ?? 1),
-      ...pad(mks, R),
-      maskRow,
-      maskCol,
-      (extra?.causalOffset ?? 0) | 0,
-    ], true);
-    const buffers = [a.buffer, b.buffer, out.buffer];
-    if (extra?.bias) buffers.push(extra.bias.buffer);
-    if (extra?.mask) buffers.push(extra.mask.buffer);
-    const skinny = M <= SKINNY_M; // decode steps: split k instead of tiling m
-    const full: MatmulVariant = { ...variant, skinny, halfB: b.dtype === "float16" };
-    this.#dispatch(
-      `matmul:${JSON.stringify(full)}`,
-      () => matmulSource(full),
-      params,
-      buffers,
-      skinny
-        ? [Math.ceil(N / SKINNY_N), 1, count]
-        : [Math.ceil(N / TILE_N), Math.ceil(M / TILE_M), count],
-    );
-    return out;
-  }
-
   /** Batched matmul with broadcast leading dims; `transposeB` reads b as `[..., n, k]`. */
   matmul(a: GpuTensor, b: GpuTensor, opts: { transposeB?: boolean } = {}): GpuTensor {
-    return this.#op(() => this.#matmulImpl(a, b, opts));
-  }
-
-  #matmulImpl(a: GpuTensor, b: GpuTensor, opts: { transposeB?: boolean } = {}): GpuTensor {
-    a = this.#float(a, "matmul", "a");
-    b = this.#weight(b, "matmul", "b");
-    return this.#matmul(a, b, {
-      transposeB: opts.transposeB ?? false,
-      bias: false,
-      activation: "none",
-      attention: false,
-    }, "matmul");
+    return this.#op(() => mathOps.matmul(this.#ctx, a, b, opts));
   }
 
   /** `x [..., in] @ weight[out, in]^T + bias`, then `activation`, in one kernel. */
@@ -1004,88 +524,11 @@ export class WebGpuBackend implements Backend<GpuTensor> {
     bias?: GpuTensor,
     activation: Activation = "none",
   ): GpuTensor {
-    return this.#op(() => this.#linearImpl(x, weight, bias, activation));
-  }
-
-  #linearImpl(
-    x: GpuTensor,
-    weight: GpuTensor,
-    bias?: GpuTensor,
-    activation: Activation = "none",
-  ): GpuTensor {
-    x = this.#float(x, "linear", "x");
-    weight = this.#weight(weight, "linear", "weight");
-    if (weight.dims.length !== 2) {
-      throw new WebGpuError(`linear: weight must be [out, in], got ${fmt(weight.dims)}`);
-    }
-    const [outF, inF] = weight.dims;
-    const lead = x.dims.slice(0, -1);
-    if (x.dims.length === 0 || x.dims[x.dims.length - 1] !== inF) {
-      throw new WebGpuError(
-        `linear: x ${fmt(x.dims)} does not end in ${inF} (weight ${fmt(weight.dims)})`,
-      );
-    }
-    if (bias) {
-      bias = this.#float(bias, "linear", "bias");
-      if (bias.size !== outF) {
-        throw new WebGpuError(`linear: bias ${fmt(bias.dims)} must have ${outF} elements`);
-      }
-    }
-    const x2 = this.reshape(x, [numel(lead), inF]);
-    const y = this.#matmul(
-      x2,
-      weight,
-      {
-        transposeB: true,
-        bias: !!bias,
-        activation,
-        attention: false,
-      },
-      "linear",
-      { bias },
-    );
-    this.dispose(x2);
-    const out = this.reshape(y, [...lead, outF]);
-    this.dispose(y);
-    return out;
+    return this.#op(() => mathOps.linear(this.#ctx, x, weight, bias, activation));
   }
 
   #binary(a: GpuTensor, b: GpuTensor, op: "add" | "mul"): GpuTensor {
-    return this.#op(() => this.#binaryImpl(a, b, op));
-  }
-
-  #binaryImpl(a: GpuTensor, b: GpuTensor, op: "add" | "mul"): GpuTensor {
-    a = this.#float(a, op, "a");
-    b = this.#float(b, op, "b");
-    const dims = broadcastShapes(a.dims, b.dims);
-    if (!dims) {
-      throw new WebGpuError(`${op}: shapes ${fmt(a.dims)} and ${fmt(b.dims)} do not broadcast`);
-    }
-    const out = this.#alloc(dims);
-    const n = numel(dims);
-    if (n === 0) return out;
-    const [cd, [as, bs]] = coalesce(dims, [
-      broadcastStrides(a.dims, dims),
-      broadcastStrides(b.dims, dims),
-    ]);
-    if (cd.length > MAX_RANK) {
-      throw new WebGpuError(`${op}: rank of ${fmt(dims)} above ${MAX_RANK}`);
-    }
-    const params = this.#paramBuffer([
-      n,
-      cd.length,
-      ...pad(cd, MAX_RANK),
-      ...pad(as, MAX_RANK),
-      ...pad(bs, MAX_RANK),
-    ], true);
-    this.#dispatch(
-      op,
-      () => binarySource(op),
-      params,
-      [a.buffer, b.buffer, out.buffer],
-      this.#grid(Math.ceil(n / WG)),
-    );
-    return out;
+    return this.#op(() => mathOps.binary(this.#ctx, a, b, op));
   }
 
   /** Elementwise sum with NumPy broadcasting. */
@@ -1099,22 +542,7 @@ export class WebGpuBackend implements Backend<GpuTensor> {
   }
 
   #unary(x: GpuTensor, op: Activation | "scale", s = 1): GpuTensor {
-    return this.#op(() => this.#unaryImpl(x, op, s));
-  }
-
-  #unaryImpl(x: GpuTensor, op: Activation | "scale", s = 1): GpuTensor {
-    x = this.#float(x, op);
-    const out = this.#alloc(x.dims);
-    const n = x.size;
-    const params = this.#paramBuffer([n, fbits(s)], true);
-    this.#dispatch(
-      `unary:${op}`,
-      () => unarySource(op),
-      params,
-      [x.buffer, out.buffer],
-      this.#grid(Math.ceil(n / WG)),
-    );
-    return out;
+    return this.#op(() => mathOps.unary(this.#ctx, x, op, s));
   }
 
   /** `x * s`. */
@@ -1130,53 +558,13 @@ export class WebGpuBackend implements Backend<GpuTensor> {
     return this.#unary(x, kind);
   }
 
-  #rows(x: GpuTensor, op: string): [number, number, GpuTensor] {
-    x = this.#float(x, op);
-    if (x.dims.length === 0) throw new WebGpuError(`${op}: needs at least one axis`);
-    const H = x.dims[x.dims.length - 1];
-    return [H === 0 ? 0 : x.size / H, H, x];
-  }
-
   /** Layer norm over the last axis. */
   layerNorm(x: GpuTensor, weight: GpuTensor, bias: GpuTensor, eps: number): GpuTensor {
-    return this.#op(() => this.#layerNormImpl(x, weight, bias, eps));
-  }
-
-  #layerNormImpl(x: GpuTensor, weight: GpuTensor, bias: GpuTensor, eps: number): GpuTensor {
-    const [rows, H, xf] = this.#rows(x, "layerNorm");
-    x = xf;
-    weight = this.#float(weight, "layerNorm", "weight");
-    bias = this.#float(bias, "layerNorm", "bias");
-    if (weight.size !== H || bias.size !== H) {
-      throw new WebGpuError(
-        `layerNorm: weight ${fmt(weight.dims)} and bias ${fmt(bias.dims)} must have ${H} ` +
-          `elements (last axis of ${fmt(x.dims)})`,
-      );
-    }
-    const out = this.#alloc(x.dims);
-    const params = this.#paramBuffer([rows, H, fbits(eps)], true);
-    this.#dispatch(
-      "layerNorm",
-      layerNormSource,
-      params,
-      [x.buffer, weight.buffer, bias.buffer, out.buffer],
-      this.#grid(rows),
-    );
-    return out;
+    return this.#op(() => mathOps.layerNorm(this.#ctx, x, weight, bias, eps));
   }
 
   #softmax(x: GpuTensor, log: boolean): GpuTensor {
-    return this.#op(() => this.#softmaxImpl(x, log));
-  }
-
-  #softmaxImpl(x: GpuTensor, log: boolean): GpuTensor {
-    const op = log ? "logSoftmax" : "softmax";
-    const [rows, H, xf] = this.#rows(x, op);
-    x = xf;
-    const out = this.#alloc(x.dims);
-    const params = this.#paramBuffer([rows, H], true);
-    this.#dispatch(op, () => softmaxSource(log), params, [x.buffer, out.buffer], this.#grid(rows));
-    return out;
+    return this.#op(() => mathOps.softmax(this.#ctx, x, log));
   }
 
   /** Softmax over the last axis. */
@@ -1191,31 +579,7 @@ export class WebGpuBackend implements Backend<GpuTensor> {
 
   /** `weight[ids]`: int32 ids `[...]` → `[..., hidden]` (ids checked on the host when uploaded). */
   embedding(weight: GpuTensor, ids: GpuTensor): GpuTensor {
-    return this.#op(() => this.#embeddingImpl(weight, ids));
-  }
-
-  #embeddingImpl(weight: GpuTensor, ids: GpuTensor): GpuTensor {
-    weight = this.#weight(weight, "embedding", "weight");
-    this.#check(ids, "embedding", "ids");
-    if (ids.dtype !== "int32") {
-      throw new WebGpuError(
-        `embedding: ids must be int32/int64, got ${ids.dtype} ${fmt(ids.dims)}`,
-      );
-    }
-    if (weight.dims.length !== 2) {
-      throw new WebGpuError(`embedding: weight must be [vocab, hidden], got ${fmt(weight.dims)}`);
-    }
-    const [V, H] = weight.dims;
-    if (ids.hostInts) {
-      const bad = ids.hostInts.findIndex((v) => v < 0 || v >= V);
-      if (bad >= 0) {
-        throw new WebGpuError(
-          `embedding: id ${ids.hostInts[bad]} at flat index ${bad} is outside the table of ` +
-            `${V} rows`,
-        );
-      }
-    }
-    return this.#gather(weight, ids.buffer, 1, V, H, ids.size, [...ids.dims, H]);
+    return this.#op(() => mathOps.embedding(this.#ctx, weight, ids));
   }
 
   /**
@@ -1228,42 +592,7 @@ export class WebGpuBackend implements Backend<GpuTensor> {
     v: GpuTensor,
     opts: AttentionOptions<GpuTensor>,
   ): { output: GpuTensor; probs?: GpuTensor } {
-    return this.#op(() => this.#attentionImpl(q, k, v, opts));
-  }
-
-  #attentionImpl(
-    q: GpuTensor,
-    k: GpuTensor,
-    v: GpuTensor,
-    opts: AttentionOptions<GpuTensor>,
-  ): { output: GpuTensor; probs?: GpuTensor } {
-    q = this.#float(q, "attention", "q");
-    k = this.#float(k, "attention", "k");
-    v = this.#float(v, "attention", "v");
-    const mask = opts.mask && this.#float(opts.mask, "attention", "mask");
-    const tq = q.dims[q.dims.length - 2];
-    const tk = k.dims[k.dims.length - 2];
-    if (v.dims[v.dims.length - 2] !== tk) {
-      throw new WebGpuError(`attention: k ${fmt(k.dims)} and v ${fmt(v.dims)} differ in length`);
-    }
-    const scores = this.#matmul(
-      q,
-      k,
-      {
-        transposeB: true,
-        bias: false,
-        activation: "none",
-        attention: { mask: !!mask, causal: !!opts.causal },
-      },
-      "attention",
-      { mask, scale: opts.scale, causalOffset: tk - tq },
-    );
-    const probs = this.softmax(scores); // [b, h, tq, tk]
-    this.dispose(scores);
-    const output = this.matmul(probs, v); // [b, h, tq, dv]
-    if (opts.returnProbs) return { output, probs };
-    this.dispose(probs);
-    return { output };
+    return this.#op(() => mathOps.attention(this.#ctx, q, k, v, opts));
   }
 
   /** Mean cross-entropy (PyTorch semantics: ignore index, label smoothing). Scalar `[]`. */
@@ -1272,76 +601,11 @@ export class WebGpuBackend implements Backend<GpuTensor> {
     labels: GpuTensor,
     opts: { ignoreIndex?: number; labelSmoothing?: number } = {},
   ): GpuTensor {
-    return this.#op(() => this.#crossEntropyImpl(logits, labels, opts));
-  }
-
-  #crossEntropyImpl(
-    logits: GpuTensor,
-    labels: GpuTensor,
-    opts: { ignoreIndex?: number; labelSmoothing?: number } = {},
-  ): GpuTensor {
-    const [rows, V, lf] = this.#rows(logits, "crossEntropy");
-    logits = lf;
-    this.#check(labels, "crossEntropy", "labels");
-    if (labels.dtype !== "int32" || labels.size !== rows) {
-      throw new WebGpuError(
-        `crossEntropy: labels must be ${rows} int ids (rows of logits ${fmt(logits.dims)}), got ` +
-          `${labels.dtype} ${fmt(labels.dims)}`,
-      );
-    }
-    const ignore = opts.ignoreIndex ?? -100;
-    const eps = opts.labelSmoothing ?? 0;
-    if (labels.hostInts) {
-      const bad = labels.hostInts.findIndex((v) => v !== ignore && (v < 0 || v >= V));
-      if (bad >= 0) {
-        throw new WebGpuError(
-          `crossEntropy: label ${labels.hostInts[bad]} at index ${bad} is outside the ` +
-            `vocabulary of ${V} (ignoreIndex ${ignore})`,
-        );
-      }
-    }
-    const perRow = this.#alloc([rows, 2]);
-    this.#dispatch(
-      "ceRows",
-      crossEntropyRowsSource,
-      this.#paramBuffer([rows, V, ignore | 0, fbits(eps)], true),
-      [logits.buffer, labels.buffer, perRow.buffer],
-      this.#grid(rows),
-    );
-    const out = this.#alloc([]);
-    this.#dispatch(
-      "ceMean",
-      crossEntropyMeanSource,
-      this.#paramBuffer([rows], true),
-      [perRow.buffer, out.buffer],
-      [1, 1, 1],
-    );
-    this.dispose(perRow);
-    return out;
+    return this.#op(() => mathOps.crossEntropy(this.#ctx, logits, labels, opts));
   }
 
   /** The `k` largest values of the last axis, descending (ties: lower index first). */
   topk(x: GpuTensor, k: number): { values: GpuTensor; indices: GpuTensor } {
-    return this.#op(() => this.#topkImpl(x, k));
-  }
-
-  #topkImpl(x: GpuTensor, k: number): { values: GpuTensor; indices: GpuTensor } {
-    const [rows, H, xf] = this.#rows(x, "topk");
-    x = xf;
-    if (!Number.isInteger(k) || k < 0 || k > H) {
-      throw new WebGpuError(`topk: k = ${k} must be an integer in 0..${H} for ${fmt(x.dims)}`);
-    }
-    const dims = [...x.dims.slice(0, -1), k];
-    const values = this.#alloc(dims);
-    const indices = this.#alloc(dims, "int32");
-    if (k === 0) return { values, indices };
-    this.#dispatch(
-      "topk",
-      topkSource,
-      this.#paramBuffer([rows, H, k], true),
-      [x.buffer, values.buffer, indices.buffer],
-      this.#grid(rows),
-    );
-    return { values, indices };
+    return this.#op(() => mathOps.topk(this.#ctx, x, k));
   }
 }
