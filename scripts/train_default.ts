@@ -99,6 +99,9 @@ export const SHIPPED_GENERATION = {
   max_length: 32,
   early_stopping: true,
   no_repeat_ngram_size: 3,
+  // Chosen on the first 400 validation rows after the second epoch: ROUGE-L 0.251 (1.0),
+  // 0.255 (2.0), 0.255 (3.0); beam scores are divided by length ** 2, so longer synopses win.
+  length_penalty: 2.0,
 };
 
 /**
@@ -129,6 +132,7 @@ if (import.meta.main) {
       output: { type: "string" },
       resume: { type: "boolean" },
       export: { type: "string" },
+      "export-to": { type: "string" },
       stage2: { type: "string" },
       "shuffle-seed": { type: "string" },
       lr: { type: "string" },
@@ -137,8 +141,9 @@ if (import.meta.main) {
     },
   });
   if (values.export !== undefined) {
-    await exportDefault(values.export, "models/default");
-    console.log(`exported ${values.export} to models/default (float16)`);
+    const to = values["export-to"] ?? "models/default";
+    await exportDefault(values.export, to);
+    console.log(`exported ${values.export} to ${to} (float16)`);
     Deno.exit(0);
   }
   const dataDir = values.data ?? "data/debian";
