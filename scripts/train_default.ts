@@ -137,6 +137,7 @@ if (import.meta.main) {
       "shuffle-seed": { type: "string" },
       lr: { type: "string" },
       warmup: { type: "string" },
+      epochs: { type: "string" },
       "run-name": { type: "string" },
     },
   });
@@ -163,6 +164,7 @@ if (import.meta.main) {
     ...(stage2 ? { ...STAGE2_ARGS, model: output } : TRAIN_ARGS),
     ...(values.lr !== undefined ? { lr: Number(values.lr) } : {}),
     ...(values.warmup !== undefined ? { warmup: Number(values.warmup) } : {}),
+    ...(values.epochs !== undefined ? { epochs: Number(values.epochs) } : {}),
     data: trainFile,
     eval: evalFile,
     output: stage2 ? (values["run-name"] ?? `${output}-stage2`) : output,
