@@ -147,8 +147,13 @@ export function wordEmbeddings(g: GraphBuilder, ck: Checkpoint, s: BertSpec): st
 export interface BertLayerExtras {
   /** Past self-attention K/V `[B, H, P, D]` to prepend. */
   past?: { k: string; v: string };
-  /** Cross-attention K/V `[B, H, S, D]` and mask bias `[B, 1, 1, S]`. */
-  cross?: { k: string; v: string; bias: string };
+  /**
+   * Cross-attention K/V `[G, H, S, D]` and mask bias `[G, 1, 1, S]`. Without `groups`, G = B;
+   * with it (G as an int64 `[1]` value), the B rows are G groups of B / G consecutive rows that
+   * attend to one K/V row each (beams of one source): exact, as cross-attention has no causal
+   * mask, so a group's queries are attended as one sequence.
+   */
+  cross?: { k: string; v: string; bias: string; groups?: string };
   /**
    * Encoder self-attention: the key mask (int32 `[B, T]`) of onnxruntime's fused
    * `MultiHeadAttention`, used instead of `selfBias` (no past, no cross-attention).
@@ -202,7 +207,8 @@ export function bertLayer(
   );
   if (extras.cross) {
     const cq = ck.linear(`${p}.crossattention.self.query`, E, E);
-    const cqh = g.splitHeads(g.linear(x, cq, `l${i}_xq`), H, D);
+    // [G, H, (B / G) * T, D]; the context comes back as rows [B * T, E] in row order.
+    const cqh = g.splitHeads(g.linear(x, cq, `l${i}_xq`), H, D, extras.cross.groups);
     const cctx = g.attention(cqh, extras.cross.k, extras.cross.v, extras.cross.bias, H, D);
     const co = ck.linear(`${p}.crossattention.output.dense`, E, E);
     x = g.addLayerNorm(

@@ -409,14 +409,17 @@ export class GraphBuilder {
     }
   }
 
-  /** Rows `[B * T, H*D]` → `[B, H, T, D]`. */
-  splitHeads(x: string, heads: number, headDim: number): string {
-    const key = `${heads}x${headDim}`;
+  /**
+   * Rows `[B * T, H*D]` → `[B, H, T, D]`. With `groups` (an int64 `[1]` value G dividing B) the
+   * rows are split into G groups of consecutive rows instead: `[G, H, (B / G) * T, D]`, the
+   * `B / G` sequences of a group laid end to end as extra positions (grouped cross-attention).
+   */
+  splitHeads(x: string, heads: number, headDim: number, groups?: string): string {
+    const batch = groups ?? this.need(this.batch);
+    const key = `${batch}:${heads}x${headDim}`;
     let shape = this.headShapes.get(key);
     if (!shape) {
-      shape = this.op("Concat", [this.need(this.batch), this.constI([-1, heads, headDim])], {
-        axis: 0,
-      });
+      shape = this.op("Concat", [batch, this.constI([-1, heads, headDim])], { axis: 0 });
       this.headShapes.set(key, shape);
     }
     const r = this.op("Reshape", [x, shape]); // [B, T, H, D]

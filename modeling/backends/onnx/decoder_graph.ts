@@ -5,11 +5,16 @@
  * - the cross-K/V graph: `encoder_hidden_states` `[batch, src_len, enc_hidden]` →
  *   `cross_key_{i}`, `cross_value_{i}` `[batch, heads, src_len, head_dim]` (run once per input);
  * - the decoder-step graph: `input_ids` `[batch, tgt_len]`, `decoder_attention_mask`
- *   `[batch, past_len + tgt_len]`, `encoder_attention_mask` `[batch, src_len]`, `cache_rows`
- *   `[batch]` (rows of the past to keep: beam reordering), `past_key_{i}` / `past_value_{i}`
- *   `[cache_batch, heads, past_len, head_dim]` and the cross K/V → `logits`
+ *   `[batch, past_len + tgt_len]`, `cache_rows` `[batch]` (rows of the past to keep: beam
+ *   reordering), `past_key_{i}` / `past_value_{i}` `[cache_batch, heads, past_len, head_dim]`,
+ *   the cross K/V `cross_key_{i}` / `cross_value_{i}` `[cross_batch, heads, src_len, head_dim]`
+ *   and their `encoder_attention_mask` `[cross_batch, src_len]` → `logits`
  *   `[batch, tgt_len, vocab]` and `present_key_{i}` / `present_value_{i}`
- *   `[batch, heads, past_len + tgt_len, head_dim]`.
+ *   `[batch, heads, past_len + tgt_len, head_dim]`. `cross_batch` must divide `batch`: the rows
+ *   are `cross_batch` groups of `batch / cross_batch` consecutive rows, group g attending to
+ *   cross row g (one row per row, or the beams of one source sharing its K/V). Cross-attention
+ *   has no causal mask, so a group's queries are attended as one sequence of
+ *   `(batch / cross_batch) * tgt_len` positions: exact, with no copy of the K/V per beam.
  *
  * @module
  */
@@ -171,11 +176,11 @@ export function buildDecoderStepGraph(
   const g = new GraphBuilder("encdec_decoder_step", precision);
   const ids = g.input("input_ids", "int64", ["batch", "tgt_len"]);
   const decMask = g.input("decoder_attention_mask", "int64", ["batch", "total_len"]);
-  const encMask = g.input("encoder_attention_mask", "int64", ["batch", "src_len"]);
+  const encMask = g.input("encoder_attention_mask", "int64", ["cross_batch", "src_len"]);
   const rows = g.input("cache_rows", "int64", ["batch"]);
   g.setRows(ids);
   const pastDims = ["cache_batch", s.heads, "past_len", s.headDim];
-  const crossDims = ["batch", s.heads, "src_len", s.headDim];
+  const crossDims = ["cross_batch", s.heads, "src_len", s.headDim];
   const past: { k: string; v: string }[] = [];
   const cross: { k: string; v: string }[] = [];
   for (let i = 0; i < s.layers; i++) {
@@ -192,6 +197,9 @@ export function buildDecoderStepGraph(
     });
   }
   const pastLen = dimOf(g, past[0].k, 2);
+  // The rows come in `cross_batch` groups of consecutive rows, each attending to one cross K/V
+  // row (`[1]` int64): cross_batch = batch for one K/V row per row.
+  const groups = g.op("Shape", [cross[0].k], { start: 0, end: 1 });
 
   // Self-attention bias [B, 1, T, P+T]: causal (key pos ≤ query pos) and the decoder mask.
   const qPos = g.op("Unsqueeze", [arangePositions(g, ids, pastLen), g.constI([1])]); // [T, 1]
@@ -205,7 +213,7 @@ export function buildDecoderStepGraph(
   const crossBias = g.op("Unsqueeze", [
     g.maskBias(g.op("Cast", [encMask], { to: 1 })),
     g.constI([1, 2]),
-  ]); // [B, 1, 1, S]
+  ]); // [G, 1, 1, S]
 
   const presents: { k: string; v: string }[] = [];
   let logits: string;
@@ -220,6 +228,7 @@ export function buildDecoderStepGraph(
       cross,
       selfBias,
       crossBias,
+      groups,
       presents,
       config.decoder.tieWordEmbeddings,
     );
@@ -228,7 +237,7 @@ export function buildDecoderStepGraph(
     for (let i = 0; i < s.layers; i++) {
       const r = bertLayer(g, ck, s, i, h, selfBias, {
         past: past[i],
-        cross: { ...cross[i], bias: crossBias },
+        cross: { ...cross[i], bias: crossBias, groups },
       });
       h = r.out;
       presents.push({ k: r.k, v: r.v });
@@ -284,6 +293,7 @@ function gpt2Decoder(
   cross: { k: string; v: string }[],
   selfBias: string | null,
   crossBias: string,
+  groups: string,
   presents: { k: string; v: string }[],
   tied: boolean,
 ): string {
@@ -321,7 +331,8 @@ function gpt2Decoder(
       g.linear(ln(h, `${p}.ln_cross_attn`, `l${i}_lnx`), qW, `l${i}_xq`),
       H,
       D,
-    );
+      groups,
+    ); // [G, H, (B / G) * T, D]
     const cproj = ck.conv1d(`${p}.crossattention.c_proj`, E, E);
     const cctx = g.attention(cq, cross[i].k, cross[i].v, crossBias, H, D, divisors);
     h = g.op("Add", [g.linear(cctx, cproj, `l${i}_xattn_out`), h]);

@@ -60,6 +60,8 @@ export type OnnxEncoderDecoderClass<M> = {
 export interface OnnxCrossKV {
   /** `[encoded rows, srcLen, hidden]`: the encoder output the projection reads. */
   readonly hidden: OrtTensor;
+  /** `[encoded rows, srcLen]` 0/1: the encoder attention mask of those rows. */
+  readonly mask: BigInt64Array;
   /** Per layer key then value, `[encoded rows, heads, srcLen, headDim]`, once projected. */
   kv: readonly OrtTensor[] | null;
 }
@@ -109,13 +111,15 @@ export interface OnnxDecoderCache {
 export class OnnxEncoderDecoder {
   /** Size of the logits' last axis. */
   readonly vocabSize: number;
-  /** Per state, its cross K/V rows as the last decode step arranged them (key: encoded rows). */
+  /** Per state, the cross K/V rows its last ungrouped decode step gathered (key: encoded rows). */
   private readonly arranged = new WeakMap<
     OnnxEncoderState,
     { key: string; kv: readonly OrtTensor[] }
   >();
   /** States (the encoded one and its expansions) not yet disposed, per shared cross K/V. */
   private readonly users = new WeakMap<OnnxCrossKV, number>();
+  /** An expansion's own `lastHiddenState` copy, once something read it. */
+  private readonly hiddenCopies = new WeakMap<OnnxEncoderState, Tensor<"float32">>();
   /** States already disposed (`dispose` is idempotent). */
   private readonly disposed = new WeakSet<OnnxEncoderState>();
 
@@ -281,7 +285,7 @@ export class OnnxEncoderDecoder {
       attention_mask: this.int64(mask, [batch, srcLen]),
     }, "encoder");
     const hidden = out.last_hidden_state;
-    const encoded: OnnxCrossKV = { hidden, kv: null };
+    const encoded: OnnxCrossKV = { hidden, mask, kv: null };
     this.users.set(encoded, 1);
     return {
       batch,
@@ -296,14 +300,19 @@ export class OnnxEncoderDecoder {
   }
 
   /**
-   * The cross K/V for state rows `rows` (`[rows.length, heads, srcLen, headDim]` per layer):
-   * projected from the encoder output on first use, then rows of the encoded batch, gathered
-   * on the host only when the rows differ from it (remembered per state).
+   * The cross K/V (`[crossRows, heads, srcLen, headDim]` per layer) and their encoder mask
+   * (`[crossRows, srcLen]`) for decoder rows attending to state rows `rows`, projected from the
+   * encoder output on first use. When the rows are grouped by encoded row as `encode` and
+   * `expandEncoderState` lay them out (n consecutive rows per encoded row, in order: one row
+   * each, beams, samples; beam reordering keeps it), the encoded rows' K/V go in as they are and
+   * the decoder graph attends each group to its one row: no copy per beam. Any other arrangement
+   * (a reorder across sources) gets one row per row, gathered on the host and remembered per
+   * state.
    */
   private async crossFor(
     state: OnnxEncoderState,
     rows: ArrayLike<number>,
-  ): Promise<readonly OrtTensor[]> {
+  ): Promise<{ kv: readonly OrtTensor[]; mask: OrtTensor }> {
     const enc = state.encoded;
     if (enc.kv === null) {
       const out = await this.run(this.crossKV, { encoder_hidden_states: enc.hidden }, "cross K/V");
@@ -313,14 +322,21 @@ export class OnnxEncoderDecoder {
       }
       enc.kv = kv;
     }
+    const S = state.srcLen;
     const src = Int32Array.from(rows, (r) => state.rowSource[r]);
-    if (src.length === enc.hidden.dims[0] && src.every((r, i) => r === i)) return enc.kv;
+    const encRows = enc.hidden.dims[0];
+    const n = src.length / encRows; // rows per encoded row when grouped
+    if (Number.isInteger(n) && src.every((e, r) => e === Math.floor(r / n))) {
+      return { kv: enc.kv, mask: this.int64(enc.mask, [encRows, S]) };
+    }
+    const mask = new BigInt64Array(src.length * S);
+    src.forEach((e, r) => mask.set(enc.mask.subarray(e * S, (e + 1) * S), r * S));
     const key = src.join(",");
     const memo = this.arranged.get(state);
-    if (memo?.key === key) return memo.kv;
+    if (memo?.key === key) return { kv: memo.kv, mask: this.int64(mask, [src.length, S]) };
     const kv = enc.kv.map((t) => this.gatherRows(t, src));
     this.arranged.set(state, { key, kv });
-    return kv;
+    return { kv, mask: this.int64(mask, [src.length, S]) };
   }
 
   /** Rows `rows` of `t` (axis 0), copied. */
@@ -335,22 +351,23 @@ export class OnnxEncoderDecoder {
     return new this.ort.Tensor("float32", out, [rows.length, ...rest]);
   }
 
-  /** Repeats each row `n` times in place order (`repeat_interleave`), for beams/samples. */
+  /**
+   * Repeats each row `n` times in place order (`repeat_interleave`), for beams/samples. Only
+   * the row bookkeeping is repeated: the decoder reads the encoder output through the shared
+   * cross K/V, so the expansion's `lastHiddenState` (`[batch * n, srcLen, hidden]`) is copied
+   * from the encoder output on first read only.
+   */
   expandEncoderState(state: OnnxEncoderState, n: number): OnnxEncoderState {
     if (!Number.isInteger(n) || n < 1) {
       throw new OnnxModelError(`expandEncoderState: n = ${n}; expected a positive integer`);
     }
     if (n === 1) return state;
     this.checkState(state);
-    const h = state.lastHiddenState;
-    const row = state.srcLen * h.dims[2];
-    const hidden = new Float32Array(h.data.length * n);
     const mask = new BigInt64Array(state.attentionMask.length * n);
     const rowSource = new Int32Array(state.batch * n);
     for (let i = 0; i < state.batch; i++) {
       for (let j = 0; j < n; j++) {
         const r = i * n + j;
-        hidden.set(h.data.subarray(i * row, (i + 1) * row), r * row);
         mask.set(
           state.attentionMask.subarray(i * state.srcLen, (i + 1) * state.srcLen),
           r * state.srcLen,
@@ -359,18 +376,33 @@ export class OnnxEncoderDecoder {
       }
     }
     this.users.set(state.encoded, (this.users.get(state.encoded) ?? 0) + 1);
-    return {
+    const hidden = () => this.expandedHidden(expanded);
+    const expanded: OnnxEncoderState = {
       batch: state.batch * n,
       srcLen: state.srcLen,
-      lastHiddenState: new Tensor("float32", hidden, [
-        state.batch * n,
-        state.srcLen,
-        h.dims[2],
-      ]) as Tensor<"float32">,
+      get lastHiddenState() {
+        return hidden();
+      },
       attentionMask: mask,
       encoded: state.encoded,
       rowSource,
     };
+    return expanded;
+  }
+
+  /** An expansion's `lastHiddenState`: rows `rowSource` of the encoder output, copied once. */
+  private expandedHidden(state: OnnxEncoderState): Tensor<"float32"> {
+    let t = this.hiddenCopies.get(state);
+    if (t) return t;
+    this.checkState(state);
+    const h = state.encoded.hidden;
+    const src = h.data as Float32Array;
+    const row = src.length / h.dims[0];
+    const data = new Float32Array(state.batch * row);
+    state.rowSource.forEach((e, r) => data.set(src.subarray(e * row, (e + 1) * row), r * row));
+    t = new Tensor("float32", data, [state.batch, ...h.dims.slice(1)]) as Tensor<"float32">;
+    this.hiddenCopies.set(state, t);
+    return t;
   }
 
   /** A zero-length past (`[batch, heads, 0, headDim]`) for every layer. */
@@ -429,12 +461,12 @@ export class OnnxEncoderDecoder {
     }
     const rows = cache?.rows ?? BigInt64Array.from(arange(B), (v) => BigInt(v));
     const crossRows = cache?.crossRows ?? arange(B);
-    const cross = await this.crossFor(state, crossRows);
+    const { kv: cross, mask: crossMask } = await this.crossFor(state, crossRows);
     const past = cache?.self ?? this.emptyPast(B);
     const feeds: Record<string, OrtTensor> = {
       input_ids: this.int64(newTokens.flat(), [B, T]),
       decoder_attention_mask: this.int64(decMask, [B, P + T]),
-      encoder_attention_mask: this.int64(state.attentionMask, [B, state.srcLen]),
+      encoder_attention_mask: crossMask,
       cache_rows: this.int64(rows, [B]),
     };
     for (let i = 0; i < this.layout.layers; i++) {
@@ -527,10 +559,10 @@ export class OnnxEncoderDecoder {
    * Frees a cache or encoder state now, instead of at V8's next GC (see `releaseData`).
    *
    * A cache: its self-attention buffers, which the caches it was reordered from share (dispose
-   * only the last one). A state: an expansion's own `lastHiddenState` copy at once; the encoder
-   * output (the encoded state's `lastHiddenState`) and the cross K/V, which a state shares with
-   * its expansions, with the last of them (`generate()` disposes the encoded state right after
-   * expanding it). Disposing twice is a no-op; decoding from a disposed state or a consumed
+   * only the last one). A state: an expansion's own `lastHiddenState` copy (if it was read) at
+   * once; the encoder output (the encoded state's `lastHiddenState`) and the cross K/V, which a
+   * state shares with its expansions, with the last of them (`generate()` disposes the encoded
+   * state right after expanding it). Disposing twice is a no-op; decoding from a disposed state or a consumed
    * cache throws `OnnxModelError`.
    */
   dispose(value: OnnxDecoderCache | OnnxEncoderState): void {
@@ -547,8 +579,10 @@ export class OnnxEncoderDecoder {
     }
     const enc = value.encoded;
     const users = (this.users.get(enc) ?? 1) - 1;
-    if (value.lastHiddenState.data.buffer !== (enc.hidden.data as ArrayBufferView).buffer) {
-      releaseData([value.lastHiddenState.data]); // an expansion's own copy
+    const own = this.hiddenCopies.get(value); // an expansion's own copy, if it was read
+    if (own) {
+      this.hiddenCopies.delete(value);
+      releaseData([own.data]);
     }
     if (users > 0) {
       this.users.set(enc, users);

@@ -112,6 +112,60 @@ Deno.test("onnx node bert2bert: a reorder across sources gathers the cross K/V (
   }
 });
 
+for (
+  const [name, runtime] of [["bert2bert", "node"], ["bert2gpt2", "node"], [
+    "bert2bert",
+    "web",
+  ]] as const
+) {
+  Deno.test(`onnx ${runtime} ${name}: beams grouped per source attend to the shared cross K/V = rows gathered per beam (1e-5)`, async () => {
+    const model = await OnnxEncoderDecoder.fromPretrained(`${FIXTURES}${name}`, { runtime });
+    // Count the host copies of cross K/V rows (the ungrouped path's gathers).
+    const spy = model as unknown as { gatherRows: (...a: unknown[]) => unknown };
+    const gatherRows = spy.gatherRows.bind(model);
+    let gathers = 0;
+    spy.gatherRows = (...a) => (gathers++, gatherRows(...a));
+    try {
+      // Three sources of different lengths (right padding), three beams each.
+      const src = [[2, 65, 53, 15, 3, 0, 0], [2, 31, 3, 0, 0, 0, 0], [2, 44, 12, 9, 71, 28, 3]];
+      const mask = src.map((r, i) => r.map((_, t) => t < [5, 3, 7][i] ? 1 : 0));
+      const base = await model.encode(src, mask);
+      const st = model.expandEncoderState(base, 3); // rows: src 0, 0, 0, 1, 1, 1, 2, 2, 2
+      model.dispose(base);
+      const hist = Array.from(st.rowSource, (_, r) => [2, 10 + r]);
+      // Beam-style reorder (within each source), then a cross-source permutation of the same rows.
+      const beams = [1, 1, 0, 5, 3, 4, 6, 8, 8];
+      const perm = [4, 0, 8, 2, 6, 1, 7, 3, 5];
+      const tok = beams.map((_, i) => [20 + i]);
+      const step = async (rows: readonly number[], tokens: number[][]) => {
+        const first = await model.decodeStep(st, hist, null);
+        return await model.decodeStep(st, tokens, model.reorderCache(first.cache, rows));
+      };
+      const grouped = await step(beams, tok);
+      assertEquals(gathers, 0, "cross K/V gathered for grouped rows");
+      const mixed = await step(perm.map((p) => beams[p]), perm.map((p) => tok[p]));
+      assertEquals(gathers, 4, "gathers: 2 layers × key, value");
+      const V = model.vocabSize;
+      const expected = perm.flatMap((p) => Array.from(grouped.logits.subarray(p * V, (p + 1) * V)));
+      assertBelow(maxAbsDiff(mixed.logits, expected), 1e-5, "max |Δ logit| grouped vs gathered");
+      // Both equal the uncached decode of the reordered histories.
+      const full = await model.decodeStep(st, beams.map((b, i) => [...hist[b], tok[i][0]]), null);
+      assertBelow(maxAbsDiff(grouped.logits, Array.from(full.logits)), 1e-5, "vs uncached");
+      // The expansion's lastHiddenState (copied on first read) repeats the encoded rows.
+      const [, S, E] = base.lastHiddenState.dims;
+      assertEquals(st.lastHiddenState.dims, [9, S, E]);
+      assertEquals(
+        st.lastHiddenState.data.slice(4 * S * E, 5 * S * E),
+        base.lastHiddenState.data.slice(S * E, 2 * S * E),
+      );
+      model.dispose(st);
+      assertEquals(st.encoded.hidden.data.length, 0); // the last user freed the encoder output
+    } finally {
+      await model.release();
+    }
+  });
+}
+
 Deno.test("onnx node bert2bert: a step frees the past cache's buffers and dispose frees the state, logits unchanged (1e-5)", async () => {
   const model = await OnnxEncoderDecoder.fromPretrained(`${FIXTURES}bert2bert`, {
     runtime: "node",
