@@ -28,6 +28,7 @@ import {
 import { arange, checkIds, released, releaseData, views } from "./_host.ts";
 import { createSessions } from "./_sessions.ts";
 import { type DecoderLayout, decoderLayout } from "./decoder_graph.ts";
+import { type HeapTrimmer, heapTrimmer } from "./_heap.ts";
 
 /** Options of `OnnxEncoderDecoder.fromPretrained` / `create`. */
 export interface OnnxModelOptions {
@@ -45,6 +46,13 @@ export interface OnnxModelOptions {
    * `GenerationConfig.fromModelConfig(config)`.
    */
   generationConfig?: GenerationConfig;
+  /**
+   * After each decode step, return freed heap pages to the OS (glibc `malloc_trim` through FFI;
+   * onnxruntime-node on Linux, when `--allow-ffi` is granted; otherwise ignored). It keeps the
+   * heap from growing by fragmentation as the cache grows (bert2bert-base, fp32, beam 4: peak RSS
+   * 1.18× instead of 1.25× the weight bytes) for about 10 % longer decode steps. Default true.
+   */
+  trimHeap?: boolean;
 }
 
 /** A subclass of {@linkcode OnnxEncoderDecoder} that the static factories can construct. */
@@ -138,6 +146,8 @@ export class OnnxEncoderDecoder {
     private readonly encoder: InferenceSession,
     private readonly crossKV: InferenceSession,
     private readonly decoder: InferenceSession,
+    /** Called after each decode step (see `OnnxModelOptions.trimHeap`); null: never. */
+    private readonly trimHeap: HeapTrimmer | null = null,
   ) {
     this.vocabSize = layout.vocab;
   }
@@ -226,6 +236,7 @@ export class OnnxEncoderDecoder {
       encoder,
       crossKV,
       decoder,
+      name === "node" && (options.trimHeap ?? true) ? heapTrimmer() : null,
     );
   }
 
@@ -483,6 +494,7 @@ export class OnnxEncoderDecoder {
     // The present K/V replace the past: free the past's buffers now rather than at V8's next GC.
     if (cache) {
       releaseData(views(cache.self), new Set(views(Object.values(out)).map((d) => d.buffer)));
+      this.trimHeap?.();
     }
     const lg = out.logits;
     return {

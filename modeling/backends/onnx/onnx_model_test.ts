@@ -4,6 +4,7 @@
  */
 import { assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { OnnxEncoderDecoder, OnnxModelError } from "./mod.ts";
+import { heapTrimmer } from "./_heap.ts";
 import {
   argmax,
   assertBelow,
@@ -209,6 +210,35 @@ Deno.test("onnx node bert2bert: a step frees the past cache's buffers and dispos
   } finally {
     await model.release();
   }
+});
+
+Deno.test("onnx node bert2bert: heap trimming after each step (default) leaves the logits bit-identical", async () => {
+  // This test runs with -A on Linux (glibc): the trimmer must load; elsewhere it is null.
+  const trim = heapTrimmer();
+  assertEquals(typeof trim, Deno.build.os === "linux" ? "function" : "object");
+  trim?.();
+  const run = async (trimHeap: boolean) => {
+    const model = await OnnxEncoderDecoder.fromPretrained(`${FIXTURES}bert2bert`, {
+      runtime: "node",
+      trimHeap,
+    });
+    try {
+      const st = model.expandEncoderState(
+        await model.encode([[2, 65, 53, 15, 3]], [[1, 1, 1, 1, 1]]),
+        2,
+      );
+      let r = await model.decodeStep(st, [[2], [2]], null);
+      const logits = [Array.from(r.logits)];
+      for (const t of [9, 8, 7]) {
+        r = await model.decodeStep(st, [[t], [t + 1]], model.reorderCache(r.cache, [1, 0]));
+        logits.push(Array.from(r.logits));
+      }
+      return logits;
+    } finally {
+      await model.release();
+    }
+  };
+  assertEquals(await run(true), await run(false));
 });
 
 Deno.test("onnx web (wasm) bert2bert: forward logits within 1e-4 and greedy = goldens", async () => {
