@@ -13,15 +13,8 @@ import type { GenerateOptions, GenerateOutput } from "@encdec/generation";
 /** Fixture models directory. */
 export const FIXTURES: URL = new URL("./testdata/fixtures/", import.meta.url);
 
-/** Every fixture model with `generate` goldens. */
-export const MODELS: readonly string[] = [
-  "bert2bert",
-  "bert2bert-fp16",
-  "bert2bert-bin",
-  "bert2gpt2",
-  "roberta2roberta",
-  "bertgeneration",
-];
+/** Every fixture model with `generate` goldens (the modeling tests' list). */
+export { MODELS } from "../modeling/models/_test_util.ts";
 
 /** Absolute tolerance of scores and sequences_scores. */
 export const TOL = 1e-4;

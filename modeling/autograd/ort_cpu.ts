@@ -18,6 +18,7 @@ import { encodeModel, type NodeSpec, type ValueInfoSpec } from "../backends/onnx
 import type { Activation } from "../backend.ts";
 import { Tensor } from "../tensor.ts";
 import { AutogradError } from "./var.ts";
+import { swapLast } from "./_rules.ts";
 
 /** An onnxruntime value as the binding returns it. */
 interface OrtValue {
@@ -71,13 +72,6 @@ export interface OrtCpuOptions {
   threads?: number;
   /** Products with fewer multiply-adds stay on the TypeScript kernels (default 2^17). */
   minMacs?: number;
-}
-
-/** The permutation that swaps the last two of `rank` axes. */
-function swapLastTwo(rank: number): number[] {
-  const perm = [...Array(rank).keys()];
-  [perm[rank - 2], perm[rank - 1]] = [perm[rank - 1], perm[rank - 2]];
-  return perm;
 }
 
 const vi = (name: string, rank: number, prefix: string): ValueInfoSpec => ({
@@ -150,6 +144,15 @@ export class OrtCpuBackend extends CpuBackend {
     return new Tensor("float32", y.data, y.dims);
   }
 
+  /**
+   * Whether an `[m, k]·[k, n]` product (batch axes broadcast between `a` and `b`) has fewer
+   * multiply-adds than `minMacs` (or none), so it stays on the TypeScript kernels.
+   */
+  private tooSmall(a: Tensor, b: Tensor, m: number, k: number, n: number): boolean {
+    const batch = Math.max(a.size / (m * k || 1), b.size / (k * n || 1));
+    return m * n * k * batch < this.minMacs || m * n * k === 0;
+  }
+
   /** `CpuBackend.matmul`, on onnxruntime's `MatMul` when the product is large. */
   override matmul(a: Tensor, b: Tensor, opts: { transposeB?: boolean } = {}): Tensor {
     const ra = a.dims.length, rb = b.dims.length;
@@ -161,8 +164,7 @@ export class OrtCpuBackend extends CpuBackend {
       return super.matmul(a, b, opts); // errors (and odd cases) come from the reference
     }
     const m = a.dims[ra - 2], k = a.dims[ra - 1], n = tb ? b.dims[rb - 2] : b.dims[rb - 1];
-    const batch = Math.max(a.size / (m * k || 1), b.size / (k * n || 1));
-    if (m * n * k * batch < this.minMacs || m * n * k === 0) return super.matmul(a, b, opts);
+    if (this.tooSmall(a, b, m, k, n)) return super.matmul(a, b, opts);
     const s = this.session(`matmul:${ra}:${rb}:${tb}`, () => {
       const nodes: NodeSpec[] = [];
       let bName = "b";
@@ -172,7 +174,7 @@ export class OrtCpuBackend extends CpuBackend {
           inputs: ["b"],
           outputs: ["bt"],
           name: "t",
-          attrs: { perm: swapLastTwo(rb) },
+          attrs: { perm: swapLast(rb) },
         });
         bName = "bt";
       }
@@ -196,7 +198,7 @@ export class OrtCpuBackend extends CpuBackend {
    */
   matmulTransposeA(a: Tensor, b: Tensor): Tensor {
     const ra = a.dims.length, rb = b.dims.length;
-    const host = () => super.matmul(super.permute(a, swapLastTwo(ra)), b);
+    const host = () => super.matmul(super.permute(a, swapLast(ra)), b);
     if (
       a.dtype !== "float32" || b.dtype !== "float32" || ra < 2 || rb < 2 ||
       a.dims[ra - 2] !== b.dims[rb - 2]
@@ -204,8 +206,7 @@ export class OrtCpuBackend extends CpuBackend {
       return host();
     }
     const k = a.dims[ra - 2], m = a.dims[ra - 1], n = b.dims[rb - 1];
-    const batch = Math.max(a.size / (m * k || 1), b.size / (k * n || 1));
-    if (m * n * k * batch < this.minMacs || m * n * k === 0) return host();
+    if (this.tooSmall(a, b, m, k, n)) return host();
     const twoD = ra === 2 && rb === 2;
     const s = this.session(`matmulTA:${ra}:${rb}`, () => ({
       name: "matmulTA",
@@ -223,7 +224,7 @@ export class OrtCpuBackend extends CpuBackend {
             inputs: ["a"],
             outputs: ["at"],
             name: "t",
-            attrs: { perm: swapLastTwo(ra) },
+            attrs: { perm: swapLast(ra) },
           },
           { opType: "MatMul", inputs: ["at", "b"], outputs: ["y"], name: "mm" },
         ],
