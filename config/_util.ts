@@ -7,16 +7,7 @@ import { sweepStaleTemps, writeDirectoryAtomic, writeSynced } from "./_atomic.ts
 /** The `transformers` version whose files we read and write. */
 export const TRANSFORMERS_VERSION = "4.40.2";
 
-/** `hidden_dropout_prob` → `hiddenDropoutProb`; `_name_or_path` → `nameOrPath`. */
-export function snakeToCamel(key: string): string {
-  return key.replace(/^_+/, "").replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-}
-
-/** `hiddenDropoutProb` → `hidden_dropout_prob`; keys already snake_case are returned unchanged. */
-export function camelToSnake(key: string): string {
-  return key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").replace(/([A-Z])([A-Z][a-z])/g, "$1_$2")
-    .toLowerCase();
-}
+export { camelToSnake, snakeToCamel } from "./key_case.ts";
 
 /** A plain JSON object (not an array, not null). */
 export function isPlainObject(v: unknown): v is Record<string, unknown> {

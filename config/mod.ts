@@ -21,6 +21,7 @@
  */
 export * from "./errors.ts";
 export * from "./resolve.ts";
+export { camelToSnake, snakeToCamel } from "./key_case.ts";
 export {
   type ConfigClass,
   type ConfigOptions,

@@ -11,6 +11,7 @@ import { argmax, logSoftmaxRows, softmaxRow, topKPlusRowScore } from "./_math.ts
 import { BeamSearchScorer } from "./beam_search.ts";
 import { buildLogitsProcessor, buildLogitsWarper, buildStoppingCriteria } from "./build.ts";
 import { GenerationError } from "./errors.ts";
+import { StepGuard } from "./_step_guard.ts";
 import type {
   InputIds,
   LogitsProcessor,
@@ -50,6 +51,12 @@ export interface GenerateOptions extends Partial<GenerationParams> {
   prefixAllowedTokensFn?: PrefixAllowedTokensFn;
   /** Ids → text, needed for `stopStrings`. */
   decode?: DecodeFn;
+  /**
+   * Cancels the call: checked before the encoder and before and after every decode step (the
+   * loop also yields one macrotask to the event loop between steps). On abort `generate` throws
+   * a `GenerationAbortedError` and frees the cache.
+   */
+  signal?: AbortSignal;
 }
 
 /** What {@link generate} returns (`scores` etc. only with `returnDictInGenerate`). */
@@ -78,6 +85,8 @@ interface Run {
   streamer?: Streamer;
   rng: Rng;
   promptLen: number;
+  /** Abort checks and event-loop yields between steps. */
+  guard: StepGuard;
 }
 
 function checkInputs(inputIds: number[][], mask: number[][] | undefined): void {
@@ -116,7 +125,11 @@ function checkInputs(inputIds: number[][], mask: number[][] | undefined): void {
 class Decoder<S, C> {
   private cache: C | null = null;
   private buf = new Float32Array(0);
-  constructor(private readonly model: Seq2SeqModel<S, C>, readonly state: S) {}
+  constructor(
+    private readonly model: Seq2SeqModel<S, C>,
+    readonly state: S,
+    private readonly guard: StepGuard,
+  ) {}
   /**
    * Decodes `tokens` `[rows, n]` and returns the `[rows, vocab]` logits, copied into a buffer
    * generation owns (processors work in place; it is reused by the next step).
@@ -124,6 +137,7 @@ class Decoder<S, C> {
   async step(tokens: number[][]): Promise<Float32Array> {
     const out = await this.model.decodeStep(this.state, tokens, this.cache);
     this.cache = out.cache;
+    this.guard.check();
     const n = tokens.length * this.model.vocabSize;
     if (out.logits.length !== n) {
       throw new GenerationError(
@@ -141,6 +155,7 @@ class Decoder<S, C> {
   async stepTopK(tokens: number[][], k: number): Promise<Float32Array> {
     const out = await this.model.decodeStepTopK!(this.state, tokens, this.cache, k);
     this.cache = out.cache;
+    this.guard.check();
     const v = this.model.vocabSize;
     if (out.values.length !== tokens.length * k || out.indices.length !== tokens.length * k) {
       throw new GenerationError(
@@ -198,6 +213,7 @@ export async function generate<S, C>(
     stoppingCriteria,
     prefixAllowedTokensFn,
     decode,
+    signal,
     ...call
   } = options;
   const p = mergeGenerationParams(generationConfig, call);
@@ -254,13 +270,18 @@ export async function generate<S, C>(
     }),
     streamer,
     rng: rng ?? createRng(seed ?? 0),
+    guard: new StepGuard(signal, p.maxTime),
   };
 
-  const state = await model.encode(inputIds, mask);
-  const expanded = expand > 1 ? model.expandEncoderState(state, expand) : state;
-  if (expanded !== state) model.dispose?.(state);
-  const dec = new Decoder(model, expanded);
+  const guard = run.guard;
+  let dec: Decoder<S, C> | null = null;
   try {
+    guard.check();
+    const state = await model.encode(inputIds, mask);
+    const expanded = expand > 1 ? model.expandEncoderState(state, expand) : state;
+    if (expanded !== state) model.dispose?.(state);
+    dec = new Decoder(model, expanded, guard);
+    guard.check();
     let out: GenerateOutput;
     if (p.numBeams === 1) out = await greedyOrSample(run, dec, inputIds.length * expand);
     else if (p.numBeamGroups > 1) out = await groupBeamSearch(run, dec, inputIds.length);
@@ -270,7 +291,8 @@ export async function generate<S, C>(
     if (!p.outputScores) return { sequences: out.sequences };
     return out;
   } finally {
-    dec.dispose();
+    dec?.dispose();
+    guard.close();
   }
 }
 
@@ -327,6 +349,7 @@ async function greedyOrSample(
     const done = run.stopping.isDone(ids);
     for (let r = 0; r < rows; r++) if (done[r]) unfinished[r] = false;
     if (!unfinished.some((u) => u)) break;
+    await run.guard.between();
     next = chosen.map((t) => [t]);
   }
   return { sequences: ids, scores };
@@ -510,6 +533,7 @@ async function beamSearch(
     hist = sel.map((r) => [...hist[r], r]);
     bs.step(scorer, ids);
     if (scorer.isDone || run.stopping.isDone(ids).every((d) => d)) break;
+    await run.guard.between();
     dec.reorder(sel);
     next = st.nextBeamTokens.map((t) => [t]);
   }
@@ -594,6 +618,7 @@ async function groupBeamSearch(
     ids = newIds.map((r, i) => [...r, current[i]]);
     bs.step(scorer, ids);
     if (scorer.isDone || run.stopping.isDone(ids).every((d) => d)) break;
+    await run.guard.between();
     dec.reorder(reorder);
     next = Array.from(current, (t) => [t]);
   }

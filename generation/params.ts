@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { GenerationConfig } from "@encdec/config";
+import { camelToSnake, GenerationConfig } from "@encdec/config";
 import { GenerationError } from "./errors.ts";
 
 /** The `GenerationConfig` fields generation reads. */
@@ -61,15 +61,11 @@ const KEYS = [
  */
 export type GenerationParams = { -readonly [K in typeof KEYS[number]]: GenerationConfig[K] };
 
-function snake(k: string): string {
-  return k.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase());
-}
-
 /** A `GenerationConfig` from one, or from a plain object of its fields (camelCase or snake_case). */
 function toGenerationConfig(c: GenerationConfig | object | null | undefined): GenerationConfig {
   if (c instanceof GenerationConfig) return c;
   if (!c) return new GenerationConfig();
-  const json = Object.fromEntries(Object.entries(c).map(([k, v]) => [snake(k), v]));
+  const json = Object.fromEntries(Object.entries(c).map(([k, v]) => [camelToSnake(k), v]));
   return GenerationConfig.fromJSON(json, { file: "generationConfig option" });
 }
 

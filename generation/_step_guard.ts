@@ -1,0 +1,71 @@
+// Private: what generation does between and around model calls so one call never owns the
+// process: an abort check (`signal`), a macrotask yield between decode steps (the event loop
+// runs timers, I/O and other requests), and the `maxTime` deadline checked around long work.
+import { GenerationAbortedError } from "./errors.ts";
+
+/**
+ * One per `generate()` call. `between()` is awaited before every decode step; `check()` is
+ * called after each model call and between batch chunks. `close()` frees the channel.
+ */
+export class StepGuard {
+  /** Decode steps completed (the step count reported in an abort). */
+  steps = 0;
+  private channel: MessageChannel | null = null;
+  private wake: (() => void) | null = null;
+  private readonly deadline: number;
+
+  /** `maxTime` in seconds (null: none); `now` in milliseconds (tests inject a clock). */
+  constructor(
+    private readonly signal?: AbortSignal,
+    maxTime: number | null = null,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.deadline = maxTime === null ? Infinity : now() + maxTime * 1000;
+  }
+
+  /** Throws {@link GenerationAbortedError} when the signal has aborted. */
+  check(): void {
+    if (this.signal?.aborted) throw new GenerationAbortedError(this.signal.reason, this.steps);
+  }
+
+  /** True once `maxTime` has run out (long loops stop early at the next safe point). */
+  get pastDeadline(): boolean {
+    return this.deadline !== Infinity && this.now() > this.deadline;
+  }
+
+  /**
+   * Counts a finished step, lets the event loop run one macrotask turn (a `MessageChannel`
+   * message: ~15 µs, where `setTimeout(0)` is clamped to ~2 ms), then checks the signal.
+   */
+  async between(): Promise<void> {
+    this.steps++;
+    await this.macrotask();
+    this.check();
+  }
+
+  private macrotask(): Promise<void> {
+    if (typeof MessageChannel === "undefined") {
+      return new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    if (this.channel === null) {
+      this.channel = new MessageChannel();
+      this.channel.port1.onmessage = () => {
+        const w = this.wake;
+        this.wake = null;
+        w?.();
+      };
+    }
+    const ch = this.channel;
+    return new Promise((resolve) => {
+      this.wake = resolve;
+      ch.port2.postMessage(0);
+    });
+  }
+
+  /** Closes the channel (an open port would keep the process alive). */
+  close(): void {
+    this.channel?.port1.close();
+    this.channel?.port2.close();
+    this.channel = null;
+  }
+}
