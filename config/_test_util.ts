@@ -17,4 +17,10 @@ export const MODELS = [
   "bert2gpt2",
   "roberta2roberta",
   "bertgeneration",
+  "xlmr2xlmr",
+  "electra2electra",
+  "distilbert2bert",
+  "longformer2roberta",
+  "bert2bert-shared",
+  "bert2bert-bf16",
 ] as const;

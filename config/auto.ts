@@ -29,8 +29,9 @@ function classFor(type: unknown, file: string, prefix: string): typeof Pretraine
 }
 
 /**
- * HF's `AutoConfig`: dispatches on `model_type` (`"bert"`, `"roberta"`, `"bert-generation"`,
- * `"gpt2"`, `"encoder-decoder"`). An unknown or missing `model_type` is a ConfigError naming the
+ * HF's `AutoConfig`: dispatches on `model_type` (`"bert"`, `"roberta"`, `"xlm-roberta"`,
+ * `"camembert"`, `"bert-generation"`, `"electra"`, `"distilbert"`, `"longformer"`, `"gpt2"`,
+ * `"encoder-decoder"`). An unknown or missing `model_type` is a ConfigError naming the
  * value and listing the known ones.
  *
  * @example

@@ -52,7 +52,7 @@ Deno.test("unknown model_type → ConfigError naming the value and listing the k
   );
   assertEquals(
     e.message,
-    't5/config.json: field "model_type" is string "t5"; expected one of "bert", "roberta", "bert-generation", "gpt2", "encoder-decoder"',
+    't5/config.json: field "model_type" is string "t5"; expected one of "bert", "roberta", "xlm-roberta", "camembert", "bert-generation", "electra", "distilbert", "longformer", "gpt2", "encoder-decoder"',
   );
   const e2 = assertThrows(() => AutoConfig.fromJSON({ hidden_size: 4 }), ConfigError);
   assertEquals(

@@ -1,6 +1,7 @@
 /**
  * BERT-family configs with HF 4.40.2 defaults: `BertConfig`, `RobertaConfig` (BERT's layout,
- * with pad 1 / bos 0 / eos 2 and vocab 50265) and `BertGenerationConfig` (no token types).
+ * with pad 1 / bos 0 / eos 2 and vocab 50265), `XLMRobertaConfig` and `CamembertConfig`
+ * (RoBERTa's fields, vocab 30522) and `BertGenerationConfig` (no token types).
  *
  * @module
  */
@@ -13,8 +14,13 @@ const prob = () => z.number().min(0).max(1);
 const positionEmbeddingType = () =>
   z.enum(["absolute", "relative_key", "relative_key_query"]).default("absolute");
 
-/** Fields shared by BERT, RoBERTa and BertGeneration (BertGeneration has no token types). */
-function bertShape(d: { vocab: number; pad: number; bos: number | null; eos: number | null }) {
+/**
+ * Fields shared by BERT, RoBERTa, XLM-R, CamemBERT, ELECTRA and BertGeneration (BertGeneration
+ * drops the token types), with the family's id and vocabulary defaults.
+ */
+export function bertShape(
+  d: { vocab: number; pad: number; bos: number | null; eos: number | null },
+) {
   return {
     ...pretrainedConfigShape,
     pad_token_id: z.int().nullable().default(d.pad),
@@ -132,6 +138,52 @@ export class RobertaConfig extends BertLikeConfig {
 
   /** Builds a config from camelCased options over HF's defaults. */
   constructor(options: ConfigOptions<RobertaConfig> = {}) {
+    super(options as ConfigOptions<PretrainedConfig>);
+  }
+}
+
+/**
+ * HF `XLMRobertaConfig`: RoBERTa's fields (pad 1, bos 0, eos 2) with HF's default vocab 30522.
+ *
+ * @example
+ * ```ts
+ * import { XLMRobertaConfig } from "@encdec/config";
+ * new XLMRobertaConfig().modelType; // "xlm-roberta"
+ * ```
+ */
+export class XLMRobertaConfig extends BertLikeConfig {
+  /** HF `model_type`. */
+  static override readonly modelType: string = "xlm-roberta";
+  /** The zod schema of an XLM-RoBERTa `config.json`. */
+  static override readonly schema: z.ZodObject = z.looseObject(
+    bertShape({ vocab: 30522, pad: 1, bos: 0, eos: 2 }),
+  );
+
+  /** Builds a config from camelCased options over HF's defaults. */
+  constructor(options: ConfigOptions<XLMRobertaConfig> = {}) {
+    super(options as ConfigOptions<PretrainedConfig>);
+  }
+}
+
+/**
+ * HF `CamembertConfig`: RoBERTa's fields (pad 1, bos 0, eos 2) with HF's default vocab 30522.
+ *
+ * @example
+ * ```ts
+ * import { CamembertConfig } from "@encdec/config";
+ * new CamembertConfig().padTokenId; // 1
+ * ```
+ */
+export class CamembertConfig extends BertLikeConfig {
+  /** HF `model_type`. */
+  static override readonly modelType: string = "camembert";
+  /** The zod schema of a CamemBERT `config.json`. */
+  static override readonly schema: z.ZodObject = z.looseObject(
+    bertShape({ vocab: 30522, pad: 1, bos: 0, eos: 2 }),
+  );
+
+  /** Builds a config from camelCased options over HF's defaults. */
+  constructor(options: ConfigOptions<CamembertConfig> = {}) {
     super(options as ConfigOptions<PretrainedConfig>);
   }
 }

@@ -7,9 +7,18 @@
  * @module
  */
 import { z } from "zod";
-import { BertConfig, BertGenerationConfig, RobertaConfig } from "./bert.ts";
+import {
+  BertConfig,
+  BertGenerationConfig,
+  CamembertConfig,
+  RobertaConfig,
+  XLMRobertaConfig,
+} from "./bert.ts";
+import { DistilBertConfig } from "./distilbert.ts";
+import { ElectraConfig } from "./electra.ts";
 import { ConfigError } from "./errors.ts";
 import { GPT2Config } from "./gpt2.ts";
+import { LongformerConfig } from "./longformer.ts";
 import { type ConfigOptions, PretrainedConfig } from "./pretrained.ts";
 import { loadConfigJson } from "./_load.ts";
 import { pretrainedConfigShape } from "./_pretrained_fields.ts";
@@ -17,18 +26,39 @@ import type { ResolveOptions } from "./resolve.ts";
 import { camelToSnake, describeValue, isPlainObject, joinPath } from "./_util.ts";
 
 /** A config that can be the encoder or decoder of an `EncoderDecoderConfig`. */
-export type ModelConfig = BertConfig | RobertaConfig | BertGenerationConfig | GPT2Config;
+export type ModelConfig =
+  | BertConfig
+  | RobertaConfig
+  | XLMRobertaConfig
+  | CamembertConfig
+  | BertGenerationConfig
+  | ElectraConfig
+  | DistilBertConfig
+  | LongformerConfig
+  | GPT2Config;
+
+/** A config class usable as encoder or decoder. */
+export type ModelConfigClass =
+  | typeof BertConfig
+  | typeof RobertaConfig
+  | typeof XLMRobertaConfig
+  | typeof CamembertConfig
+  | typeof BertGenerationConfig
+  | typeof ElectraConfig
+  | typeof DistilBertConfig
+  | typeof LongformerConfig
+  | typeof GPT2Config;
 
 /** Config classes usable as encoder or decoder, by HF `model_type`. */
-export const MODEL_CONFIG_CLASSES: Readonly<
-  Record<
-    string,
-    typeof BertConfig | typeof RobertaConfig | typeof BertGenerationConfig | typeof GPT2Config
-  >
-> = {
+export const MODEL_CONFIG_CLASSES: Readonly<Record<string, ModelConfigClass>> = {
   bert: BertConfig,
   roberta: RobertaConfig,
+  "xlm-roberta": XLMRobertaConfig,
+  camembert: CamembertConfig,
   "bert-generation": BertGenerationConfig,
+  electra: ElectraConfig,
+  distilbert: DistilBertConfig,
+  longformer: LongformerConfig,
   gpt2: GPT2Config,
 };
 

@@ -3,13 +3,18 @@ import {
   AutoConfig,
   BertConfig,
   BertGenerationConfig,
+  CamembertConfig,
   ConfigError,
+  DistilBertConfig,
+  ElectraConfig,
   EncoderDecoderConfig,
   GenerationConfig,
   GPT2Config,
+  LongformerConfig,
   type ModelConfig,
   RobertaConfig,
   splitEncoderDecoderKwargs,
+  XLMRobertaConfig,
 } from "./mod.ts";
 import { MODELS, readTestJson, testdata } from "./_test_util.ts";
 
@@ -38,6 +43,11 @@ function subConfig(dict: Record<string, unknown>, flags: boolean): ModelConfig {
       roberta: RobertaConfig,
       "bert-generation": BertGenerationConfig,
       gpt2: GPT2Config,
+      "xlm-roberta": XLMRobertaConfig,
+      camembert: CamembertConfig,
+      electra: ElectraConfig,
+      distilbert: DistilBertConfig,
+      longformer: LongformerConfig,
     }[
       c.modelType as "bert"
     ],
@@ -169,7 +179,7 @@ Deno.test("nested errors name the nested field path; unknown nested model_type l
   const e2 = assertThrows(() => AutoConfig.fromJSON(bad2, { file: "m/config.json" }), ConfigError);
   assertEquals(
     e2.message,
-    'm/config.json: field "decoder.model_type" is string "t5"; expected one of "bert", "roberta", "bert-generation", "gpt2" for an encoder or decoder',
+    'm/config.json: field "decoder.model_type" is string "t5"; expected one of "bert", "roberta", "xlm-roberta", "camembert", "bert-generation", "electra", "distilbert", "longformer", "gpt2" for an encoder or decoder',
   );
   const { encoder: _, ...noEncoder } = golden;
   const e3 = assertThrows(

@@ -1,6 +1,7 @@
 /**
- * `@encdec/config`: Hugging Face-compatible configuration objects (BERT, RoBERTa,
- * BertGeneration, GPT-2, EncoderDecoder, Generation) and the shared error root.
+ * `@encdec/config`: Hugging Face-compatible configuration objects (BERT, RoBERTa, XLM-RoBERTa,
+ * CamemBERT, ELECTRA, DistilBERT, Longformer, BertGeneration, GPT-2, EncoderDecoder, Generation)
+ * and the shared error root.
  *
  * Every config is parsed once by a zod schema with HF 4.40.2's defaults and JSON field names;
  * TypeScript fields are camelCased (`hidden_size` → `hiddenSize`). `toJSON()` writes HF's
@@ -22,6 +23,7 @@
 export * from "./errors.ts";
 export * from "./resolve.ts";
 export { camelToSnake, snakeToCamel } from "./key_case.ts";
+export { checkModelSize, MODEL_LIMITS } from "./limits.ts";
 export {
   type ConfigClass,
   type ConfigOptions,
@@ -31,12 +33,23 @@ export {
   type WritableDataKeys,
 } from "./pretrained.ts";
 export type { FromPretrainedOptions } from "./_load.ts";
-export { BertConfig, BertGenerationConfig, BertLikeConfig, RobertaConfig } from "./bert.ts";
+export {
+  BertConfig,
+  BertGenerationConfig,
+  BertLikeConfig,
+  CamembertConfig,
+  RobertaConfig,
+  XLMRobertaConfig,
+} from "./bert.ts";
+export { DistilBertConfig } from "./distilbert.ts";
+export { ElectraConfig } from "./electra.ts";
 export { GPT2Config } from "./gpt2.ts";
+export { LongformerConfig } from "./longformer.ts";
 export {
   EncoderDecoderConfig,
   MODEL_CONFIG_CLASSES,
   type ModelConfig,
+  type ModelConfigClass,
   splitEncoderDecoderKwargs,
   type SplitKwargs,
 } from "./encoder_decoder.ts";

@@ -16,12 +16,12 @@
  * @module
  */
 import { join } from "node:path";
-import { HubError, InvalidRepoIdError } from "./hub_errors.ts";
+import { HubError, InvalidRepoIdError, InvalidRepoPathError } from "./hub_errors.ts";
 
 /** Default Hub endpoint when `$HF_ENDPOINT` is not set. */
 export const DEFAULT_ENDPOINT = "https://huggingface.co";
 
-/** Reads an environment variable; `undefined` when unset or when env access is not permitted. */
+/** Reads an environment variable; `undefined` when unset, empty, or when env access is denied. */
 export function getEnv(name: string): string | undefined {
   try {
     const v = Deno.env.get(name);
@@ -31,16 +31,81 @@ export function getEnv(name: string): string | undefined {
   }
 }
 
-function expandUser(path: string): string {
-  if (path === "~" || path.startsWith("~/")) {
-    const home = getEnv("HOME") ?? getEnv("USERPROFILE");
-    if (home) return home + path.slice(1);
-  }
+/** Where the Hub client keeps and finds things, derived from the environment (`resolveHubPaths`). */
+export interface HubPaths {
+  /** `$HF_HOME`, else `$XDG_CACHE_HOME/huggingface`, else `~/.cache/huggingface`. */
+  hfHome: string;
+  /** `$HF_HUB_CACHE`, else `$HUGGINGFACE_HUB_CACHE`, else `<hfHome>/hub`. */
+  cacheDir: string;
+  /** `$HF_TOKEN_PATH`, else `<hfHome>/token` (written by `huggingface-cli login`). */
+  tokenPath: string;
+  /** `$HF_ENDPOINT` without trailing `/`, else `https://huggingface.co`. */
+  endpoint: string;
+  /** `$HF_HUB_OFFLINE` is `1`, `ON`, `YES` or `TRUE` (any case). */
+  offline: boolean;
+}
+
+function expandUser(path: string, home: string | undefined): string {
+  if ((path === "~" || path.startsWith("~/")) && home) return home + path.slice(1);
   return path;
 }
 
 /**
- * `$HF_HOME`, default `$XDG_CACHE_HOME/huggingface`, default `~/.cache/huggingface`.
+ * Resolves the Hugging Face environment exactly as `huggingface_hub` does (`constants.py`), so
+ * Python and encdec use the same cache and the CLI can grant itself exactly these paths:
+ *
+ * - `hfHome` = `$HF_HOME`, else `$XDG_CACHE_HOME/huggingface`, else `~/.cache/huggingface`;
+ * - `cacheDir` = `$HF_HUB_CACHE`, else `$HUGGINGFACE_HUB_CACHE` (legacy), else `<hfHome>/hub`;
+ * - `tokenPath` = `$HF_TOKEN_PATH`, else `<hfHome>/token`;
+ * - `endpoint` = `$HF_ENDPOINT` without trailing slashes, else `https://huggingface.co`;
+ * - `offline` = `$HF_HUB_OFFLINE` in `1`/`ON`/`YES`/`TRUE`.
+ *
+ * A leading `~` is expanded with `$HOME` (or `$USERPROFILE`). One deliberate difference: a variable
+ * set to the empty string counts as unset (Python would put the cache in the working directory).
+ * Relative values stay relative to the working directory, as in Python.
+ *
+ * @param env the variables to read; default the process environment (a denied read counts as
+ * unset).
+ * @throws {HubError} when no variable locates the cache and `HOME` is not set either.
+ *
+ * @example
+ * ```ts
+ * import { resolveHubPaths } from "@encdec/config";
+ * const { cacheDir, endpoint } = resolveHubPaths({ HF_HOME: "/data/hf" });
+ * // cacheDir === "/data/hf/hub", endpoint === "https://huggingface.co"
+ * ```
+ */
+export function resolveHubPaths(env?: Record<string, string | undefined>): HubPaths {
+  const get = env
+    ? (name: string) => (env[name] === "" ? undefined : env[name])
+    : getEnv;
+  const home = get("HOME") ?? get("USERPROFILE");
+  const cacheVar = get("HF_HUB_CACHE") ?? get("HUGGINGFACE_HUB_CACHE");
+  const homeVar = get("HF_HOME");
+  const xdg = get("XDG_CACHE_HOME");
+  let hfHome: string;
+  if (homeVar) hfHome = expandUser(homeVar, home);
+  else if (xdg) hfHome = join(expandUser(xdg, home), "huggingface");
+  else if (home) hfHome = join(home, ".cache", "huggingface");
+  else if (cacheVar) hfHome = join(expandUser(cacheVar, home), ".."); // only the cache is needed
+  else {
+    throw new HubError(
+      "hub: cannot locate the cache: neither HF_HOME, HF_HUB_CACHE, XDG_CACHE_HOME nor HOME is " +
+        "set (or env access is denied); set HF_HOME or pass cacheDir",
+    );
+  }
+  const cacheDir = cacheVar ? expandUser(cacheVar, home) : join(hfHome, "hub");
+  const tokenVar = get("HF_TOKEN_PATH");
+  const tokenPath = tokenVar ? expandUser(tokenVar, home) : join(hfHome, "token");
+  const endpoint = (get("HF_ENDPOINT") ?? "").replace(/\/+$/, "") || DEFAULT_ENDPOINT;
+  const off = get("HF_HUB_OFFLINE")?.trim().toUpperCase();
+  const offline = off === "1" || off === "ON" || off === "YES" || off === "TRUE";
+  return { hfHome, cacheDir, tokenPath, endpoint, offline };
+}
+
+/**
+ * `$HF_HOME`, default `$XDG_CACHE_HOME/huggingface`, default `~/.cache/huggingface`
+ * (`resolveHubPaths().hfHome`).
  *
  * @example
  * ```ts
@@ -49,22 +114,12 @@ function expandUser(path: string): string {
  * ```
  */
 export function hfHome(): string {
-  const explicit = getEnv("HF_HOME");
-  if (explicit) return expandUser(explicit);
-  const xdg = getEnv("XDG_CACHE_HOME");
-  if (xdg) return join(expandUser(xdg), "huggingface");
-  const home = getEnv("HOME") ?? getEnv("USERPROFILE");
-  if (!home) {
-    throw new HubError(
-      "hub: cannot locate the cache: neither HF_HOME, HF_HUB_CACHE nor HOME is set (or env access " +
-        "is denied); set HF_HOME or pass cacheDir",
-    );
-  }
-  return join(home, ".cache", "huggingface");
+  return resolveHubPaths().hfHome;
 }
 
 /**
- * The Hub cache directory: `$HF_HUB_CACHE`, else `$HF_HOME/hub` (Python's default rules).
+ * The Hub cache directory: `$HF_HUB_CACHE`, else `$HUGGINGFACE_HUB_CACHE`, else `$HF_HOME/hub`
+ * (Python's rules; `resolveHubPaths().cacheDir`).
  *
  * @example
  * ```ts
@@ -73,9 +128,7 @@ export function hfHome(): string {
  * ```
  */
 export function hubCacheDir(): string {
-  const explicit = getEnv("HF_HUB_CACHE") ?? getEnv("HUGGINGFACE_HUB_CACHE");
-  if (explicit) return expandUser(explicit);
-  return join(hfHome(), "hub");
+  return resolveHubPaths().cacheDir;
 }
 
 /**
@@ -88,7 +141,7 @@ export function hubCacheDir(): string {
  * ```
  */
 export function hubEndpoint(): string {
-  return (getEnv("HF_ENDPOINT") ?? DEFAULT_ENDPOINT).replace(/\/+$/, "");
+  return (getEnv("HF_ENDPOINT") ?? "").replace(/\/+$/, "") || DEFAULT_ENDPOINT;
 }
 
 /**
@@ -119,8 +172,7 @@ export function getHubToken(): string | undefined {
   const fromEnv = getEnv("HF_TOKEN") ?? getEnv("HUGGING_FACE_HUB_TOKEN");
   if (fromEnv) return fromEnv.trim();
   try {
-    const path = getEnv("HF_TOKEN_PATH") ?? join(hfHome(), "token");
-    const text = Deno.readTextFileSync(expandUser(path)).trim();
+    const text = Deno.readTextFileSync(resolveHubPaths().tokenPath).trim();
     return text === "" ? undefined : text;
   } catch {
     return undefined;
@@ -159,25 +211,47 @@ export function validateRepoId(repoId: string): void {
   if (repoId.endsWith(".git")) throw bad("it ends with '.git'");
 }
 
-/** Throws unless `path` is a safe relative path inside a repo or cache folder (no `..`, no `/x`). */
+/** Longest file name part most file systems accept, in UTF-8 bytes. */
+const MAX_PART_BYTES = 255;
+/** Longest repository path (or revision) accepted, in UTF-8 bytes: leaves room for the cache dir. */
+const MAX_PATH_BYTES = 1024;
+
+/**
+ * Throws `InvalidRepoPathError` unless `path` can be a path inside a repo or cache folder: relative,
+ * `/`-separated, no empty, `.` or `..` parts, no backslash or NUL, each part at most 255 bytes and
+ * the whole at most 1024 bytes (UTF-8).
+ */
 export function validateRepoPath(
   path: string,
   what: "filename" | "revision",
   ctx: { repoId?: string } = {},
 ): void {
   const segs = path.split("/");
+  const bytes = (s: string) => new TextEncoder().encode(s).length;
+  let why: string | null = null;
   if (
     path.length === 0 || path.includes("\\") || path.includes("\0") ||
     segs.some((s) => s === "" || s === "." || s === "..")
   ) {
-    throw new HubError(
-      `hub: invalid ${what} ${JSON.stringify(path)}${ctx.repoId ? ` for "${ctx.repoId}"` : ""}: ` +
-        `expected a relative path with "/" separators and no empty, "." or ".." parts`,
-      what === "filename"
-        ? { repoId: ctx.repoId, filename: path }
-        : { repoId: ctx.repoId, revision: path },
-    );
+    why = `expected a relative path with "/" separators and no empty, "." or ".." parts`;
+  } else if (bytes(path) > MAX_PATH_BYTES) {
+    why = `it is ${bytes(path)} bytes long (${segs.length} parts); the cache holds paths of at ` +
+      `most ${MAX_PATH_BYTES} bytes`;
+  } else {
+    const long = segs.find((s) => bytes(s) > MAX_PART_BYTES);
+    if (long !== undefined) {
+      why = `its part "${long.slice(0, 40)}…" is ${bytes(long)} bytes long; file systems hold ` +
+        `names of at most ${MAX_PART_BYTES} bytes`;
+    }
   }
+  if (why === null) return;
+  const shown = path.length > 120 ? `${JSON.stringify(path.slice(0, 120))}…` : JSON.stringify(path);
+  throw new InvalidRepoPathError(
+    `hub: invalid ${what} ${shown}${ctx.repoId ? ` for "${ctx.repoId}"` : ""}: ${why}`,
+    what === "filename"
+      ? { repoId: ctx.repoId, filename: path }
+      : { repoId: ctx.repoId, revision: path },
+  );
 }
 
 /**

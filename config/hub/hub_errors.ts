@@ -73,6 +73,19 @@ export class HubError extends EncdecError {
 export class InvalidRepoIdError extends HubError {}
 
 /**
+ * A file name or revision that cannot become a path in the cache: `..`, an absolute path, a
+ * backslash, a part longer than 255 bytes, a path longer than 1024 bytes.
+ *
+ * @example
+ * ```ts
+ * import { InvalidRepoPathError } from "@encdec/config";
+ * const e = new InvalidRepoPathError("hub: invalid filename \"../x\"", { filename: "../x" });
+ * console.log(e.filename);
+ * ```
+ */
+export class InvalidRepoPathError extends HubError {}
+
+/**
  * The repository does not exist (HTTP 404 `RepoNotFound`), or it cannot be seen with the current
  * credentials.
  *
@@ -146,7 +159,26 @@ export class EntryNotFoundError extends HubError {}
  * console.log(e.filename);
  * ```
  */
-export class OfflineModeError extends HubError {}
+export class OfflineModeError extends HubError {
+  /** The cache directory that was looked in, when known. */
+  readonly cacheDir?: string;
+  /**
+   * Whether the cache holds anything of the repository at all: `false` means the model was never
+   * downloaded into `cacheDir` (so no file of it can be found offline), `undefined` when unknown.
+   */
+  readonly repoCached?: boolean;
+
+  /** Builds the error; `context.cacheDir` and `context.repoCached` say where it looked. */
+  constructor(
+    message: string,
+    context: HubErrorContext & { cacheDir?: string; repoCached?: boolean } = {},
+    options?: ErrorOptions,
+  ) {
+    super(message, context, options);
+    this.cacheDir = context.cacheDir;
+    this.repoCached = context.repoCached;
+  }
+}
 
 /**
  * The Hub could not be reached (DNS, refused connection, timeout, connection cut too often) and the
@@ -185,3 +217,110 @@ export class CorruptDownloadError extends HubError {}
  * ```
  */
 export class HubHttpError extends HubError {}
+
+/**
+ * A redirect the client refuses to follow: a `Location` that is not `http:` or `https:`
+ * (`file:`, `data:`, ...), that cannot be parsed, or too many hops. The message names the file and
+ * the location.
+ *
+ * @example
+ * ```ts
+ * import { UnsafeRedirectError } from "@encdec/config";
+ * const e = new UnsafeRedirectError("hub: refused redirect to file:///etc/passwd", {});
+ * console.log(e.location);
+ * ```
+ */
+export class UnsafeRedirectError extends HubError {
+  /** The `Location` header as the server sent it. */
+  readonly location?: string;
+
+  /** Builds the error; `context.location` is the refused `Location`. */
+  constructor(
+    message: string,
+    context: HubErrorContext & { location?: string } = {},
+    options?: ErrorOptions,
+  ) {
+    super(message, context, options);
+    this.location = context.location;
+  }
+}
+
+/**
+ * An answer larger than allowed: a file body longer than its announced size (`X-Linked-Size` /
+ * `Content-Length`), a body with no announced size past `maxUnsizedBytes`, or an API answer past
+ * `maxMetadataBytes`. Nothing past the limit is written; the partial file is deleted.
+ *
+ * @example
+ * ```ts
+ * import { ResponseTooLargeError } from "@encdec/config";
+ * const e = new ResponseTooLargeError("hub: body past 100 bytes", { filename: "config.json" });
+ * console.log(e.limit);
+ * ```
+ */
+export class ResponseTooLargeError extends HubError {
+  /** The limit in bytes that was exceeded. */
+  readonly limit?: number;
+
+  /** Builds the error; `context.limit` is the byte limit that was passed. */
+  constructor(
+    message: string,
+    context: HubErrorContext & { limit?: number } = {},
+    options?: ErrorOptions,
+  ) {
+    super(message, context, options);
+    this.limit = context.limit;
+  }
+}
+
+/**
+ * A request or download that did not finish within its overall deadline (`downloadTimeoutMs` for
+ * a file, `etagTimeoutMs` for metadata), e.g. a body trickling a byte at a time.
+ *
+ * @example
+ * ```ts
+ * import { HubTimeoutError } from "@encdec/config";
+ * const e = new HubTimeoutError("hub: download of config.json took over 60 s", {});
+ * console.log(e.message);
+ * ```
+ */
+export class HubTimeoutError extends HubError {}
+
+/**
+ * A file whose bytes cannot be checked: its ETag is neither a sha256 (64 hex) nor a git blob sha1
+ * (40 hex) and the server announced no size. Nothing is downloaded.
+ *
+ * @example
+ * ```ts
+ * import { UnverifiableDownloadError } from "@encdec/config";
+ * const e = new UnverifiableDownloadError("hub: cannot verify", { filename: "config.json" });
+ * console.log(e.filename);
+ * ```
+ */
+export class UnverifiableDownloadError extends HubError {}
+
+/**
+ * The cache cannot hold a file safely: a path in the cache (`blobs`, a snapshot file, `refs`, the
+ * lock folder) is a symlink that leads outside the cache or the repository's folder, or a listing
+ * whose paths collide in a file system (`a` and `a/b` both files, revisions `v1` and `v1/x`).
+ *
+ * @example
+ * ```ts
+ * import { CacheLayoutError } from "@encdec/config";
+ * const e = new CacheLayoutError("hub: blobs is a symlink out of the cache", { repoId: "org/m" });
+ * console.log(e.path);
+ * ```
+ */
+export class CacheLayoutError extends HubError {
+  /** The cache path involved. */
+  readonly path?: string;
+
+  /** Builds the error; `context.path` is the cache path involved. */
+  constructor(
+    message: string,
+    context: HubErrorContext & { path?: string } = {},
+    options?: ErrorOptions,
+  ) {
+    super(message, context, options);
+    this.path = context.path;
+  }
+}
