@@ -27,13 +27,8 @@ export * from "./models/bert_generation.ts";
 export * from "./models/gpt2.ts";
 export * from "./autograd/mod.ts";
 export * from "./training/mod.ts";
-export {
-  type LoadingInfo,
-  ModelInputError,
-  ModelLoadError,
-  type ParamSpec,
-  ParamView,
-} from "./models/_params.ts";
+export { ModelInputError, ModelLoadError } from "./models/errors.ts";
+export { type LoadingInfo, type ParamSpec, ParamView } from "./models/key_table.ts";
 export type {
   DecoderArgs,
   DecoderOutput,
@@ -41,6 +36,7 @@ export type {
   EncoderArgs,
   EncoderOutput,
   EncoderStack,
-} from "./models/_layers.ts";
+  StackOutput,
+} from "./models/stacks.ts";
 export * from "./backends/webgpu/mod.ts";
 export * from "./backends/onnx/mod.ts";

@@ -7,7 +7,7 @@
 import { assert } from "@std/assert";
 import type { RandomSource } from "../backend.ts";
 import { cpu } from "../backends/cpu/cpu.ts";
-import { NormalRng } from "../models/_params.ts";
+import { NormalRng } from "../models/_normal_rng.ts";
 import { numel, Tensor } from "../tensor.ts";
 import { AutogradBackend } from "./backend.ts";
 import type { Var } from "./var.ts";

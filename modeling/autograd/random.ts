@@ -5,7 +5,7 @@
  * @module
  */
 import type { RandomSource } from "../backend.ts";
-import { NormalRng } from "../models/_params.ts";
+import { NormalRng } from "../models/_normal_rng.ts";
 
 /**
  * A deterministic `RandomSource` from a 32-bit seed: the same seed gives the same draws on every

@@ -17,7 +17,8 @@ import {
   hiddenSizeOf,
   type SubConfig,
 } from "./_registry.ts";
-import { type LoadingInfo, ModelLoadError, type ParamSpec, prefixed, row } from "./_params.ts";
+import { type LoadingInfo, type ParamSpec, prefixed, row } from "./key_table.ts";
+import { ModelLoadError } from "./errors.ts";
 import type { EncoderDecoderConfigInput, PartLoadingInfo } from "./outputs.ts";
 
 /** `c` as an `EncoderDecoderConfig` (a `config.json` dict is parsed); other configs fail. */

@@ -5,8 +5,8 @@
  * @module
  */
 import { Tensor } from "../tensor.ts";
-import type { Ids, Mask } from "./_layers.ts";
-import { ModelInputError } from "./_params.ts";
+import type { Ids, Mask } from "./stacks.ts";
+import { ModelInputError } from "./errors.ts";
 
 function values(
   input: number[][] | Tensor,

@@ -1,115 +1,14 @@
 /**
- * Pieces shared by every architecture: the encoder/decoder module contracts that
- * `EncoderDecoderModel` composes, head splitting, HF-style additive masks, id checks.
+ * Layer helpers shared by every architecture: dropout, attention with dropout, device scopes,
+ * head splitting, HF-style additive masks and position ids built from host inputs (the helpers
+ * a graph recorder turns into ops), id and length checks.
  *
  * @module
  */
 import type { AttentionOptions, Backend, RandomSource } from "../backend.ts";
 import { FLOAT32_MIN as MASK_MIN, Tensor } from "../tensor.ts";
-import type { EncoderDecoderCache, KeyValue } from "./cache.ts";
-import { ModelInputError, type ParamSpec, type ParamView } from "./_params.ts";
-
-/** Host ids `[batch, len]` (int32). */
-export type Ids = Tensor<"int32">;
-
-/** Host 0/1 mask `[batch, len]` (float32). */
-export type Mask = Tensor<"float32">;
-
-/** Inputs of an encoder stack. */
-export interface EncoderArgs<T> {
-  /** Token ids `[batch, srcLen]` (or `inputsEmbeds`). */
-  inputIds?: Ids;
-  /** Embedded inputs `[batch, srcLen, hidden]` instead of ids. */
-  inputsEmbeds?: T;
-  /** 0/1 `[batch, srcLen]`; all ones when absent. */
-  attentionMask?: Mask;
-  /** Training mode: the generator dropout draws from (absent: no dropout, eval mode). */
-  dropout?: RandomSource;
-  /** Also return the hidden states after the embeddings and each layer. */
-  outputHiddenStates?: boolean;
-  /** Also return the attention probabilities of each layer. */
-  outputAttentions?: boolean;
-}
-
-/** Outputs of an encoder stack. */
-export interface EncoderOutput<T> {
-  /** `[batch, srcLen, hidden]`. */
-  lastHiddenState: T;
-  /** Embeddings + each layer, `[batch, srcLen, hidden]` each. */
-  hiddenStates?: T[];
-  /** Per layer `[batch, heads, srcLen, srcLen]`. */
-  attentions?: T[];
-}
-
-/** Inputs of a decoder with LM head. */
-export interface DecoderArgs<T> {
-  /** New token ids `[batch, t]` (or `inputsEmbeds`). */
-  inputIds?: Ids;
-  /** Embedded new tokens `[batch, t, hidden]`. */
-  inputsEmbeds?: T;
-  /** 0/1 `[batch, past + t]`; causal-only when absent. */
-  attentionMask?: Mask;
-  /** Training mode: the generator dropout draws from (absent: no dropout, eval mode). */
-  dropout?: RandomSource;
-  /** Encoder output `[batch, srcLen, hidden]` (needed when `past` has no cross K/V). */
-  encoderHiddenStates?: T;
-  /** 0/1 `[batch, srcLen]` of the encoder input. */
-  encoderAttentionMask?: Mask;
-  /** Past K/V; `null` on the first call. */
-  past?: EncoderDecoderCache<T> | null;
-  /** Return the (extended) cache. */
-  useCache?: boolean;
-  /** Also return hidden states. */
-  outputHiddenStates?: boolean;
-  /** Also return self- and cross-attention probabilities. */
-  outputAttentions?: boolean;
-}
-
-/** Outputs of a decoder with LM head. */
-export interface DecoderOutput<T> {
-  /** `[batch, t, vocab]`. */
-  logits: T;
-  /** Self K/V per layer (past + new) and cross K/V per layer, when `useCache`. */
-  self?: KeyValue<T>[];
-  /** Cross K/V per layer, when `useCache`. */
-  cross?: KeyValue<T>[];
-  /** Embeddings + each layer `[batch, t, hidden]`. */
-  hiddenStates?: T[];
-  /** Per layer `[batch, heads, t, past + t]`. */
-  attentions?: T[];
-  /** Per layer `[batch, heads, t, srcLen]`. */
-  crossAttentions?: T[];
-}
-
-/** What `EncoderDecoderModel` needs from an encoder architecture. */
-export interface EncoderStack<T> {
-  /** Width of the output. */
-  readonly hiddenSize: number;
-  /** Runs the encoder. */
-  forward(args: EncoderArgs<T>): EncoderOutput<T>;
-}
-
-/** What `EncoderDecoderModel` needs from a decoder architecture. */
-export interface DecoderStack<T> {
-  /** Width of the hidden states. */
-  readonly hiddenSize: number;
-  /** Logits width. */
-  readonly vocabSize: number;
-  /** Runs the decoder on new tokens (and the past) and the LM head. */
-  forward(args: DecoderArgs<T>): DecoderOutput<T>;
-}
-
-/** An architecture as `EncoderDecoderModel` sees it: a key table and a builder. */
-export interface Architecture<T> {
-  /** Key table of the model, keys relative to the module (e.g. `"bert.embeddings..."`). */
-  table: ParamSpec[];
-  /** Key prefix of the base model inside the module (`"bert"`, `"roberta"`, `"transformer"`, `""`). */
-  basePrefix: string;
-  /** Unexpected checkpoint keys HF ignores silently. */
-  ignoreUnexpected?: RegExp[];
-  /** Builds the stack over loaded handles. */
-  build(b: Backend<T>, w: ParamView<T>): EncoderStack<T> | DecoderStack<T>;
-}
+import { ModelInputError } from "./errors.ts";
+import type { Ids, Mask } from "./stacks.ts";
 
 /**
  * Dropout in training mode (`rng` given and `p > 0`); identity otherwise (eval mode, `p = 0`).

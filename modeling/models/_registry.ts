@@ -30,8 +30,9 @@ import {
   RobertaModel,
   robertaModelTable,
 } from "./roberta.ts";
-import type { DecoderStack, EncoderStack } from "./_layers.ts";
-import { ModelLoadError, type ParamSpec, type ParamView } from "./_params.ts";
+import type { DecoderStack, EncoderStack } from "./stacks.ts";
+import { ModelLoadError } from "./errors.ts";
+import type { ParamSpec, ParamView } from "./key_table.ts";
 
 /** A sub-model config as HF's JSON dict (snake_case), with `model_type`. */
 export type SubConfig = Record<string, unknown> & { model_type: string };

@@ -16,16 +16,15 @@ import {
   causalPaddingMask,
   checkIds,
   checkLength,
-  type DecoderArgs,
-  type DecoderStack,
   dropout,
-  type EncoderStack,
   intTensor,
   mergeHeads,
   paddingMask,
   splitHeads,
 } from "./_layers.ts";
-import { ModelInputError, ModelLoadError, type ParamSpec, type ParamView, row } from "./_params.ts";
+import type { DecoderArgs, DecoderStack, EncoderStack, StackOutput } from "./stacks.ts";
+import { ModelInputError, ModelLoadError } from "./errors.ts";
+import { type ParamSpec, type ParamView, row } from "./key_table.ts";
 
 // ---- config ------------------------------------------------------------------------------------
 
@@ -179,21 +178,8 @@ export function bertLMHeadTable(cfg: BertConfigLike): ParamSpec[] {
 
 // ---- the model ---------------------------------------------------------------------------------
 
-/** Output of the BERT stack. */
-export interface BertStackOutput<T> {
-  /** `[batch, t, hidden]`. */
-  lastHiddenState: T;
-  /** Embeddings + each layer. */
-  hiddenStates?: T[];
-  /** Per layer `[batch, heads, t, past + t]`. */
-  attentions?: T[];
-  /** Per layer `[batch, heads, t, srcLen]`. */
-  crossAttentions?: T[];
-  /** Self K/V per layer (past + new). */
-  self?: KeyValue<T>[];
-  /** Cross K/V per layer. */
-  cross?: KeyValue<T>[];
-}
+/** @deprecated The output of every stack: use {@linkcode StackOutput}. */
+export type BertStackOutput<T> = StackOutput<T>;
 
 /**
  * HF's `BertModel`: embeddings (word + position + token type 0, LayerNorm) and
@@ -325,7 +311,7 @@ export class BertModel<T> implements EncoderStack<T> {
   }
 
   /** Runs embeddings and layers. As a decoder, `args.past` supplies cached K/V. */
-  forward(args: DecoderArgs<T>): BertStackOutput<T> {
+  forward(args: DecoderArgs<T>): StackOutput<T> {
     const b = this.backend, cfg = this.config;
     const isDecoder = cfg.is_decoder ?? false;
     const past = args.past?.length ?? 0;
@@ -475,7 +461,7 @@ export class BertLMHeadModel<T> implements DecoderStack<T> {
   }
 
   /** Decoder stack + LM head: logits `[batch, t, vocab]`. */
-  forward(args: DecoderArgs<T>): BertStackOutput<T> & { logits: T } {
+  forward(args: DecoderArgs<T>): StackOutput<T> & { logits: T } {
     const b = this.backend, w = this.w.pp("cls.predictions");
     const out = this.bert.forward(args);
     let h = b.linear(

@@ -5,9 +5,9 @@
  * @module
  */
 import type { Backend } from "../backend.ts";
-import { bertBaseTable, type BertConfigLike, BertModel, type BertStackOutput } from "./bert.ts";
-import type { DecoderArgs, DecoderStack } from "./_layers.ts";
-import type { ParamSpec, ParamView } from "./_params.ts";
+import { bertBaseTable, type BertConfigLike, BertModel } from "./bert.ts";
+import type { DecoderArgs, DecoderStack, StackOutput } from "./stacks.ts";
+import type { ParamSpec, ParamView } from "./key_table.ts";
 
 /** HF's `BertGenerationConfig` fields read here (BERT's, without `type_vocab_size`). */
 export type BertGenerationConfigLike = BertConfigLike;
@@ -72,7 +72,7 @@ export class BertGenerationDecoder<T> implements DecoderStack<T> {
   }
 
   /** Decoder stack + LM head: logits `[batch, t, vocab]`. */
-  forward(args: DecoderArgs<T>): BertStackOutput<T> & { logits: T } {
+  forward(args: DecoderArgs<T>): StackOutput<T> & { logits: T } {
     const w = this.w.pp("lm_head");
     const out = this.bert.forward(args);
     const logits = this.backend.linear(

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Backend } from "../backend.ts";
-import { ModelInputError } from "./_params.ts";
+import { ModelInputError } from "./errors.ts";
 
 /** Keys and values of one attention layer: `[batch, heads, t, headDim]` each. */
 export interface KeyValue<T> {

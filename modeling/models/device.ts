@@ -9,7 +9,7 @@ import { cpu } from "../backends/cpu/cpu.ts";
 import { AutogradBackend } from "../autograd/backend.ts";
 import { OrtCpuBackend } from "../autograd/ort_cpu.ts";
 import { WebGpuBackend } from "../backends/webgpu/mod.ts";
-import { ModelLoadError } from "./_params.ts";
+import { ModelLoadError } from "./errors.ts";
 
 /**
  * A device by registered name (`"cpu"`, `"autograd"` = CPU with a gradient tape for training,

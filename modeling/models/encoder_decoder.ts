@@ -20,16 +20,17 @@ import { seededRandom } from "../autograd/random.ts";
 import { Tensor } from "../tensor.ts";
 import { loadStateDict } from "../weights/mod.ts";
 import { EncoderDecoderCache } from "./cache.ts";
-import { type DecoderStack, type EncoderStack, scoped } from "./_layers.ts";
+import type { DecoderStack, EncoderStack } from "./stacks.ts";
+import { scoped } from "./_layers.ts";
 import { checkSupported, decoderArch, encoderArch } from "./_registry.ts";
 import {
   exportStateDict,
   type LoadingInfo,
   materialize,
-  ModelInputError,
   type ParamSpec,
   ParamView,
-} from "./_params.ts";
+} from "./key_table.ts";
+import { ModelInputError } from "./errors.ts";
 import {
   compositeTable,
   isWeightFile,

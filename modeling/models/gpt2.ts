@@ -15,16 +15,15 @@ import {
   causalPaddingMask,
   checkIds,
   checkLength,
-  type DecoderArgs,
-  type DecoderStack,
   dropout,
   intTensor,
   mergeHeads,
   paddingMask,
   splitHeads,
 } from "./_layers.ts";
-import { ModelInputError, ModelLoadError, type ParamSpec, type ParamView, row } from "./_params.ts";
-import type { BertStackOutput } from "./bert.ts";
+import type { DecoderArgs, DecoderStack, StackOutput } from "./stacks.ts";
+import { ModelInputError, ModelLoadError } from "./errors.ts";
+import { type ParamSpec, type ParamView, row } from "./key_table.ts";
 
 /** The fields of HF's `GPT2Config` read here. */
 export interface GPT2ConfigLike {
@@ -156,7 +155,7 @@ export class GPT2Model<T> {
   }
 
   /** Runs wte + wpe, the blocks and ln_f on the new tokens. */
-  forward(args: DecoderArgs<T>): BertStackOutput<T> {
+  forward(args: DecoderArgs<T>): StackOutput<T> {
     const b = this.backend, cfg = this.config, E = cfg.n_embd;
     const past = args.past?.length ?? 0;
     let x: T; // [b, t, E]
@@ -308,7 +307,7 @@ export class GPT2LMHeadModel<T> implements DecoderStack<T> {
   }
 
   /** Decoder stack + LM head: logits `[batch, t, vocab]`. */
-  forward(args: DecoderArgs<T>): BertStackOutput<T> & { logits: T } {
+  forward(args: DecoderArgs<T>): StackOutput<T> & { logits: T } {
     const out = this.transformer.forward(args);
     return {
       ...out,

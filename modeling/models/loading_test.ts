@@ -6,7 +6,7 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { ConfigError } from "@encdec/config";
 import { EncoderDecoderModel } from "./encoder_decoder.ts";
-import { ModelInputError, ModelLoadError } from "./_params.ts";
+import { ModelInputError, ModelLoadError } from "./errors.ts";
 import { loadStateDict, WeightsError } from "../weights/mod.ts";
 import { Tensor } from "../tensor.ts";
 import { FIXTURES, forwardArgs, goldens } from "./_test_util.ts";

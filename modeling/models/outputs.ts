@@ -8,8 +8,8 @@ import type { GradTensor } from "../autograd/backend.ts";
 import type { Tensor } from "../tensor.ts";
 import type { EncoderDecoderCache } from "./cache.ts";
 import type { DeviceSpec } from "./device.ts";
-import type { Mask } from "./_layers.ts";
-import type { LoadingInfo } from "./_params.ts";
+import type { Mask } from "./stacks.ts";
+import type { LoadingInfo } from "./key_table.ts";
 
 /** A composite config: an `EncoderDecoderConfig`, or HF's `config.json` dict for one. */
 export type EncoderDecoderConfigInput = EncoderDecoderConfig | Record<string, unknown>;

@@ -7,9 +7,11 @@
  */
 import type { Backend } from "../backend.ts";
 import type { Tensor } from "../tensor.ts";
-import { bertBaseTable, type BertConfigLike, BertModel, type BertStackOutput } from "./bert.ts";
-import { checkLength, type DecoderArgs, type DecoderStack, intTensor } from "./_layers.ts";
-import { ModelInputError, type ParamSpec, type ParamView, row } from "./_params.ts";
+import { bertBaseTable, type BertConfigLike, BertModel } from "./bert.ts";
+import { checkLength, intTensor } from "./_layers.ts";
+import type { DecoderArgs, DecoderStack, StackOutput } from "./stacks.ts";
+import { ModelInputError } from "./errors.ts";
+import { type ParamSpec, type ParamView, row } from "./key_table.ts";
 
 /** HF's `RobertaConfig` fields read here (those of BERT; `pad_token_id` is the position offset). */
 export type RobertaConfigLike = BertConfigLike;
@@ -116,7 +118,7 @@ export class RobertaForCausalLM<T> implements DecoderStack<T> {
   }
 
   /** Decoder stack + LM head: logits `[batch, t, vocab]`. */
-  forward(args: DecoderArgs<T>): BertStackOutput<T> & { logits: T } {
+  forward(args: DecoderArgs<T>): StackOutput<T> & { logits: T } {
     const b = this.backend, w = this.w.pp("lm_head");
     const out = this.roberta.forward(args);
     let h = b.linear(out.lastHiddenState, w.get("dense.weight"), w.get("dense.bias"), "gelu");

@@ -208,7 +208,8 @@ export function buildDecoderStepGraph(
   const decMaskF = g.op("Unsqueeze", [g.op("Cast", [decMask], { to: 1 }), g.constI([1, 2])]);
   // HF quirk kept for parity: BertGeneration's decoder builds no self-attention mask at all
   // (neither causal nor padding) when called with use_cache, which its config turns on.
-  const noSelfMask = s.kind === "bert-generation" && config.decoder.useCache;
+  const noSelfMask = s.kind === "bert-generation" &&
+    (config.decoder as { useCache?: boolean }).useCache === true;
   const selfBias = noSelfMask ? null : g.maskBias(g.op("Mul", [causal, decMaskF]));
   const crossBias = g.op("Unsqueeze", [
     g.maskBias(g.op("Cast", [encMask], { to: 1 })),

@@ -1,20 +1,15 @@
 /**
- * The machinery behind each architecture's ONE declarative key table: a `ParamSpec` per checkpoint
+ * Key tables: the machinery behind each architecture's ONE declarative table of checkpoint keys: a `ParamSpec` per checkpoint
  * key (stored shape, HF initialisation, Conv1D layout, tied alias), turned into backend handles by
  * `materialize` (load from a state dict, or initialise what is missing) and back into a state dict
  * by `exportStateDict` (tied aliases stored once, as HF does).
  *
  * @module
  */
-import { EncdecError } from "@encdec/config";
 import type { Backend } from "../backend.ts";
 import { Tensor } from "../tensor.ts";
-
-/** A model that cannot be built from its weights (shape mismatch, bad config, ...). */
-export class ModelLoadError extends EncdecError {}
-
-/** Bad input to a model call (ids outside the vocabulary, too long, batch sizes that differ). */
-export class ModelInputError extends EncdecError {}
+import { ModelLoadError } from "./errors.ts";
+import { NormalRng } from "./_normal_rng.ts";
 
 /** How HF's `_init_weights` initialises a parameter. */
 export type InitKind = "normal" | "zeros" | "ones";
@@ -109,38 +104,6 @@ export interface LoadingInfo {
   missingKeys: string[];
   /** Checkpoint keys the model has no field for. */
   unexpectedKeys: string[];
-}
-
-/** A seeded normal sampler (mulberry32 + Box-Muller); never `Math.random`. */
-export class NormalRng {
-  private state: number;
-  private spare: number | null = null;
-
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  /** Uniform in (0, 1). */
-  uniform(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  }
-
-  /** A standard normal sample. */
-  normal(): number {
-    if (this.spare !== null) {
-      const s = this.spare;
-      this.spare = null;
-      return s;
-    }
-    const r = Math.sqrt(-2 * Math.log(this.uniform()));
-    const a = 2 * Math.PI * this.uniform();
-    this.spare = r * Math.sin(a);
-    return r * Math.cos(a);
-  }
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
