@@ -18,6 +18,10 @@
  * `corrupt` (those files always served with one byte flipped, headers announce the true hash),
  * `chunkDelayMs` (slow bodies, to make downloads overlap), `ignoreRange`.
  *
+ * Hostile Hub: `intercept` answers any request its own way (redirects to other hosts or to
+ * `file:`, bodies past their size, endless or trickling bodies with `streamBody`, odd ETags); repos
+ * may be given in memory (`files`, any names) with extra revision names (`revisions`).
+ *
  * @example
  * ```ts
  * import { startMockHub } from "./mock_hub.ts";
@@ -34,7 +38,11 @@ import { createHash } from "node:crypto";
 /** One repository served by the mock. */
 export interface MockRepo {
   /** Directory whose files (recursively) are the repository files. */
-  dir: string;
+  dir?: string;
+  /** Repository files given in memory (path → content), added to those of `dir`. */
+  files?: Record<string, string | Uint8Array>;
+  /** More revision names (branches, tags) that resolve to the commit of `main`. */
+  revisions?: string[];
   /** Commit hash of `main` (40 hex); default derived from the repo id and file hashes. */
   commit?: string;
   /** Require `Authorization: Bearer <token>`; 401 otherwise. */
@@ -67,6 +75,42 @@ export interface MockHubOptions {
   renamed?: Record<string, string>;
   /** Fault injection. */
   faults?: MockHubFaults;
+  /**
+   * A hostile Hub: called first for every request; a `Response` it returns is the answer (and is
+   * recorded), `null`/`undefined` lets the mock answer as the Hub would.
+   */
+  intercept?: (
+    req: Request,
+    url: URL,
+  ) => Response | null | undefined | Promise<Response | null | undefined>;
+}
+
+/**
+ * A body of `count` copies of `chunk`, one every `delayMs` ms (0: as fast as the reader takes
+ * them); `count: Infinity` never ends. For hostile answers: endless, oversized or trickling bodies.
+ *
+ * @example
+ * ```ts
+ * import { streamBody } from "./mock_hub.ts";
+ * new Response(streamBody({ chunk: new Uint8Array(1), count: 10, delayMs: 2000 }));
+ * ```
+ */
+export function streamBody(
+  opts: { chunk: Uint8Array; count: number; delayMs?: number },
+): ReadableStream<Uint8Array> {
+  let sent = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return new ReadableStream<Uint8Array>({
+    async pull(ctrl) {
+      if (sent >= opts.count) return ctrl.close();
+      if (opts.delayMs) await new Promise((r) => timer = setTimeout(r, opts.delayMs));
+      sent++;
+      ctrl.enqueue(opts.chunk);
+    },
+    cancel() {
+      clearTimeout(timer);
+    },
+  });
 }
 
 /** One request the mock answered. */
@@ -107,7 +151,7 @@ interface ServedFile {
   etag: string;
 }
 
-interface ServedRepo extends MockRepo {
+interface ServedRepo extends Omit<MockRepo, "files"> {
   commit: string;
   files: Map<string, ServedFile>;
 }
@@ -132,11 +176,18 @@ async function listFiles(dir: string, prefix = ""): Promise<string[]> {
 
 async function loadRepo(id: string, repo: MockRepo): Promise<ServedRepo> {
   const files = new Map<string, ServedFile>();
-  for (const rel of await listFiles(repo.dir)) {
-    const bytes = await Deno.readFile(`${repo.dir}/${rel}`);
+  const add = (rel: string, bytes: Uint8Array) => {
     const lfs = LFS.test(rel);
     const etag = lfs ? hex("sha256", bytes) : hex("sha1", `blob ${bytes.length}\0`, bytes);
     files.set(rel, { bytes, lfs, etag });
+  };
+  if (repo.dir) {
+    for (const rel of await listFiles(repo.dir)) {
+      add(rel, await Deno.readFile(`${repo.dir}/${rel}`));
+    }
+  }
+  for (const [rel, content] of Object.entries(repo.files ?? {})) {
+    add(rel, typeof content === "string" ? new TextEncoder().encode(content) : content);
   }
   const commit = repo.commit ??
     hex("sha1", id, ...[...files].map(([name, f]) => `${name}:${f.etag}`));
@@ -241,7 +292,9 @@ export async function startMockHub(opts: MockHubOptions): Promise<MockHub> {
   }
 
   function resolveRev(repo: ServedRepo, rev: string): string | null {
-    return rev === "main" || rev === repo.commit ? repo.commit : null;
+    return rev === "main" || rev === repo.commit || repo.revisions?.includes(rev)
+      ? repo.commit
+      : null;
   }
 
   /** Repository `id` and the commit of `rev`, or the Hub's answer when either is not served. */
@@ -331,7 +384,7 @@ export async function startMockHub(opts: MockHubOptions): Promise<MockHub> {
     port: 0,
     hostname: "127.0.0.1",
     onListen: () => {},
-  }, (req) => {
+  }, async (req) => {
     const url = new URL(req.url);
     const record: MockRequest = {
       method: req.method,
@@ -341,7 +394,7 @@ export async function startMockHub(opts: MockHubOptions): Promise<MockHub> {
       status: 0,
     };
     requests.push(record);
-    const res = handle(req);
+    const res = (await opts.intercept?.(req, url)) ?? handle(req);
     record.status = res.status;
     return res;
   });

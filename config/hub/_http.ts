@@ -9,12 +9,15 @@ import {
   EntryNotFoundError,
   GatedRepoError,
   HubConnectionError,
-  type HubError,
+  HubError,
   type HubErrorContext,
   HubHttpError,
+  HubTimeoutError,
   RepositoryNotFoundError,
+  ResponseTooLargeError,
   RevisionNotFoundError,
   UnauthorizedError,
+  UnsafeRedirectError,
 } from "./hub_errors.ts";
 import { getHubToken, hubEndpoint } from "./cache.ts";
 
@@ -34,11 +37,177 @@ export function isHubUnavailable(e: unknown): e is HubConnectionError | HubHttpE
   return e instanceof HubConnectionError || (e instanceof HubHttpError && (e.status ?? 0) >= 500);
 }
 
-/** Request headers for the Hub: user agent, and the bearer token when there is one. */
-export function hubHeaders(token: string | undefined): Headers {
+/** Where one-line warnings go (`onWarning`); default: one line on stderr. */
+export type HubWarningSink = (message: string) => void;
+
+const warned = new Set<string>();
+
+/** Writes `message` once per process (per `key`) to `sink` (default: a line on stderr). */
+export function warnOnce(key: string, message: string, sink?: HubWarningSink): void {
+  if (sink) return sink(message);
+  if (warned.has(key)) return;
+  warned.add(key);
+  try {
+    Deno.stderr.writeSync(new TextEncoder().encode(`${message}\n`));
+  } catch {
+    // no stderr: nothing to do
+  }
+}
+
+/** True when `url` is on the origin of `endpoint` (scheme, host and port all equal). */
+export function sameOrigin(url: string, endpoint: string): boolean {
+  return new URL(url).origin === new URL(endpoint).origin;
+}
+
+/**
+ * Request headers for `url`: user agent, and the bearer token only when `url` is on the endpoint's
+ * own origin (never to a CDN or any other host, as `huggingface_hub`). A token sent over plain
+ * `http` gets a one-line warning.
+ */
+export function hubHeaders(
+  token: string | undefined,
+  url: string,
+  endpoint: string,
+  onWarning?: HubWarningSink,
+): Headers {
   const h = new Headers({ "user-agent": `encdec/0.1.0; deno/${Deno.version.deno}` });
-  if (token) h.set("authorization", `Bearer ${token}`);
+  if (token && sameOrigin(url, endpoint)) {
+    h.set("authorization", `Bearer ${token}`);
+    const origin = new URL(endpoint).origin;
+    if (origin.startsWith("http:")) {
+      warnOnce(
+        `http-token ${origin}`,
+        `hub: warning: HF_ENDPOINT ${origin} is plain http, so the Hub token is sent unencrypted; ` +
+          `use an https endpoint`,
+        onWarning,
+      );
+    }
+  }
   return h;
+}
+
+/**
+ * Resolves a `Location` header against the URL that answered it, with the URL parser (so
+ * `//host`, `/\host`, `\\host` and `" //host"` are the other hosts they are), and refuses
+ * anything but `http:` / `https:` with an `UnsafeRedirectError` naming the file and the location.
+ */
+export function resolveRedirect(location: string, from: string, ctx: HubErrorContext): URL {
+  let next: URL | null = null;
+  try {
+    next = new URL(location, from);
+  } catch {
+    // reported below
+  }
+  if (next === null || (next.protocol !== "http:" && next.protocol !== "https:")) {
+    throw new UnsafeRedirectError(
+      `hub: refusing the redirect of ${describe(ctx)} from ${from} to ` +
+        `${JSON.stringify(location)}: only http(s) redirects are followed`,
+      { ...ctx, location },
+    );
+  }
+  return next;
+}
+
+/** True for a `Location` that is a path on the same server (`/x`, `x`), as Python's `netloc == ""`. */
+export function isPathRedirect(location: string): boolean {
+  // The URL parser drops leading C0 controls and spaces, and tabs and newlines anywhere.
+  // deno-lint-ignore no-control-regex
+  return !/^[\x00-\x20]*([A-Za-z][A-Za-z0-9+.-]*:|[\\/][\t\n\r]*[\\/])/.test(location);
+}
+
+/**
+ * GETs `url`, following up to 10 redirects by hand: each `Location` is resolved with
+ * `resolveRedirect` (http(s) only) and the token goes only to the endpoint's origin. Returns the
+ * final answer and its URL.
+ */
+export async function hubGet(
+  url: string,
+  init: RequestInit & { headers: Headers },
+  auth: { token?: string; endpoint: string; onWarning?: HubWarningSink },
+  ctx: HubErrorContext,
+): Promise<{ res: Response; url: string; hadToken: boolean }> {
+  let current = resolveRedirect(url, url, ctx).href;
+  for (let hop = 0; hop <= 10; hop++) {
+    const headers = new Headers(init.headers);
+    headers.delete("authorization");
+    const auto = hubHeaders(auth.token, current, auth.endpoint, auth.onWarning);
+    const bearer = auto.get("authorization");
+    if (bearer) headers.set("authorization", bearer);
+    const res = await hubFetch(current, { ...init, headers, redirect: "manual" }, ctx);
+    const location = res.headers.get("location");
+    if (res.status >= 300 && res.status < 400 && location !== null) {
+      await res.body?.cancel().catch(() => {});
+      current = resolveRedirect(location, current, ctx).href;
+      continue;
+    }
+    return { res, url: current, hadToken: bearer !== null };
+  }
+  throw new UnsafeRedirectError(`hub: too many redirects for ${describe(ctx)} (last ${current})`, {
+    ...ctx,
+    location: current,
+  });
+}
+
+/**
+ * Reads a whole body of at most `limit` bytes before `signal` fires: past the limit a
+ * `ResponseTooLargeError`, past the deadline a `HubTimeoutError` (the body is cancelled).
+ */
+export async function readBounded(
+  res: Response,
+  url: string,
+  limit: number,
+  signal: AbortSignal,
+  ctx: HubErrorContext,
+): Promise<Uint8Array> {
+  const announced = res.headers.get("content-length");
+  if (announced !== null && Number(announced) > limit) {
+    await res.body?.cancel().catch(() => {});
+    throw tooLarge(url, limit, `announced ${announced} bytes`, ctx);
+  }
+  if (!res.body) return new Uint8Array();
+  const reader = res.body.getReader();
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.length;
+      if (total > limit) throw tooLarge(url, limit, `sent more than ${limit} bytes`, ctx);
+      parts.push(value);
+    }
+  } catch (e) {
+    await reader.cancel().catch(() => {});
+    if (e instanceof HubError) throw e;
+    if (signal.aborted) {
+      throw new HubTimeoutError(
+        `hub: the answer of ${url} for ${describe(ctx)} did not finish in time (${total} bytes ` +
+          `received); is HF_ENDPOINT a Hugging Face Hub?`,
+        ctx,
+        { cause: e },
+      );
+    }
+    throw new HubConnectionError(
+      `hub: the answer of ${url} for ${describe(ctx)} was cut (${(e as Error).message})`,
+      ctx,
+      { cause: e },
+    );
+  }
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+function tooLarge(url: string, limit: number, what: string, ctx: HubErrorContext) {
+  return new ResponseTooLargeError(
+    `hub: the answer of ${url} for ${describe(ctx)} ${what}, over the limit of ${limit} bytes ` +
+      `(maxMetadataBytes); is HF_ENDPOINT a Hugging Face Hub?`,
+    { ...ctx, limit },
+  );
 }
 
 function describe(ctx: HubErrorContext): string {

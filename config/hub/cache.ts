@@ -17,6 +17,7 @@
  */
 import { join } from "node:path";
 import { HubError, InvalidRepoIdError, InvalidRepoPathError } from "./hub_errors.ts";
+import { isSafeCachedFile } from "./_cache_fs.ts";
 
 /** Default Hub endpoint when `$HF_ENDPOINT` is not set. */
 export const DEFAULT_ENDPOINT = "https://huggingface.co";
@@ -76,9 +77,7 @@ function expandUser(path: string, home: string | undefined): string {
  * ```
  */
 export function resolveHubPaths(env?: Record<string, string | undefined>): HubPaths {
-  const get = env
-    ? (name: string) => (env[name] === "" ? undefined : env[name])
-    : getEnv;
+  const get = env ? (name: string) => (env[name] === "" ? undefined : env[name]) : getEnv;
   const home = get("HOME") ?? get("USERPROFILE");
   const cacheVar = get("HF_HUB_CACHE") ?? get("HUGGINGFACE_HUB_CACHE");
   const homeVar = get("HF_HOME");
@@ -318,6 +317,7 @@ export async function resolveCachedCommit(storage: string, revision: string): Pr
 /**
  * Looks `filename` up in the cache without any network access (Python's
  * `try_to_load_from_cache`): the snapshot path, `CACHED_NO_EXIST`, or `null` when unknown.
+ * A snapshot file that resolves outside the cache (a planted symlink) is a `CacheLayoutError`.
  *
  * @example
  * ```ts
@@ -335,11 +335,12 @@ export async function tryToLoadFromCache(
   validateRepoId(repoId);
   validateRepoPath(filename, "filename", { repoId });
   validateRepoPath(revision, "revision", { repoId });
-  const storage = join(opts.cacheDir ?? hubCacheDir(), repoFolderName(repoId));
+  const cacheDir = opts.cacheDir ?? hubCacheDir();
+  const storage = join(cacheDir, repoFolderName(repoId));
   if (!(await exists(storage))) return null;
   const commit = await resolveCachedCommit(storage, revision);
   const pointer = join(storage, "snapshots", commit, filename);
-  if (await exists(pointer)) return pointer;
+  if (await isSafeCachedFile(pointer, cacheDir, { repoId, filename, revision })) return pointer;
   if (await exists(join(storage, ".no_exist", commit, filename))) return CACHED_NO_EXIST;
   return null;
 }

@@ -20,24 +20,27 @@ import {
   validateRepoPath,
 } from "./cache.ts";
 import {
-  CorruptDownloadError,
   EntryNotFoundError,
-  HubConnectionError,
   HubError,
   type HubErrorContext,
-  HubHttpError,
   OfflineModeError,
+  UnsafeRedirectError,
+  UnverifiableDownloadError,
 } from "./hub_errors.ts";
 import {
   hubErrorFromResponse,
   hubFetch,
   hubHeaders,
   isHubUnavailable,
+  isPathRedirect,
   resolvedEndpoint,
   resolvedToken,
+  resolveRedirect,
+  warnOnce,
 } from "./_http.ts";
-import { etagKind, hashFile } from "./_verify.ts";
-import { ProgressBar } from "./_progress.ts";
+import { etagKind } from "./_verify.ts";
+import { DEFAULT_MAX_UNSIZED_BYTES, defaultDownloadTimeoutMs, ensureBlob } from "./_blob.ts";
+import { cacheStep, ensureCacheDir, isSafeCachedFile, refuseSymlink } from "./_cache_fs.ts";
 
 /** Options of `hfHubDownload` (and, through it, `snapshotDownload` and `resolveModelFile`). */
 export interface HubDownloadOptions {
@@ -59,6 +62,20 @@ export interface HubDownloadOptions {
   readTimeoutMs?: number;
   /** How many times a cut connection is resumed within one call; default 5. */
   maxRetries?: number;
+  /**
+   * Overall deadline of one file's download (all resumes together), ms; default 60 s plus 1 s per
+   * 64 KiB announced, or 10 minutes when the server announced no size. Past it: `HubTimeoutError`.
+   */
+  downloadTimeoutMs?: number;
+  /**
+   * Most bytes accepted for a file whose size the server did not announce; default 1 GiB. Past it:
+   * `ResponseTooLargeError`. (A file with an announced size is always cut at that size.)
+   */
+  maxUnsizedBytes?: number;
+  /** Most bytes accepted for an API answer (`/api/models/...`); default 32 MiB. */
+  maxMetadataBytes?: number;
+  /** Where one-line warnings go; default a line on stderr (once per process for each). */
+  onWarning?: (message: string) => void;
 }
 
 /** What the Hub announces about a file (`get_hf_file_metadata` in Python). */
@@ -119,9 +136,10 @@ export async function getHfFileMetadata(
   const token = resolvedToken(opts.token);
   const ctx = { repoId, filename, revision };
   let url = hfHubUrl(repoId, filename, { revision, endpoint });
-  const headers = hubHeaders(token);
-  headers.set("accept-encoding", "identity");
   for (let hop = 0; hop < 10; hop++) {
+    // The token goes only to the endpoint's origin: a redirect elsewhere never carries it.
+    const headers = hubHeaders(token, url, endpoint, opts.onWarning);
+    headers.set("accept-encoding", "identity");
     const res = await hubFetch(url, {
       method: "HEAD",
       headers,
@@ -129,11 +147,13 @@ export async function getHfFileMetadata(
       signal: AbortSignal.timeout(opts.etagTimeoutMs ?? 10_000),
     }, ctx);
     await res.body?.cancel().catch(() => {});
-    const location = res.headers.get("location");
-    if (
-      res.status >= 300 && res.status < 400 && location && !/^[a-z][a-z0-9+.-]*:/i.test(location)
-    ) {
-      url = new URL(location, url).href; // relative redirect: renamed repository
+    const raw = res.headers.get("location");
+    // Resolved with the URL parser: "//host", "/\\host", "\\host" are other hosts, "file:" is refused.
+    const location = res.status >= 300 && res.status < 400 && raw !== null
+      ? resolveRedirect(raw, url, ctx)
+      : null;
+    if (location && isPathRedirect(raw ?? "") && location.origin === new URL(url).origin) {
+      url = location.href; // a path on the same server: renamed repository (as Python follows)
       continue;
     }
     if (res.status >= 400) {
@@ -150,32 +170,34 @@ export async function getHfFileMetadata(
         ctx,
       );
     }
-    if (!etag || !/^[A-Za-z0-9._-]+$/.test(etag) || etag === "." || etag === "..") {
+    if (
+      !etag || !/^[A-Za-z0-9._-]{1,128}$/.test(etag) || etag === "." || etag === ".." ||
+      etag.endsWith(".incomplete")
+    ) {
       throw new HubError(
         `hub: ${url} answered without a usable ETag (got ${JSON.stringify(etag)}); ` +
           `cannot name the cached blob`,
         ctx,
       );
     }
-    const size = sizeText !== null && /^\d+$/.test(sizeText) ? Number(sizeText) : null;
-    return { commitHash, etag, size, location: location ? new URL(location, url).href : url };
+    const size = sizeText !== null && /^\d{1,15}$/.test(sizeText) ? Number(sizeText) : null;
+    return { commitHash, etag, size, location: location?.href ?? url };
   }
-  throw new HubHttpError(`hub: too many redirects for ${describeFile(ctx)}`, ctx);
+  throw new UnsafeRedirectError(`hub: too many redirects for ${describeFile(ctx)} (last ${url})`, {
+    ...ctx,
+    location: url,
+  });
 }
 
 function describeFile(ctx: HubErrorContext): string {
   return `"${ctx.filename}" of "${ctx.repoId}" at revision "${ctx.revision}"`;
 }
 
-async function fileSize(path: string): Promise<number> {
-  try {
-    return (await Deno.stat(path)).size;
-  } catch {
-    return 0;
-  }
-}
-
-/** Writes `refs/<revision>` = `commit` unless it already holds that (as Python does). */
+/**
+ * Writes `refs/<revision>` = `commit` unless it already holds that (as Python does). The folder
+ * must be inside the cache and the ref no symlink; a ref that collides with another (`v1` and
+ * `v1/x`) is a `CacheLayoutError`.
+ */
 export async function cacheCommitForRevision(
   storage: string,
   revision: string,
@@ -183,198 +205,49 @@ export async function cacheCommitForRevision(
 ): Promise<void> {
   if (revision === commit) return;
   const refPath = join(storage, "refs", revision);
-  try {
-    if ((await Deno.readTextFile(refPath)).trim() === commit) return;
-  } catch {
-    // no ref yet
-  }
-  await Deno.mkdir(dirname(refPath), { recursive: true });
-  await Deno.writeTextFile(refPath, commit);
+  const ctx = { repoId: repoIdOf(storage), revision };
+  await ensureCacheDir(dirname(refPath), dirname(storage), ctx);
+  await refuseSymlink(refPath, ctx);
+  await cacheStep("record the revision in", refPath, ctx, async () => {
+    try {
+      if ((await Deno.readTextFile(refPath)).trim() === commit) return;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    await Deno.writeTextFile(refPath, commit);
+  });
+}
+
+function repoIdOf(storage: string): string {
+  const name = storage.split(/[\\/]/).pop() ?? "";
+  return name.replace(/^models--/, "").replace("--", "/");
 }
 
 /** Links `snapshots/<commit>/<file>` to `../../blobs/<etag>` (relative), or copies where links fail. */
-async function linkIntoSnapshot(blobPath: string, pointerPath: string): Promise<void> {
-  await Deno.mkdir(dirname(pointerPath), { recursive: true });
-  try {
-    await Deno.remove(pointerPath); // a dangling or stale link
-  } catch {
-    // absent
-  }
-  const target = relative(dirname(pointerPath), blobPath);
-  try {
-    await Deno.symlink(target, pointerPath, { type: "file" });
-  } catch (e) {
-    if (e instanceof Deno.errors.AlreadyExists && (await exists(pointerPath))) return; // a racer won
-    // No symlink support (Windows without developer mode): copy, via a temporary sibling.
-    const tmp = `${pointerPath}.tmp-${Deno.pid}`;
-    await Deno.copyFile(blobPath, tmp);
-    await Deno.rename(tmp, pointerPath);
-  }
-}
-
-const inflight = new Map<string, Promise<void>>();
-
-/** Runs `fn` while holding the flock on `lockPath` (the lock of Python's `filelock`, same path). */
-async function withFileLock(lockPath: string, fn: () => Promise<void>): Promise<void> {
-  await Deno.mkdir(dirname(lockPath), { recursive: true });
-  using lock = await Deno.open(lockPath, { create: true, write: true });
-  await lock.lock(true); // released by the OS if this process dies: never stale
-  try {
-    await fn();
-  } finally {
-    await lock.unlock().catch(() => {});
-  }
-}
-
-interface FetchPlan {
-  url: string;
-  headers: Headers;
-  size: number | null;
-  etag: string;
-  ctx: HubErrorContext;
-  quiet: boolean;
-  readTimeoutMs: number;
-  maxRetries: number;
-}
-
-/**
- * Downloads into `incomplete`, resuming from its current length with `Range: bytes=N-`, retrying a
- * cut connection up to `maxRetries` times. Leaves the partial file for a later resume when it
- * gives up.
- */
-async function downloadToIncomplete(incomplete: string, plan: FetchPlan): Promise<void> {
-  const { size, ctx } = plan;
-  const bar = new ProgressBar(ctx.filename ?? "", size, await fileSize(incomplete), plan.quiet);
-  let lastError: unknown = null;
-  try {
-    for (let attempt = 0; attempt <= plan.maxRetries; attempt++) {
-      if (attempt > 1) await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 2000)));
-      let resume = await fileSize(incomplete);
-      if (size !== null && resume > size) {
-        await Deno.truncate(incomplete, 0);
-        resume = 0;
-      }
-      if (size !== null && resume === size) return;
-      bar.set(resume);
-      const headers = new Headers(plan.headers);
-      if (resume > 0) headers.set("range", `bytes=${resume}-`);
-      const ctrl = new AbortController();
-      let timer = setTimeout(() => ctrl.abort(), plan.readTimeoutMs);
-      try {
-        const res = await hubFetch(plan.url, { headers, signal: ctrl.signal }, ctx);
-        if (res.status === 416) {
-          await res.body?.cancel().catch(() => {});
-          await Deno.truncate(incomplete, 0); // the partial file is longer than the remote one
-          continue;
-        }
-        if (!res.ok) {
-          throw await hubErrorFromResponse(res, plan.url, {
-            ...ctx,
-            endpoint: new URL(plan.url).origin,
-            hadToken: headers.has("authorization"),
-          });
-        }
-        let append = resume > 0;
-        if (append && res.status === 206) {
-          const start = /^bytes (\d+)-/.exec(res.headers.get("content-range") ?? "")?.[1];
-          if (start === undefined || Number(start) !== resume) {
-            await res.body?.cancel().catch(() => {});
-            await Deno.truncate(incomplete, 0);
-            continue;
-          }
-        } else if (append) {
-          append = false; // server ignored Range: start over
-          bar.set(0);
-        }
-        await Deno.mkdir(dirname(incomplete), { recursive: true });
-        using file = await Deno.open(incomplete, {
-          create: true,
-          write: true,
-          append,
-          truncate: !append,
-        });
-        if (!res.body) continue;
-        const reader = res.body.getReader();
-        try {
-          while (true) {
-            const { done, value } = await reader.read();
-            if (done) break;
-            clearTimeout(timer);
-            timer = setTimeout(() => ctrl.abort(), plan.readTimeoutMs);
-            let off = 0;
-            while (off < value.length) off += await file.write(value.subarray(off));
-            bar.add(value.length);
-          }
-        } finally {
-          reader.releaseLock();
-        }
-        if (size === null) return;
-        if ((await fileSize(incomplete)) >= size) return;
-        lastError = new Error("the connection ended before the announced size");
-      } catch (e) {
-        if (e instanceof HubError && !(e instanceof HubConnectionError)) throw e;
-        lastError = e; // cut connection or read timeout: resume on the next attempt
-      } finally {
-        clearTimeout(timer);
-      }
+async function linkIntoSnapshot(
+  blobPath: string,
+  pointerPath: string,
+  cacheDir: string,
+  ctx: HubErrorContext,
+): Promise<void> {
+  await ensureCacheDir(dirname(pointerPath), cacheDir, ctx);
+  await cacheStep("link the file at", pointerPath, ctx, async () => {
+    try {
+      await Deno.remove(pointerPath); // a dangling or stale link
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
     }
-  } finally {
-    bar.close();
-  }
-  const why = lastError instanceof Error ? lastError.message : String(lastError);
-  throw new HubConnectionError(
-    `hub: download of ${describeFile(ctx)} was cut ${plan.maxRetries + 1} times (${why}); ` +
-      `run the command again to resume from ${await fileSize(incomplete)} bytes`,
-    ctx,
-    { cause: lastError },
-  );
-}
-
-/** Size and hash check of a finished `.incomplete`; deletes it and throws when it is wrong. */
-async function verifyIncomplete(incomplete: string, plan: FetchPlan): Promise<void> {
-  const got = await fileSize(incomplete);
-  const { size, etag, ctx } = plan;
-  let problem: string | null = null;
-  if (size !== null && got !== size) {
-    problem = `size ${got} bytes, expected ${size} (X-Linked-Size / Content-Length)`;
-  } else {
-    const kind = etagKind(etag);
-    if (kind !== null) {
-      const actual = await hashFile(incomplete, kind);
-      if (actual !== etag) problem = `${kind} ${actual}, expected ${etag} (ETag)`;
+    const target = relative(dirname(pointerPath), blobPath);
+    try {
+      await Deno.symlink(target, pointerPath, { type: "file" });
+    } catch (e) {
+      if (e instanceof Deno.errors.AlreadyExists && (await exists(pointerPath))) return; // a racer
+      // No symlink support (Windows without developer mode): copy, via a temporary sibling.
+      const tmp = `${pointerPath}.tmp-${Deno.pid}`;
+      await Deno.copyFile(blobPath, tmp);
+      await Deno.rename(tmp, pointerPath);
     }
-  }
-  if (problem !== null) {
-    await Deno.remove(incomplete).catch(() => {});
-    throw new CorruptDownloadError(
-      `hub: downloaded ${describeFile(ctx)} is corrupt: ${problem}; the partial file was ` +
-        `deleted and nothing was cached, run the command again to retry`,
-      ctx,
-    );
-  }
-}
-
-/** Makes sure `blobs/<etag>` exists and is verified, downloading it under the blob lock. */
-async function ensureBlob(blobPath: string, lockPath: string, plan: FetchPlan): Promise<void> {
-  while (true) {
-    const pending = inflight.get(blobPath);
-    if (!pending) break;
-    await pending.catch(() => {});
-    if (await exists(blobPath)) return;
-  }
-  const job = withFileLock(lockPath, async () => {
-    if (await exists(blobPath)) return; // another process finished it while we waited
-    const incomplete = `${blobPath}.incomplete`;
-    await downloadToIncomplete(incomplete, plan);
-    await verifyIncomplete(incomplete, plan);
-    await Deno.rename(incomplete, blobPath);
   });
-  inflight.set(blobPath, job);
-  try {
-    await job;
-  } finally {
-    if (inflight.get(blobPath) === job) inflight.delete(blobPath);
-  }
 }
 
 async function fromCacheOr(
@@ -426,11 +299,12 @@ export async function hfHubDownload(
 
   if (isCommitHash(revision)) {
     const pointer = join(storage, "snapshots", revision, filename);
-    if (await exists(pointer)) return pointer;
+    if (await isSafeCachedFile(pointer, cacheDir, ctx)) return pointer;
   }
 
   if (opts.localFilesOnly ?? isOfflineMode()) {
     const commit = await resolveCachedCommit(storage, revision);
+    const repoCached = await exists(storage);
     return await fromCacheOr(
       repoId,
       filename,
@@ -438,9 +312,13 @@ export async function hfHubDownload(
       cacheDir,
       new OfflineModeError(
         `hub: offline mode (HF_HUB_OFFLINE=1 or localFilesOnly) and ${describeFile(ctx)} is not ` +
-          `in the cache (looked for ${join(storage, "snapshots", commit, filename)}); download ` +
-          `it once while online, or unset HF_HUB_OFFLINE`,
-        ctx,
+          `in the cache directory ${cacheDir} (${
+            repoCached
+              ? `looked for ${join(storage, "snapshots", commit, filename)}`
+              : `it holds nothing of "${repoId}": no ${storage}`
+          }; set by HF_HUB_CACHE or HF_HOME); download it once while online, or unset ` +
+          `HF_HUB_OFFLINE`,
+        { ...ctx, cacheDir, repoCached },
       ),
     );
   }
@@ -452,7 +330,7 @@ export async function hfHubDownload(
     meta = await getHfFileMetadata(repoId, filename, { ...opts, endpoint, revision, token });
   } catch (e) {
     if (e instanceof EntryNotFoundError) {
-      await recordNoExist(storage, revision, filename, e).catch(() => {});
+      await recordNoExist(storage, cacheDir, revision, filename, e).catch(() => {});
       throw e;
     }
     if (isHubUnavailable(e)) {
@@ -464,32 +342,57 @@ export async function hfHubDownload(
   await cacheCommitForRevision(storage, revision, meta.commitHash);
   const blobPath = join(storage, "blobs", meta.etag);
   const pointer = join(storage, "snapshots", meta.commitHash, filename);
-  if (await exists(pointer)) return pointer;
+  if (await isSafeCachedFile(pointer, cacheDir, ctx)) return pointer;
 
-  const headers = hubHeaders(token);
-  const resolveUrl = hfHubUrl(repoId, filename, { revision, endpoint });
-  if (new URL(meta.location).host !== new URL(resolveUrl).host) headers.delete("authorization");
+  if (etagKind(meta.etag) === null) {
+    if (meta.size === null) {
+      throw new UnverifiableDownloadError(
+        `hub: cannot verify ${describeFile(ctx)}: its ETag ${JSON.stringify(meta.etag)} is ` +
+          `neither a sha256 (64 hex) nor a git blob sha1 (40 hex) and no size was announced ` +
+          `(X-Linked-Size / Content-Length); nothing was downloaded. Is HF_ENDPOINT (${endpoint}) ` +
+          `a Hugging Face Hub?`,
+        ctx,
+      );
+    }
+    warnOnce(
+      `unverifiable ${repoId} ${filename} ${meta.etag}`,
+      `hub: warning: ${describeFile(ctx)} has an ETag (${meta.etag}) that is no content hash; ` +
+        `only its size (${meta.size} bytes) can be checked`,
+      opts.onWarning,
+    );
+  }
   await ensureBlob(
     blobPath,
     join(cacheDir, ".locks", repoFolderName(repoId), `${meta.etag}.lock`),
+    cacheDir,
     {
       url: meta.location,
-      headers,
+      endpoint,
+      token,
       size: meta.size,
       etag: meta.etag,
       ctx,
       quiet: opts.quiet ?? false,
       readTimeoutMs: opts.readTimeoutMs ?? 60_000,
+      downloadTimeoutMs: opts.downloadTimeoutMs ?? defaultDownloadTimeoutMs(meta.size),
+      maxUnsizedBytes: opts.maxUnsizedBytes ?? DEFAULT_MAX_UNSIZED_BYTES,
       maxRetries: opts.maxRetries ?? 5,
+      onWarning: opts.onWarning,
     },
   );
-  await linkIntoSnapshot(blobPath, pointer);
+  await linkIntoSnapshot(blobPath, pointer, cacheDir, ctx);
+  if (!(await isSafeCachedFile(pointer, cacheDir, ctx))) {
+    throw new HubError(
+      `hub: ${pointer} vanished right after it was linked for ${describeFile(ctx)}`,
+    );
+  }
   return pointer;
 }
 
 /** Records `.no_exist/<commit>/<file>` after a 404 EntryNotFound that named its commit. */
 async function recordNoExist(
   storage: string,
+  cacheDir: string,
   revision: string,
   filename: string,
   e: EntryNotFoundError,
@@ -498,6 +401,8 @@ async function recordNoExist(
   if (!commit) return;
   await cacheCommitForRevision(storage, revision, commit);
   const marker = join(storage, ".no_exist", commit, filename);
-  await Deno.mkdir(dirname(marker), { recursive: true });
+  const ctx = { repoId: e.repoId, filename, revision };
+  await ensureCacheDir(dirname(marker), cacheDir, ctx);
+  await refuseSymlink(marker, ctx);
   await Deno.writeFile(marker, new Uint8Array());
 }

@@ -2,7 +2,9 @@
  * Hugging Face Hub client: downloads model files into the cache shared with Python
  * `huggingface_hub` (`$HF_HOME/hub/models--org--name/{blobs,snapshots,refs}`), verified, resumable
  * and crash-safe. Configured by `HF_ENDPOINT`, `HF_TOKEN`, `HF_HUB_OFFLINE`, `HF_HOME`,
- * `HF_HUB_CACHE`.
+ * `HF_HUB_CACHE` (resolved once by `resolveHubPaths`, as `huggingface_hub` does). Hostile answers
+ * are refused with typed errors: redirects other than http(s), a token for another origin, bodies
+ * past their announced size, unverifiable files, trickling bodies, cache symlinks out of the cache.
  *
  * @example
  * ```ts
@@ -22,9 +24,11 @@ export {
   hfHome,
   hubCacheDir,
   hubEndpoint,
+  type HubPaths,
   isCommitHash,
   isOfflineMode,
   repoFolderName,
+  resolveHubPaths,
   tryToLoadFromCache,
   validateRepoId,
 } from "./cache.ts";

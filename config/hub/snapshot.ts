@@ -15,15 +15,16 @@ import {
   validateRepoPath,
 } from "./cache.ts";
 import { cacheCommitForRevision, hfHubDownload, type HubDownloadOptions } from "./download.ts";
-import { HubError, OfflineModeError } from "./hub_errors.ts";
+import { CacheLayoutError, HubError, OfflineModeError } from "./hub_errors.ts";
 import {
   hubErrorFromResponse,
-  hubFetch,
-  hubHeaders,
+  hubGet,
   isHubUnavailable,
+  readBounded,
   resolvedEndpoint,
   resolvedToken,
 } from "./_http.ts";
+import { assertSafeSnapshotDir, ensureCacheDir } from "./_cache_fs.ts";
 import { ProgressBar } from "./_progress.ts";
 
 /** Options of `snapshotDownload`: those of `hfHubDownload` plus file filters. */
@@ -116,16 +117,21 @@ export async function modelInfo(
   const token = resolvedToken(opts.token);
   const url = `${endpoint}/api/models/${repoId}/revision/${encodeURIComponent(revision)}`;
   const ctx = { repoId, revision };
-  const res = await hubFetch(url, {
-    headers: hubHeaders(token),
-    signal: AbortSignal.timeout(opts.etagTimeoutMs ?? 10_000),
+  const signal = AbortSignal.timeout(opts.etagTimeoutMs ?? 10_000);
+  const { res, url: answered } = await hubGet(url, { headers: new Headers(), signal }, {
+    token,
+    endpoint,
+    onWarning: opts.onWarning,
   }, ctx);
-  if (!res.ok) throw await hubErrorFromResponse(res, url, { ...ctx, endpoint, hadToken: !!token });
+  if (!res.ok) {
+    throw await hubErrorFromResponse(res, answered, { ...ctx, endpoint, hadToken: !!token });
+  }
+  const bytes = await readBounded(res, answered, opts.maxMetadataBytes ?? 32 << 20, signal, ctx);
   let body: unknown;
   try {
-    body = await res.json();
+    body = JSON.parse(new TextDecoder().decode(bytes));
   } catch (e) {
-    throw new HubError(`hub: ${url} did not answer JSON (${(e as Error).message})`, ctx);
+    throw new HubError(`hub: ${answered} did not answer JSON (${(e as Error).message})`, ctx);
   }
   const b = body as { sha?: unknown; siblings?: unknown };
   if (
@@ -133,14 +139,35 @@ export async function modelInfo(
     !b.siblings.every((s) => typeof (s as { rfilename?: unknown })?.rfilename === "string")
   ) {
     throw new HubError(
-      `hub: ${url} answered an unexpected model info (expected "sha": a 40-hex commit and ` +
+      `hub: ${answered} answered an unexpected model info (expected "sha": a 40-hex commit and ` +
         `"siblings": [{"rfilename": string}])`,
       ctx,
     );
   }
   const files = (b.siblings as { rfilename: string }[]).map((s) => s.rfilename);
   for (const f of files) validateRepoPath(f, "filename", { repoId });
+  assertNoPathCollision(files, repoId, revision);
   return { sha: b.sha, files };
+}
+
+/**
+ * Throws `CacheLayoutError` when one listed path is a folder of another (`a` and `a/b` both
+ * files): a file system, and so the cache, cannot hold both.
+ */
+function assertNoPathCollision(files: string[], repoId: string, revision: string): void {
+  const set = new Set(files);
+  for (const f of files) {
+    for (let i = f.indexOf("/"); i > 0; i = f.indexOf("/", i + 1)) {
+      const dir = f.slice(0, i);
+      if (set.has(dir)) {
+        throw new CacheLayoutError(
+          `hub: "${repoId}" at revision "${revision}" lists both the file "${dir}" and "${f}" ` +
+            `inside it; a file system (and so the cache) cannot hold both`,
+          { repoId, revision, filename: f },
+        );
+      }
+    }
+  }
 }
 
 async function isDir(path: string): Promise<boolean> {
@@ -171,17 +198,20 @@ export async function snapshotDownload(
   validateRepoPath(revision, "revision", { repoId });
   const cacheDir = opts.cacheDir ?? hubCacheDir();
   const storage = join(cacheDir, repoFolderName(repoId));
+  const ctx = { repoId, revision };
   const cachedFolder = async (err: HubError): Promise<string> => {
     const folder = join(storage, "snapshots", await resolveCachedCommit(storage, revision));
-    if (await isDir(folder)) return folder;
-    throw err;
+    if (!(await isDir(folder))) throw err;
+    await assertSafeSnapshotDir(folder, cacheDir, ctx);
+    return folder;
   };
   if (opts.localFilesOnly ?? isOfflineMode()) {
     return await cachedFolder(
       new OfflineModeError(
         `hub: offline mode (HF_HUB_OFFLINE=1 or localFilesOnly) and "${repoId}" at revision ` +
-          `"${revision}" is not in the cache ${storage}; download it once while online`,
-        { repoId, revision },
+          `"${revision}" is not in the cache directory ${cacheDir} (no snapshot under ${storage}; ` +
+          `set by HF_HUB_CACHE or HF_HOME); download it once while online, or unset HF_HUB_OFFLINE`,
+        { ...ctx, cacheDir, repoCached: await isDir(storage) },
       ),
     );
   }
@@ -219,6 +249,6 @@ export async function snapshotDownload(
   }
   await cacheCommitForRevision(storage, revision, info.sha);
   const folder = join(storage, "snapshots", info.sha);
-  await Deno.mkdir(folder, { recursive: true }); // an empty selection still has its folder
+  await ensureCacheDir(folder, cacheDir, ctx); // an empty selection still has its folder
   return folder;
 }
