@@ -1,8 +1,8 @@
 // Private helpers of @encdec/config: key case conversion, Python-like equality, zod issue
-// formatting, JSON file reading and crash-safe JSON writes (see `_atomic.ts`).
+// formatting, JSON file reading and crash-safe JSON writes (see `atomic_write.ts`).
 import type { z } from "zod";
 import { ConfigError } from "./errors.ts";
-import { sweepStaleTemps, writeDirectoryAtomic, writeSynced } from "./_atomic.ts";
+import { sweepStaleTemps, tempPathFor, writeDirectoryAtomic, writeSynced } from "./atomic_write.ts";
 
 /** The `transformers` version whose files we read and write. */
 export const TRANSFORMERS_VERSION = "4.40.2";
@@ -131,8 +131,6 @@ export function checkJsonDepth(value: unknown, path: string): void {
   }
 }
 
-let tmpCounter = 0;
-
 /** Extra contents of a save that `writeJsonFilesAtomic` writes in the same directory swap. */
 export interface SaveAlongside {
   /** Writes more files (e.g. the weights) into the directory it is given (the staging one). */
@@ -181,7 +179,7 @@ export async function writeJsonFilesAtomic(
   }
   for (const name of names) {
     const final = `${base}/${name}`;
-    const tmp = `${base}/.${name}.tmp-${Deno.pid}-${tmpCounter++}`;
+    const tmp = tempPathFor(final);
     try {
       await writeSynced(tmp, texts[name], final);
     } catch (e) {

@@ -25,6 +25,15 @@ export * from "./resolve.ts";
 export { camelToSnake, snakeToCamel } from "./key_case.ts";
 export { checkModelSize, MODEL_LIMITS } from "./limits.ts";
 export {
+  type DirectoryContents,
+  recoverDirectorySwap,
+  SAVE_MARKER,
+  sweepStaleTemps,
+  tempPathFor,
+  writeDirectoryAtomic,
+  writeFileAtomic,
+} from "./atomic_write.ts";
+export {
   type ConfigClass,
   type ConfigOptions,
   type FromJSONOptions,

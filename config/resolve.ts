@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { recoverDirectorySwap } from "./_atomic.ts";
+import { recoverDirectorySwap } from "./atomic_write.ts";
 import { EncdecError } from "./errors.ts";
 import { hfHubDownload } from "./hub/download.ts";
 import { validateRepoId } from "./hub/cache.ts";
@@ -70,7 +70,7 @@ export async function resolveModelFile(
   opts: ResolveOptions = {},
 ): Promise<string | null> {
   // A save killed between the two renames of its directory swap leaves `<dir>` missing with both
-  // complete versions beside it: finish the swap (the new set) before looking (see `_atomic.ts`).
+  // complete versions beside it: finish the swap (the new set) before looking (see `atomic_write.ts`).
   if (!(await isLocalDir(idOrDir))) await recoverDirectorySwap(idOrDir).catch(() => false);
   if (await isLocalDir(idOrDir)) {
     const path = `${idOrDir.replace(/\/+$/, "")}/${filename}`;

@@ -3,7 +3,7 @@
  * models (A and B) into the same directory over and over, and is killed with SIGKILL at seeded
  * random moments. After every kill, each file under its final name must be byte-for-byte the
  * complete old or the complete new version, the three files must be one version (the save swaps
- * a staging sibling directory in, `config/_atomic.ts`), the directory must still load, and
+ * a staging sibling directory in, `config/atomic_write.ts`), the directory must still load, and
  * nothing but the final names may be inside it. A kill in the instant between the swap's two
  * renames leaves no directory but both complete versions beside it; `recoverDirectorySwap` (what
  * the next save does first) must then restore it. A last successful save sweeps the temporary
@@ -16,7 +16,7 @@
 import { assert, assertEquals } from "@std/assert";
 import { EncoderDecoderModel, readSafetensors } from "@encdec/modeling";
 import { createRng } from "@encdec/generation";
-import { recoverDirectorySwap } from "../config/_atomic.ts";
+import { recoverDirectorySwap, SAVE_MARKER } from "@encdec/config";
 import { exists } from "../testing/fs.ts";
 
 const FIXTURE = new URL("./testdata/fixtures/bert2bert/", import.meta.url).pathname;
@@ -161,7 +161,7 @@ async function killLoop(kills: number, seed: number): Promise<KillStats> {
       for await (const e of Deno.readDir(dir)) {
         if ((FILES as readonly string[]).includes(e.name)) continue;
         assert(
-          /\.tmp-\d+-/.test(e.name),
+          /\.encdec-tmp-\d+-/.test(e.name) || e.name === SAVE_MARKER,
           `kill ${k}: unexpected entry "${e.name}" in the saved directory`,
         );
       }

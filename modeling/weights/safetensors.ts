@@ -11,7 +11,7 @@
  */
 import { type DType, DTYPE_BYTES, Tensor } from "../tensor.ts";
 import { WeightsError } from "./errors.ts";
-import { readFileOrThrow, writeFileAtomic } from "./_atomic.ts";
+import { readFileOrThrow, writeFileAtomic } from "./_file_io.ts";
 import { LITTLE_ENDIAN_HOST, tensorBytesLE } from "./_bytes.ts";
 
 /** Largest header the reader accepts, in bytes (the limit of the Rust `safetensors` crate). */

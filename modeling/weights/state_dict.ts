@@ -10,7 +10,7 @@
 import { resolveModelFile, type ResolveOptions } from "@encdec/config";
 import type { Tensor } from "../tensor.ts";
 import { WeightsError } from "./errors.ts";
-import { readFileOrThrow, writeFileAtomic } from "./_atomic.ts";
+import { readFileOrThrow, writeFileAtomic } from "./_file_io.ts";
 import {
   loadSafetensorsFile,
   saveSafetensorsFile,

@@ -13,7 +13,7 @@
  */
 import { type DType, Tensor } from "../tensor.ts";
 import { WeightsError } from "./errors.ts";
-import { readFileOrThrow } from "./_atomic.ts";
+import { readFileOrThrow } from "./_file_io.ts";
 import { LITTLE_ENDIAN_HOST } from "./_bytes.ts";
 import { readZip } from "./zip.ts";
 

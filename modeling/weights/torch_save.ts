@@ -14,7 +14,7 @@
  */
 import type { DType, Tensor } from "../tensor.ts";
 import { WeightsError } from "./errors.ts";
-import { writeFileAtomic } from "./_atomic.ts";
+import { writeFileAtomic } from "./_file_io.ts";
 import { tensorBytesLE } from "./_bytes.ts";
 import { PickleEncoder } from "./_pickle_write.ts";
 import { type TensorDict, tensorEntries } from "./safetensors.ts";

@@ -2,15 +2,20 @@
  * Crash-safe saves of a whole model directory as ONE set of files.
  *
  * `writeDirectoryAtomic(dir, contents)` builds the new version of `dir` in a sibling staging
- * directory `<dir>.tmp-<pid>-<n>` and swaps it in with two renames:
+ * directory `<dir>.encdec-tmp-<T>` (`T` = `<pid>-<ms>-<n>`) and swaps it in with two renames:
  *
- * 1. write every new file into staging and fsync it; hard-link (or copy) into staging the files
- *    of the existing `<dir>` that this save neither writes nor replaces (tokenizer files, README,
- *    subfolders); fsync staging;
- * 2. rename `<dir>` → `<dir>.old-<pid>-<n>`;
- * 3. rename staging → `<dir>`; fsync the parent;
- * 4. remove `<dir>.old-<pid>-<n>`, then sweep stale `<dir>.tmp-*` / `<dir>.old-*` siblings: a
- *    save holds an advisory lock (flock) on its staging directory and old copy until it is done,
+ * 1. write the ownership marker `.encdec-save` (holding `T`) and every new file into staging and
+ *    fsync them; hard-link (or copy) into staging the files of the existing `<dir>` that this
+ *    save neither writes nor replaces (tokenizer files, README, subfolders); fsync staging;
+ * 2. write the marker `T` into `<dir>`, rename `<dir>` → `<dir>.encdec-old-<T>`;
+ * 3. rename staging → `<dir>`; fsync the parent; remove the marker from `<dir>`;
+ * 4. remove `<dir>.encdec-old-<T>`, then sweep stale siblings of earlier saves.
+ *
+ * Only what this library created is ever removed or renamed by a sweep or a recovery: a
+ * temporary file carries the library's `.encdec-tmp-` infix in its name, and a temporary
+ * directory must also hold the marker file naming its own tag. A user's `model.old-2024-01-15/`
+ * or `model.encdec-old-1-2-3/` without the marker is never touched. Among those that are ours:
+ *    a save holds an advisory lock (flock) on its staging directory and old copy until it is done,
  *    and the OS drops the lock when the process dies, so an unlocked sibling of another process
  *    is a dead save's leftover. Where locks cannot be tested, the process id is checked in
  *    `/proc`, and failing that, siblings older than an hour are removed.
@@ -18,11 +23,12 @@
  * What a crash (SIGKILL, power loss after the fsyncs) leaves at each point:
  * - during 1: `<dir>` untouched (old set), plus a partial staging sibling that the next save
  *   sweeps;
- * - between 2 and 3 (two back-to-back renames): no `<dir>`, a complete `<dir>.old-T` (old set)
- *   and a complete `<dir>.tmp-T` (new set, complete because 2 starts only after 1 is synced).
+ * - between 2 and 3 (two back-to-back renames): no `<dir>`, a complete `<dir>.encdec-old-T`
+ *   (old set) and a complete `<dir>.encdec-tmp-T` (new set, complete because 2 starts only after
+ *   1 is synced).
  *   {@linkcode recoverDirectorySwap} finds exactly this pair and finishes the swap (new set);
  *   every save calls it first, and loaders should call it when `<dir>` is missing;
- * - after 3: `<dir>` is the new set; at most a (partial) `.old-` sibling is left to sweep.
+ * - after 3: `<dir>` is the new set; at most a (partial) `.encdec-old-` sibling is left to sweep.
  *
  * So `<dir>` is at every moment either the complete old set or the complete new set, or, for
  * the instant between the two renames, missing with both sets complete beside it.
@@ -50,15 +56,57 @@ export interface DirectoryContents {
 }
 
 /**
- * The suffix of every temporary name the writers create: `.tmp-<pid>-<n>` (JSON files),
- * `.tmp-<pid>-<ms>-<n>` (weights, staging directories) and `.old-<pid>-<ms>-<n>` (the previous
- * version during a swap). Exact, so that a user's file is never mistaken for one.
+ * The suffix of every temporary name the writers create: `.encdec-tmp-<pid>-<ms>-<n>` (files,
+ * staging directories) and `.encdec-old-<pid>-<ms>-<n>` (the previous version during a swap).
  */
-const TEMP = /\.(?:tmp|old)-(\d+)-\d+(?:-\d+)?$/;
+const TEMP = /\.encdec-(?:tmp|old)-(\d+-\d+-\d+)$/;
+/** The ownership marker inside a temporary directory: a file holding the directory's tag. */
+export const SAVE_MARKER = ".encdec-save";
 /** Stale temporaries of a live process are kept this long (a very slow save). */
 const STALE_MS = 60 * 60 * 1000;
 
 let counter = 0;
+
+/** A fresh tag `<pid>-<ms>-<n>`, unique within this process. */
+function newTag(): string {
+  return `${Deno.pid}-${Date.now()}-${counter++}`;
+}
+
+/**
+ * The temporary sibling a crash-safe write of file `path` goes through:
+ * `<dir>/.<name>.encdec-tmp-<pid>-<ms>-<n>` (swept by {@linkcode sweepStaleTemps} when its
+ * writer died).
+ */
+export function tempPathFor(path: string): string {
+  const [parent, name] = parentOf(path);
+  return `${parent}/.${name}.encdec-tmp-${newTag()}`;
+}
+
+/** Writes the ownership marker `tag` into directory `dir` (synced). */
+async function writeMarker(dir: string, tag: string): Promise<void> {
+  const f = await Deno.open(`${dir}/${SAVE_MARKER}`, { write: true, create: true, truncate: true });
+  try {
+    await f.write(new TextEncoder().encode(tag));
+    await f.sync();
+  } finally {
+    f.close();
+  }
+}
+
+/**
+ * Whether temporary `path` with tag `tag` was created by this library: a file by its name alone
+ * (the `.encdec-tmp-` infix), a directory only when it holds the marker naming `tag`.
+ */
+async function provablyOurs(path: string, tag: string): Promise<boolean> {
+  const st = await Deno.lstat(path);
+  if (st.isSymlink) return false;
+  if (!st.isDirectory) return true;
+  try {
+    return (await Deno.readTextFile(`${path}/${SAVE_MARKER}`)) === tag;
+  } catch {
+    return false;
+  }
+}
 
 function parentOf(path: string): [string, string] {
   const i = path.lastIndexOf("/");
@@ -175,15 +223,15 @@ async function isStale(path: string, pid: number): Promise<boolean> {
 }
 
 /**
- * Removes the stale temporaries next to `target` in its parent directory (`<name>.tmp-<pid>-*`,
- * `<name>.old-<pid>-*`, and `.<name>.tmp-*` of the JSON writer): those no live save holds, or
- * whose process is gone, or, where neither can be told, older than an hour. Errors are
- * ignored: a sweep never fails a save.
+ * Removes the stale temporaries this library left next to `target` in its parent directory
+ * (`<name>.encdec-tmp-<T>`, `<name>.encdec-old-<T>`, `.<name>.encdec-tmp-<T>`; directories only
+ * with the marker naming `T`): those no live save holds, or whose process is gone, or, where
+ * neither can be told, older than an hour. Errors are ignored: a sweep never fails a save.
  */
 export async function sweepStaleTemps(target: string): Promise<void> {
   const [parent, name] = parentOf(target.replace(/\/+$/, ""));
   const mine = new RegExp(
-    `^\\.?${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\.(?:tmp|old)-(\\d+)-\\d+(?:-\\d+)?$`,
+    `^\\.?${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\.encdec-(?:tmp|old)-((\\d+)-\\d+-\\d+)$`,
   );
   try {
     for await (const e of Deno.readDir(parent)) {
@@ -191,7 +239,8 @@ export async function sweepStaleTemps(target: string): Promise<void> {
       if (!m) continue;
       const path = `${parent}/${e.name}`;
       try {
-        if (await isStale(path, Number(m[1]))) await Deno.remove(path, { recursive: true });
+        if (!(await provablyOurs(path, m[1]))) continue;
+        if (await isStale(path, Number(m[2]))) await Deno.remove(path, { recursive: true });
       } catch {
         // gone already, or not ours to remove
       }
@@ -203,7 +252,8 @@ export async function sweepStaleTemps(target: string): Promise<void> {
 
 /**
  * Finishes a directory swap that a crash interrupted between its two renames: when `dir` is
- * missing but a complete staging `<dir>.tmp-T` and the previous version `<dir>.old-T` of the
+ * missing but a complete staging `<dir>.encdec-tmp-T` and the previous version `<dir>.encdec-old-T` (both
+ * holding this library's marker for `T`) of the
  * same save `T` are both beside it, the staging becomes `dir` (the new set) and the old copy is
  * removed. Returns whether `dir` exists afterwards. Anything else (no `dir` and no such pair)
  * is left alone.
@@ -224,22 +274,26 @@ export async function recoverDirectorySwap(dir: string): Promise<boolean> {
       if (!e.isDirectory || !e.name.startsWith(`${name}.`)) continue;
       const rest = e.name.slice(name.length + 1);
       if (!TEMP.test(e.name)) continue;
-      if (rest.startsWith("old-")) olds.push(rest.slice(4));
-      else if (rest.startsWith("tmp-")) temps.add(rest.slice(4));
+      if (rest.startsWith("encdec-old-")) olds.push(rest.slice(11));
+      else if (rest.startsWith("encdec-tmp-")) temps.add(rest.slice(11));
     }
   } catch {
     return false;
   }
   for (const tag of olds) {
     if (!temps.has(tag)) continue;
+    const tmp = `${parent}/${name}.encdec-tmp-${tag}`, old = `${parent}/${name}.encdec-old-${tag}`;
+    // Both halves must carry this library's marker for tag: never rename a user's folders.
+    if (!(await provablyOurs(tmp, tag)) || !(await provablyOurs(old, tag))) continue;
     try {
-      await Deno.rename(`${parent}/${name}.tmp-${tag}`, base);
+      await Deno.rename(tmp, base);
     } catch {
       // another process finished the same swap first
       if (!(await exists(base))) continue;
     }
     await syncDir(parent);
-    await Deno.remove(`${parent}/${name}.old-${tag}`, { recursive: true }).catch(() => {});
+    await Deno.remove(`${base}/${SAVE_MARKER}`).catch(() => {});
+    await Deno.remove(old, { recursive: true }).catch(() => {});
     return true;
   }
   return await exists(base);
@@ -253,7 +307,7 @@ async function carryOver(from: string, to: string): Promise<void> {
   } else if (st.isDirectory) {
     await Deno.mkdir(to);
     for await (const e of Deno.readDir(from)) {
-      if (TEMP.test(e.name)) continue;
+      if (TEMP.test(e.name) || e.name === SAVE_MARKER) continue;
       await carryOver(`${from}/${e.name}`, `${to}/${e.name}`);
     }
   } else {
@@ -310,26 +364,27 @@ export async function writeDirectoryAtomic(
     if (isPermissionError(e)) return await writeInPlace(base, contents);
     throw fail("preparing the directory", e);
   }
-  const tag = `${Deno.pid}-${Date.now()}-${counter++}`;
-  const staging = `${parent}/${name}.tmp-${tag}`;
+  const tag = newTag();
+  const staging = `${parent}/${name}.encdec-tmp-${tag}`;
   try {
     await Deno.mkdir(staging);
   } catch (e) {
     if (isPermissionError(e)) return await writeInPlace(base, contents);
     throw fail(`creating ${staging}`, e);
   }
-  const old = `${parent}/${name}.old-${tag}`;
+  const old = `${parent}/${name}.encdec-old-${tag}`;
   // Locks held until the swap is over tell other processes' sweeps that this save is alive.
   const locks = [await lockDir(staging)];
   try {
     try {
+      await writeMarker(staging, tag);
       for (const [file, data] of Object.entries(contents.files ?? {})) {
         await writeSynced(`${staging}/${file}`, data);
       }
       await contents.write?.(staging);
       if (await exists(base)) {
         for await (const e of Deno.readDir(base)) {
-          if (TEMP.test(e.name) || contents.replaces?.(e.name)) continue;
+          if (TEMP.test(e.name) || e.name === SAVE_MARKER || contents.replaces?.(e.name)) continue;
           if (await exists(`${staging}/${e.name}`)) continue;
           await carryOver(`${base}/${e.name}`, `${staging}/${e.name}`);
         }
@@ -343,6 +398,7 @@ export async function writeDirectoryAtomic(
     try {
       if (await exists(base)) {
         locks.push(await lockDir(base)); // becomes the lock of the old copy
+        await writeMarker(base, tag); // proves the old copy ours to a sweep or a recovery
         await Deno.rename(base, old);
         swapped = true;
       }
@@ -355,9 +411,11 @@ export async function writeDirectoryAtomic(
       await syncDir(parent);
     } catch (e) {
       if (swapped && !(await exists(base))) await Deno.rename(old, base).catch(() => {});
+      await Deno.remove(`${base}/${SAVE_MARKER}`).catch(() => {});
       await Deno.remove(staging, { recursive: true }).catch(() => {});
       throw fail("swapping in the new version", e);
     }
+    await Deno.remove(`${base}/${SAVE_MARKER}`).catch(() => {});
     if (swapped) await Deno.remove(old, { recursive: true }).catch(() => {});
   } finally {
     for (const l of locks) l?.close();
@@ -370,12 +428,32 @@ async function writeInPlace(base: string, contents: DirectoryContents): Promise<
   try {
     await Deno.mkdir(base, { recursive: true });
     await contents.write?.(base);
-    const tag = `${Deno.pid}-${Date.now()}-${counter++}`;
     for (const [file, data] of Object.entries(contents.files ?? {})) {
-      const tmp = `${base}/.${file}.tmp-${tag}`;
-      await writeSynced(tmp, data, `${base}/${file}`);
+      await writeSynced(tempPathFor(`${base}/${file}`), data, `${base}/${file}`);
     }
   } catch (e) {
     throw new ConfigError(`${base}: cannot save (${(e as Error).message})`, { cause: e });
   }
+}
+
+/**
+ * Writes one file crash-safely: `bytes` go to a synced temporary sibling ({@linkcode tempPathFor})
+ * renamed over `path`, so `path` only ever holds the old or the complete new file; stale
+ * temporaries of dead writers of the same file are swept afterwards. Throws a `ConfigError`
+ * naming `path` (the temporary is removed).
+ *
+ * @example
+ * ```ts ignore
+ * await writeFileAtomic("out/model.safetensors", bytes);
+ * ```
+ */
+export async function writeFileAtomic(path: string, bytes: Uint8Array | string): Promise<void> {
+  const tmp = tempPathFor(path);
+  try {
+    await writeSynced(tmp, bytes, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw new ConfigError(`${path}: cannot write file (${(e as Error).message})`, { cause: e });
+  }
+  await sweepStaleTemps(path);
 }

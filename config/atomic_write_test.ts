@@ -1,9 +1,9 @@
-// Tests of the crash-safe directory save (`_atomic.ts`): what is carried over, what is replaced,
+// Tests of the crash-safe directory save (`atomic_write.ts`): what is carried over, what is replaced,
 // recovery of a swap interrupted between its two renames, the sweep of stale siblings, and that a
 // failed save leaves the directory unchanged. Exact file sets and contents are compared.
 import { resolveModelFile } from "./resolve.ts";
 import { assert, assertEquals, assertRejects } from "@std/assert";
-import { recoverDirectorySwap, writeDirectoryAtomic } from "./_atomic.ts";
+import { recoverDirectorySwap, SAVE_MARKER, writeDirectoryAtomic } from "./atomic_write.ts";
 import { ConfigError } from "./errors.ts";
 import { writeJsonFilesAtomic } from "./_util.ts";
 
@@ -22,6 +22,13 @@ async function siblings(parent: string): Promise<string[]> {
   const out: string[] = [];
   for await (const e of Deno.readDir(parent)) out.push(e.name);
   return out.sort();
+}
+
+/** A temporary directory as a save of this library leaves it: named `<name>` with its marker. */
+async function leftover(path: string): Promise<void> {
+  await Deno.mkdir(path);
+  const tag = /encdec-(?:tmp|old)-(\d+-\d+-\d+)$/.exec(path)![1];
+  await Deno.writeTextFile(`${path}/${SAVE_MARKER}`, tag);
 }
 
 async function withTemp(fn: (root: string) => Promise<void>): Promise<void> {
@@ -45,7 +52,7 @@ Deno.test("writeDirectoryAtomic: new files replace, other files are kept, old sh
     await Deno.writeTextFile(`${dir}/model.safetensors.index.json`, "old index");
     await Deno.writeTextFile(`${dir}/vocab.txt`, "tokens");
     await Deno.writeTextFile(`${dir}/sub/README.md`, "readme");
-    await Deno.writeTextFile(`${dir}/.config.json.tmp-${DEAD_PID}-0`, "half");
+    await Deno.writeTextFile(`${dir}/.config.json.encdec-tmp-${DEAD_PID}-0-0`, "half");
     await writeDirectoryAtomic(dir, {
       files: { "config.json": "new config" },
       write: (s) => Deno.writeTextFile(`${s}/model.safetensors`, "new weights"),
@@ -85,10 +92,10 @@ Deno.test("recoverDirectorySwap: a kill between the two renames (no dir, staging
   await withTemp(async (root) => {
     const dir = `${root}/m`;
     const tag = `${DEAD_PID}-1700000000000-3`;
-    await Deno.mkdir(`${root}/m.old-${tag}`);
-    await Deno.writeTextFile(`${root}/m.old-${tag}/config.json`, "old");
-    await Deno.mkdir(`${root}/m.tmp-${tag}`);
-    await Deno.writeTextFile(`${root}/m.tmp-${tag}/config.json`, "new");
+    await leftover(`${root}/m.encdec-old-${tag}`);
+    await Deno.writeTextFile(`${root}/m.encdec-old-${tag}/config.json`, "old");
+    await leftover(`${root}/m.encdec-tmp-${tag}`);
+    await Deno.writeTextFile(`${root}/m.encdec-tmp-${tag}/config.json`, "new");
     assert(await recoverDirectorySwap(dir), "recovered");
     assertEquals(await listing(dir), { "config.json": "new" });
     assertEquals(await siblings(root), ["m"]);
@@ -97,10 +104,13 @@ Deno.test("recoverDirectorySwap: a kill between the two renames (no dir, staging
 
 Deno.test("recoverDirectorySwap: a partial old copy alone (user removed the dir) is never resurrected", async () => {
   await withTemp(async (root) => {
-    await Deno.mkdir(`${root}/m.old-${DEAD_PID}-1-0`);
-    await Deno.mkdir(`${root}/m.tmp-${DEAD_PID}-2-0`);
+    await leftover(`${root}/m.encdec-old-${DEAD_PID}-1-0`);
+    await leftover(`${root}/m.encdec-tmp-${DEAD_PID}-2-0`);
     assertEquals(await recoverDirectorySwap(`${root}/m`), false);
-    assertEquals(await siblings(root), [`m.old-${DEAD_PID}-1-0`, `m.tmp-${DEAD_PID}-2-0`]);
+    assertEquals(await siblings(root), [
+      `m.encdec-old-${DEAD_PID}-1-0`,
+      `m.encdec-tmp-${DEAD_PID}-2-0`,
+    ]);
   });
 });
 
@@ -108,17 +118,17 @@ Deno.test("writeDirectoryAtomic: a save recovers an interrupted swap first, then
   await withTemp(async (root) => {
     const dir = `${root}/m`;
     const tag = `${DEAD_PID}-5-0`;
-    await Deno.mkdir(`${root}/m.old-${tag}`);
-    await Deno.writeTextFile(`${root}/m.old-${tag}/vocab.txt`, "old vocab");
-    await Deno.mkdir(`${root}/m.tmp-${tag}`);
-    await Deno.writeTextFile(`${root}/m.tmp-${tag}/vocab.txt`, "new vocab");
-    await Deno.mkdir(`${root}/m.tmp-${DEAD_PID}-6-0`); // a killed save's partial staging
-    const live = `m.tmp-${Deno.pid}-7-0`; // a save in flight in a running process
-    await Deno.mkdir(`${root}/${live}`);
-    await Deno.mkdir(`${root}/other.tmp-${DEAD_PID}-8-0`); // not a sibling of this target
+    await leftover(`${root}/m.encdec-old-${tag}`);
+    await Deno.writeTextFile(`${root}/m.encdec-old-${tag}/vocab.txt`, "old vocab");
+    await leftover(`${root}/m.encdec-tmp-${tag}`);
+    await Deno.writeTextFile(`${root}/m.encdec-tmp-${tag}/vocab.txt`, "new vocab");
+    await leftover(`${root}/m.encdec-tmp-${DEAD_PID}-6-0`); // a killed save's partial staging
+    const live = `m.encdec-tmp-${Deno.pid}-7-0`; // a save in flight in a running process
+    await leftover(`${root}/${live}`);
+    await leftover(`${root}/other.encdec-tmp-${DEAD_PID}-8-0`); // not a sibling of this target
     await writeDirectoryAtomic(dir, { files: { "config.json": "c" } });
     assertEquals(await listing(dir), { "config.json": "c", "vocab.txt": "new vocab" });
-    assertEquals(await siblings(root), ["m", live, `other.tmp-${DEAD_PID}-8-0`].sort());
+    assertEquals(await siblings(root), ["m", live, `other.encdec-tmp-${DEAD_PID}-8-0`].sort());
   });
 });
 
@@ -126,7 +136,7 @@ Deno.test("writeJsonFilesAtomic: one file is renamed in place; two files go thro
   await withTemp(async (root) => {
     const dir = `${root}/m`;
     await writeJsonFilesAtomic(dir, { "a.json": { x: 1 } });
-    await Deno.writeTextFile(`${dir}/.a.json.tmp-${DEAD_PID}-0`, "stale");
+    await Deno.writeTextFile(`${dir}/.a.json.encdec-tmp-${DEAD_PID}-0-0`, "stale");
     await writeJsonFilesAtomic(dir, { "a.json": { x: 2 } });
     assertEquals(await listing(dir), { "a.json": '{\n  "x": 2\n}\n' }, "stale temp swept");
     await writeJsonFilesAtomic(dir, { "a.json": [], "b.json": null });
@@ -143,7 +153,7 @@ Deno.test("writeDirectoryAtomic: with --allow-write for the directory only (no s
     await Deno.writeTextFile(`${dir}/vocab.txt`, "tokens");
     const code = `
       import { writeDirectoryAtomic } from ${
-      JSON.stringify(new URL("./_atomic.ts", import.meta.url).href)
+      JSON.stringify(new URL("./atomic_write.ts", import.meta.url).href)
     };
       await writeDirectoryAtomic(${JSON.stringify(dir)}, {
         files: { "config.json": "new" },
@@ -181,8 +191,8 @@ Deno.test("writeDirectoryAtomic: user files that only look like temporaries (not
 
 Deno.test("writeDirectoryAtomic: the sweep keeps a sibling whose save is alive in another process (it holds the lock)", async () => {
   await withTemp(async (root) => {
-    const busy = `${root}/m.tmp-${DEAD_PID}-9-0`; // pid unknown to /proc: only the lock tells
-    await Deno.mkdir(busy);
+    const busy = `${root}/m.encdec-tmp-${DEAD_PID}-9-0`; // pid unknown to /proc: only the lock tells
+    await leftover(busy);
     const holder = new Deno.Command(Deno.execPath(), {
       args: [
         "eval",
@@ -199,7 +209,11 @@ Deno.test("writeDirectoryAtomic: the sweep keeps a sibling whose save is alive i
       assertEquals(new TextDecoder().decode((await reader.read()).value), "locked\n");
       reader.releaseLock();
       await writeDirectoryAtomic(`${root}/m`, { files: { "config.json": "c" } });
-      assertEquals(await siblings(root), ["m", `m.tmp-${DEAD_PID}-9-0`], "locked sibling kept");
+      assertEquals(
+        await siblings(root),
+        ["m", `m.encdec-tmp-${DEAD_PID}-9-0`],
+        "locked sibling kept",
+      );
     } finally {
       holder.kill("SIGKILL");
       await holder.status;
@@ -213,11 +227,11 @@ Deno.test("writeDirectoryAtomic: the sweep keeps a sibling whose save is alive i
 Deno.test("resolveModelFile finishes a directory swap interrupted between its two renames", async () => {
   const d = await Deno.makeTempDir({ prefix: "encdec_swap_" });
   try {
-    // The state a SIGKILL between `dir → dir.old-T` and `dir.tmp-T → dir` leaves behind.
-    await Deno.mkdir(`${d}/m.tmp-4242-1`);
-    await Deno.writeTextFile(`${d}/m.tmp-4242-1/config.json`, '{"v":"new"}');
-    await Deno.mkdir(`${d}/m.old-4242-1`);
-    await Deno.writeTextFile(`${d}/m.old-4242-1/config.json`, '{"v":"old"}');
+    // The state a SIGKILL between `dir → dir.encdec-old-T` and `dir.encdec-tmp-T → dir` leaves behind.
+    await leftover(`${d}/m.encdec-tmp-4242-1-0`);
+    await Deno.writeTextFile(`${d}/m.encdec-tmp-4242-1-0/config.json`, '{"v":"new"}');
+    await leftover(`${d}/m.encdec-old-4242-1-0`);
+    await Deno.writeTextFile(`${d}/m.encdec-old-4242-1-0/config.json`, '{"v":"old"}');
     const path = await resolveModelFile(`${d}/m`, "config.json");
     assertEquals(path, `${d}/m/config.json`);
     assertEquals(JSON.parse(await Deno.readTextFile(path!)), { v: "new" });
@@ -225,4 +239,40 @@ Deno.test("resolveModelFile finishes a directory swap interrupted between its tw
   } finally {
     await Deno.remove(d, { recursive: true });
   }
+});
+
+Deno.test("writeDirectoryAtomic: a user's sibling folders that look like temporaries are never removed (model.old-2024-01-15)", async () => {
+  await withTemp(async (root) => {
+    const dir = `${root}/model`;
+    await Deno.mkdir(dir);
+    // Names the old sweep pattern matched, and library-like names without the marker.
+    const mine = [
+      "model.old-2024-01-15",
+      "model.tmp-1-2",
+      `model.old-${DEAD_PID}-1-2`,
+      `model.encdec-old-${DEAD_PID}-1-2`,
+      `model.encdec-tmp-${DEAD_PID}-3-4`,
+    ];
+    for (const n of mine) {
+      await Deno.mkdir(`${root}/${n}`);
+      await Deno.writeTextFile(`${root}/${n}/notes.txt`, "keep me");
+    }
+    // A marker naming another tag does not prove ownership either.
+    await Deno.writeTextFile(`${root}/model.encdec-tmp-${DEAD_PID}-3-4/${SAVE_MARKER}`, "1-2-3");
+    await writeDirectoryAtomic(dir, { files: { "config.json": "c" } });
+    await writeJsonFilesAtomic(dir, { "config.json": { v: 2 } });
+    assertEquals(await siblings(root), ["model", ...mine].sort());
+    for (const n of mine) {
+      assertEquals(await Deno.readTextFile(`${root}/${n}/notes.txt`), "keep me");
+    }
+    assertEquals(
+      await listing(dir),
+      { "config.json": '{\n  "v": 2\n}\n' },
+      "no marker left inside",
+    );
+    // With both halves unmarked, a missing dir is not "recovered" from the user's folders.
+    await Deno.remove(dir, { recursive: true });
+    assertEquals(await recoverDirectorySwap(dir), false);
+    assertEquals(await siblings(root), mine.slice().sort());
+  });
 });
