@@ -54,8 +54,8 @@ function looksLikePath(idOrDir: string): boolean {
  * `idOrDir` is an existing local directory, or else a Hub model id (`org/name` or `name`) that is
  * resolved through the shared Hub cache (`hfHubDownload`: downloaded once, then found in the cache,
  * also when Python downloaded it). For a Hub id, `optional` turns "the repository has no such file"
- * (HTTP 404 `EntryNotFound`) and "offline and not cached" into `null`; every other failure throws
- * a typed `HubError`.
+ * (HTTP 404 `EntryNotFound`) and "offline, the model is cached but not this file" into `null`;
+ * every other failure (also "offline and nothing of the model cached") throws a typed `HubError`.
  *
  * @example
  * ```ts
@@ -100,7 +100,11 @@ export async function resolveModelFile(
       quiet: opts.quiet,
     });
   } catch (e) {
-    if (opts.optional && (e instanceof EntryNotFoundError || e instanceof OfflineModeError)) {
+    // Offline, an optional file of a cached model is just absent; a model the cache holds nothing
+    // of stays an OfflineModeError, which names the cache directory that was looked in.
+    const absent = e instanceof EntryNotFoundError ||
+      (e instanceof OfflineModeError && e.repoCached !== false);
+    if (opts.optional && absent) {
       return null;
     }
     throw e;

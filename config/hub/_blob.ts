@@ -14,6 +14,7 @@ import {
   type HubErrorContext,
   HubTimeoutError,
   ResponseTooLargeError,
+  UnsafeRedirectError,
 } from "./hub_errors.ts";
 import { hubErrorFromResponse, hubGet, type HubWarningSink } from "./_http.ts";
 import { etagKind, hashFile } from "./_verify.ts";
@@ -191,11 +192,14 @@ async function downloadToIncomplete(incomplete: string, plan: FetchPlan): Promis
         if ((await fileSize(incomplete)) >= size) return;
         lastError = new Error("the connection ended before the announced size");
       } catch (e) {
-        if (e instanceof ResponseTooLargeError) {
-          await Deno.remove(incomplete).catch(() => {});
+        if (e instanceof HubError && !(e instanceof HubConnectionError)) {
+          // A hostile answer leaves nothing behind; an HTTP error keeps a resumable partial file.
+          const hostile = e instanceof ResponseTooLargeError || e instanceof UnsafeRedirectError;
+          if (hostile || (await fileSize(incomplete)) === 0) {
+            await Deno.remove(incomplete).catch(() => {});
+          }
           throw e;
         }
-        if (e instanceof HubError && !(e instanceof HubConnectionError)) throw e;
         if (overall.signal.aborted) break;
         lastError = e; // cut connection or read timeout: resume on the next attempt
       } finally {

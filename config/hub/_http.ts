@@ -40,18 +40,22 @@ export function isHubUnavailable(e: unknown): e is HubConnectionError | HubHttpE
 /** Where one-line warnings go (`onWarning`); default: one line on stderr. */
 export type HubWarningSink = (message: string) => void;
 
-const warned = new Set<string>();
-
-/** Writes `message` once per process (per `key`) to `sink` (default: a line on stderr). */
-export function warnOnce(key: string, message: string, sink?: HubWarningSink): void {
-  if (sink) return sink(message);
-  if (warned.has(key)) return;
-  warned.add(key);
+const stderrSink: HubWarningSink = (message) => {
   try {
     Deno.stderr.writeSync(new TextEncoder().encode(`${message}\n`));
   } catch {
     // no stderr: nothing to do
   }
+};
+const warned = new WeakMap<HubWarningSink, Set<string>>();
+
+/** Writes `message` once per process (per `key` and sink) to `sink` (default: a stderr line). */
+export function warnOnce(key: string, message: string, sink: HubWarningSink = stderrSink): void {
+  let keys = warned.get(sink);
+  if (!keys) warned.set(sink, keys = new Set());
+  if (keys.has(key)) return;
+  keys.add(key);
+  sink(message);
 }
 
 /** True when `url` is on the origin of `endpoint` (scheme, host and port all equal). */

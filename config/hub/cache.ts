@@ -42,13 +42,18 @@ export interface HubPaths {
   tokenPath: string;
   /** `$HF_ENDPOINT` without trailing `/`, else `https://huggingface.co`. */
   endpoint: string;
-  /** `$HF_HUB_OFFLINE` is `1`, `ON`, `YES` or `TRUE` (any case). */
+  /** `$HF_HUB_OFFLINE` (else `$TRANSFORMERS_OFFLINE`) is `1`, `ON`, `YES` or `TRUE` (any case). */
   offline: boolean;
 }
 
-function expandUser(path: string, home: string | undefined): string {
-  if ((path === "~" || path.startsWith("~/")) && home) return home + path.slice(1);
-  return path;
+/** Python's `os.path.expandvars(os.path.expanduser(path))`: `~`, then `$NAME` / `${NAME}`. */
+function expandPath(path: string, get: (name: string) => string | undefined): string {
+  const home = get("HOME") ?? get("USERPROFILE");
+  if ((path === "~" || path.startsWith("~/")) && home) path = home + path.slice(1);
+  return path.replace(
+    /\$(\w+|\{([^}]*)\})/g,
+    (all, name: string, braced?: string) => get(braced ?? name) ?? all,
+  );
 }
 
 /**
@@ -59,9 +64,10 @@ function expandUser(path: string, home: string | undefined): string {
  * - `cacheDir` = `$HF_HUB_CACHE`, else `$HUGGINGFACE_HUB_CACHE` (legacy), else `<hfHome>/hub`;
  * - `tokenPath` = `$HF_TOKEN_PATH`, else `<hfHome>/token`;
  * - `endpoint` = `$HF_ENDPOINT` without trailing slashes, else `https://huggingface.co`;
- * - `offline` = `$HF_HUB_OFFLINE` in `1`/`ON`/`YES`/`TRUE`.
+ * - `offline` = `$HF_HUB_OFFLINE` (else `$TRANSFORMERS_OFFLINE`) in `1`/`ON`/`YES`/`TRUE`.
  *
- * A leading `~` is expanded with `$HOME` (or `$USERPROFILE`). One deliberate difference: a variable
+ * Paths are expanded like Python's `expandvars(expanduser(...))`: a leading `~` with `$HOME` (or
+ * `$USERPROFILE`), then `$NAME` / `${NAME}` (left as is when unset). One deliberate difference: a variable
  * set to the empty string counts as unset (Python would put the cache in the working directory).
  * Relative values stay relative to the working directory, as in Python.
  *
@@ -83,21 +89,21 @@ export function resolveHubPaths(env?: Record<string, string | undefined>): HubPa
   const homeVar = get("HF_HOME");
   const xdg = get("XDG_CACHE_HOME");
   let hfHome: string;
-  if (homeVar) hfHome = expandUser(homeVar, home);
-  else if (xdg) hfHome = join(expandUser(xdg, home), "huggingface");
+  if (homeVar) hfHome = expandPath(homeVar, get);
+  else if (xdg) hfHome = expandPath(join(xdg, "huggingface"), get);
   else if (home) hfHome = join(home, ".cache", "huggingface");
-  else if (cacheVar) hfHome = join(expandUser(cacheVar, home), ".."); // only the cache is needed
+  else if (cacheVar) hfHome = join(expandPath(cacheVar, get), ".."); // only the cache is needed
   else {
     throw new HubError(
       "hub: cannot locate the cache: neither HF_HOME, HF_HUB_CACHE, XDG_CACHE_HOME nor HOME is " +
         "set (or env access is denied); set HF_HOME or pass cacheDir",
     );
   }
-  const cacheDir = cacheVar ? expandUser(cacheVar, home) : join(hfHome, "hub");
+  const cacheDir = cacheVar ? expandPath(cacheVar, get) : join(hfHome, "hub");
   const tokenVar = get("HF_TOKEN_PATH");
-  const tokenPath = tokenVar ? expandUser(tokenVar, home) : join(hfHome, "token");
+  const tokenPath = tokenVar ? expandPath(tokenVar, get) : join(hfHome, "token");
   const endpoint = (get("HF_ENDPOINT") ?? "").replace(/\/+$/, "") || DEFAULT_ENDPOINT;
-  const off = get("HF_HUB_OFFLINE")?.trim().toUpperCase();
+  const off = (get("HF_HUB_OFFLINE") ?? get("TRANSFORMERS_OFFLINE"))?.trim().toUpperCase();
   const offline = off === "1" || off === "ON" || off === "YES" || off === "TRUE";
   return { hfHome, cacheDir, tokenPath, endpoint, offline };
 }
@@ -144,7 +150,8 @@ export function hubEndpoint(): string {
 }
 
 /**
- * True when `$HF_HUB_OFFLINE` is `1`, `ON`, `YES` or `TRUE` (any case), as in Python.
+ * True when `$HF_HUB_OFFLINE` (else `$TRANSFORMERS_OFFLINE`) is `1`, `ON`, `YES` or `TRUE` (any
+ * case), as in Python.
  *
  * @example
  * ```ts
@@ -153,7 +160,7 @@ export function hubEndpoint(): string {
  * ```
  */
 export function isOfflineMode(): boolean {
-  const v = getEnv("HF_HUB_OFFLINE")?.trim().toUpperCase();
+  const v = (getEnv("HF_HUB_OFFLINE") ?? getEnv("TRANSFORMERS_OFFLINE"))?.trim().toUpperCase();
   return v === "1" || v === "ON" || v === "YES" || v === "TRUE";
 }
 

@@ -8,6 +8,7 @@ import {
   isCommitHash,
   isOfflineMode,
   repoFolderName,
+  resolveHubPaths,
   tryToLoadFromCache,
   validateRepoId,
 } from "./cache.ts";
@@ -24,6 +25,7 @@ const CLEAR = {
   HF_TOKEN_PATH: undefined,
   HF_ENDPOINT: undefined,
   HF_HUB_OFFLINE: undefined,
+  TRANSFORMERS_OFFLINE: undefined,
 };
 
 Deno.test("validateRepoId accepts Hub ids and rejects what huggingface_hub rejects (exact classes)", () => {
@@ -121,4 +123,68 @@ Deno.test("tryToLoadFromCache: snapshot path via refs, .no_exist marker, unknown
   } finally {
     await Deno.remove(cache, { recursive: true });
   }
+});
+
+Deno.test("resolveHubPaths follows huggingface_hub constants.py for every variable (table)", async () => {
+  // Expected values worked out from huggingface_hub's constants.py (x = expandvars(expanduser(.))):
+  //   HF_HOME = x(getenv("HF_HOME", join(getenv("XDG_CACHE_HOME", "~/.cache"), "huggingface")))
+  //   HF_HUB_CACHE = x(getenv("HF_HUB_CACHE", getenv("HUGGINGFACE_HUB_CACHE", HF_HOME/hub)))
+  //   HF_TOKEN_PATH = x(getenv("HF_TOKEN_PATH", join(HF_HOME, "token")))
+  //   ENDPOINT = getenv("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+  //   HF_HUB_OFFLINE = is_true(getenv("HF_HUB_OFFLINE") or getenv("TRANSFORMERS_OFFLINE"))
+  const H = "/home/u";
+  const table: [Record<string, string>, Partial<ReturnType<typeof resolveHubPaths>>][] = [
+    [{}, {
+      hfHome: `${H}/.cache/huggingface`,
+      cacheDir: `${H}/.cache/huggingface/hub`,
+      tokenPath: `${H}/.cache/huggingface/token`,
+      endpoint: "https://huggingface.co",
+      offline: false,
+    }],
+    [{ XDG_CACHE_HOME: "/xdg" }, { hfHome: "/xdg/huggingface", cacheDir: "/xdg/huggingface/hub" }],
+    [{ XDG_CACHE_HOME: "~/xdg" }, { cacheDir: `${H}/xdg/huggingface/hub` }],
+    [{ HF_HOME: "/hf", XDG_CACHE_HOME: "/xdg" }, { hfHome: "/hf", tokenPath: "/hf/token" }],
+    [{ HF_HOME: "rel/hf" }, { cacheDir: "rel/hf/hub" }],
+    [{ HUGGINGFACE_HUB_CACHE: "/legacy" }, {
+      cacheDir: "/legacy",
+      hfHome: `${H}/.cache/huggingface`,
+    }],
+    [{ HF_HUB_CACHE: "/new", HUGGINGFACE_HUB_CACHE: "/legacy", HF_HOME: "/hf" }, {
+      cacheDir: "/new",
+      hfHome: "/hf",
+    }],
+    [{ HF_HUB_CACHE: "~/c" }, { cacheDir: `${H}/c` }],
+    [{ HF_TOKEN_PATH: "~/tok" }, { tokenPath: `${H}/tok` }],
+    [{ HF_ENDPOINT: "https://mirror.example///" }, { endpoint: "https://mirror.example" }],
+    [{ HF_ENDPOINT: "" }, { endpoint: "https://huggingface.co" }],
+    [{ HF_HUB_OFFLINE: "ON" }, { offline: true }],
+    [{ HF_HUB_OFFLINE: "true" }, { offline: true }],
+    [{ HF_HUB_OFFLINE: "1" }, { offline: true }],
+    [{ HF_HUB_OFFLINE: "0" }, { offline: false }],
+    [{ HF_HUB_OFFLINE: "no" }, { offline: false }],
+    [{ TRANSFORMERS_OFFLINE: "1" }, { offline: true }],
+    [{ HF_HUB_OFFLINE: "0", TRANSFORMERS_OFFLINE: "1" }, { offline: false }],
+    [{ DATA: "/data", HF_HOME: "$DATA/hf", HF_HUB_CACHE: "${DATA}/hub-$NOPE" }, {
+      hfHome: "/data/hf",
+      cacheDir: "/data/hub-$NOPE",
+    }],
+  ];
+  for (const [env, want] of table) {
+    const got = resolveHubPaths({ HOME: H, ...env });
+    const picked = Object.fromEntries(
+      Object.keys(want).map((k) => [k, got[k as keyof typeof got]]),
+    );
+    assertEquals(picked, want, JSON.stringify(env));
+  }
+  // Without an argument it reads the process environment (the same rules).
+  await withEnv({ ...CLEAR, HOME: H, HF_HOME: "/from/env", HF_ENDPOINT: "http://m/" }, () => {
+    assertEquals(resolveHubPaths(), {
+      hfHome: "/from/env",
+      cacheDir: "/from/env/hub",
+      tokenPath: "/from/env/token",
+      endpoint: "http://m",
+      offline: false,
+    });
+  });
+  assertThrows(() => resolveHubPaths({}), HubError, "set HF_HOME");
 });
