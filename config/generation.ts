@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { ConfigError } from "./errors.ts";
+import { checkGenerationRules, GenerationConfigError } from "./generation_rules.ts";
 import { AutoConfig } from "./auto.ts";
 import type { PretrainedConfig, WritableDataKeys } from "./pretrained.ts";
 import { type FromPretrainedOptions, loadConfigJson, splitLoadOptions } from "./_load.ts";
@@ -23,8 +24,7 @@ import {
   zodError,
 } from "./_util.ts";
 
-/** A generation setting HF would reject (e.g. `numBeams` not divisible by `numBeamGroups`). */
-export class GenerationConfigError extends ConfigError {}
+export { GenerationConfigError } from "./generation_rules.ts";
 
 const nullableInt = () => z.int().nullable().default(null);
 const nullableNumber = () => z.number().nullable().default(null);
@@ -362,81 +362,15 @@ export class GenerationConfig {
   }
 
   /**
-   * Throws a GenerationConfigError for combinations HF rejects: bad `earlyStopping`,
-   * `maxNewTokens <= 0`, `numReturnSequences > 1` with greedy search or `> numBeams`,
-   * diverse beam search with sampling / `numBeams % numBeamGroups != 0` / `diversityPenalty == 0`,
-   * constrained beam search with sampling or groups, and the processors HF refuses to build
-   * (`repetitionPenalty <= 0`; when sampling: `temperature <= 0`, `topK < 0`, `topP` outside
-   * [0, 1], `typicalP <= 0`, `minP` outside [0, 1]).
+   * Throws a GenerationConfigError for what HF's `GenerationConfig.validate()` rejects (bad
+   * `earlyStopping`, `maxNewTokens <= 0`, `numReturnSequences` with greedy search or above
+   * `numBeams`, inconsistent diverse or constrained beam search, non-positive repetition
+   * penalties, and when sampling: `temperature`, `topK`, `topP`, `typicalP`, `minP` out of range).
+   * The rules are the ones of `checkGenerationRules` (`config/generation_rules.ts`); `generate()`
+   * adds its call-time rules on top.
    */
   validate(file = "generation config"): void {
-    const fail = (msg: string): never => {
-      throw new GenerationConfigError(`${file}: ${msg}`);
-    };
-    if (
-      this.earlyStopping !== true && this.earlyStopping !== false && this.earlyStopping !== "never"
-    ) {
-      fail(
-        `early_stopping is ${JSON.stringify(this.earlyStopping)}; expected true, false or "never"`,
-      );
-    }
-    if (this.maxNewTokens !== null && this.maxNewTokens <= 0) {
-      fail(`max_new_tokens is ${this.maxNewTokens}; expected an integer > 0`);
-    }
-    if (this.numReturnSequences !== 1) {
-      if (this.numBeams === 1) {
-        if (!this.doSample) {
-          fail(
-            `num_return_sequences is ${this.numReturnSequences} with greedy search; expected 1 unless num_beams > 1 or do_sample is true`,
-          );
-        }
-      } else if (this.numReturnSequences > this.numBeams) {
-        fail(
-          `num_return_sequences (${this.numReturnSequences}) > num_beams (${this.numBeams}); expected num_return_sequences <= num_beams`,
-        );
-      }
-    }
-    if (this.numBeams > 1) {
-      if (this.constraints !== null || this.forceWordsIds !== null) {
-        if (this.doSample) {
-          fail("constrained beam search with do_sample=true; expected do_sample false");
-        }
-        if (this.numBeamGroups !== 1) {
-          fail(`constrained beam search with num_beam_groups=${this.numBeamGroups}; expected 1`);
-        }
-      }
-      if (this.diversityPenalty !== 0 || this.numBeamGroups !== 1) {
-        const pre = "diverse (group) beam search";
-        if (this.doSample) fail(`${pre} with do_sample=true; expected do_sample false`);
-        if (this.numBeams % this.numBeamGroups !== 0) {
-          fail(
-            `${pre}: num_beams (${this.numBeams}) is not divisible by num_beam_groups (${this.numBeamGroups}); expected num_beams % num_beam_groups == 0`,
-          );
-        }
-        if (this.diversityPenalty === 0) {
-          fail(
-            `${pre}: diversity_penalty is 0; expected > 0, otherwise the beam groups are identical`,
-          );
-        }
-      }
-    }
-    if (this.repetitionPenalty <= 0) {
-      fail(`repetition_penalty is ${this.repetitionPenalty}; expected a float > 0`);
-    }
-    if (this.encoderRepetitionPenalty <= 0) {
-      fail(`encoder_repetition_penalty is ${this.encoderRepetitionPenalty}; expected a float > 0`);
-    }
-    if (this.doSample) {
-      if (this.temperature <= 0) {
-        fail(`temperature is ${this.temperature} with do_sample=true; expected a float > 0`);
-      }
-      if (this.topK < 0) fail(`top_k is ${this.topK}; expected an integer >= 0 (0 = off)`);
-      if (this.topP < 0 || this.topP > 1) fail(`top_p is ${this.topP}; expected a float in [0, 1]`);
-      if (this.typicalP <= 0) fail(`typical_p is ${this.typicalP}; expected a float in (0, 1]`);
-      if (this.minP !== null && (this.minP < 0 || this.minP > 1)) {
-        fail(`min_p is ${this.minP}; expected a float in [0, 1]`);
-      }
-    }
+    checkGenerationRules(this, "config", file);
   }
 
   /** Every field (snake_case) plus extras and `transformers_version` "4.40.2" (HF `to_dict`). */

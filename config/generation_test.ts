@@ -145,24 +145,24 @@ Deno.test("validate() rejects what HF rejects, with a GenerationConfigError nami
   const cases: [Record<string, unknown>, string][] = [
     [
       { numBeams: 4, numBeamGroups: 3, diversityPenalty: 0.5 },
-      "num_beams (4) is not divisible by num_beam_groups (3)",
+      "num_beam_groups is 3; expected a divisor of num_beams (4)",
     ],
     [{ numBeams: 4, numBeamGroups: 2 }, "diversity_penalty is 0; expected > 0"],
     [
       { numBeams: 4, numBeamGroups: 2, diversityPenalty: 0.5, doSample: true },
-      "diverse (group) beam search with do_sample=true",
+      "do_sample is true; expected false with diverse (group) beam search",
     ],
-    [{ numReturnSequences: 2 }, "num_return_sequences is 2 with greedy search"],
-    [{ numBeams: 2, numReturnSequences: 3 }, "num_return_sequences (3) > num_beams (2)"],
+    [{ numReturnSequences: 2 }, "num_return_sequences is 2; expected 1 with greedy search"],
+    [{ numBeams: 2, numReturnSequences: 3 }, "num_return_sequences is 3; expected at most num_beams (2)"],
     [{ maxNewTokens: 0 }, "max_new_tokens is 0; expected an integer > 0"],
-    [{ doSample: true, temperature: 0 }, "temperature is 0 with do_sample=true"],
+    [{ doSample: true, temperature: 0 }, "temperature is 0; expected a float > 0 when sampling"],
     [{ doSample: true, topK: -1 }, "top_k is -1"],
     [{ doSample: true, topP: 1.5 }, "top_p is 1.5; expected a float in [0, 1]"],
     [{ doSample: true, typicalP: 0 }, "typical_p is 0"],
     [{ repetitionPenalty: 0 }, "repetition_penalty is 0"],
     [
       { numBeams: 2, forceWordsIds: [[1]], doSample: true },
-      "constrained beam search with do_sample=true",
+      "do_sample is true; expected false with constrained beam search",
     ],
   ];
   for (const [opts, msg] of cases) {

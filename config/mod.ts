@@ -64,4 +64,10 @@ export {
 } from "./encoder_decoder.ts";
 export { type AnyConfig, AutoConfig, CONFIG_CLASSES } from "./auto.ts";
 export { GenerationConfig, GenerationConfigError, type GenerationOptions } from "./generation.ts";
+export {
+  checkGenerationRules,
+  checkGenerationSize,
+  GENERATION_LIMITS,
+  type GenerationRuleFields,
+} from "./generation_rules.ts";
 export * from "./hub/hub.ts";

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { GenerationConfig } from "@encdec/config";
+import { checkGenerationSize, type GenerationConfig } from "@encdec/config";
 import { argmax, logSoftmaxRows, softmaxRow, topKPlusRowScore } from "./_math.ts";
 import { BeamSearchScorer } from "./beam_search.ts";
 import { buildLogitsProcessor, buildLogitsWarper, buildStoppingCriteria } from "./build.ts";
@@ -239,6 +239,11 @@ export async function generate<S, C>(
     );
   }
   const expand = p.numBeams > 1 ? p.numBeams : p.numReturnSequences;
+  // Bound what this one call allocates (rows × vocab scores per step, encoder input) up front.
+  checkGenerationSize(
+    { batch: inputIds.length, srcLen: inputIds[0].length, expand, vocabSize: model.vocabSize },
+    "generate",
+  );
   const start = (row: number): number =>
     typeof startIds === "number" ? startIds : startIds[Math.floor(row / expand)];
   const promptLen = 1;

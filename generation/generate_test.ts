@@ -5,7 +5,7 @@ import {
   assertNotEquals,
   assertRejects,
 } from "@std/assert";
-import { EncdecError } from "@encdec/config";
+import { camelToSnake, EncdecError, GenerationConfigError } from "@encdec/config";
 import { generate } from "./generate.ts";
 import { GenerationError } from "./errors.ts";
 import { createRng } from "./rng.ts";
@@ -195,7 +195,7 @@ Deno.test("sampling: temperature/top-k/top-p draw from the right distribution (c
   }
 });
 
-Deno.test("validate(): HF-rejected settings throw GenerationError naming the field", async () => {
+Deno.test("validate(): HF-rejected settings throw one GenerationConfigError naming the field's JSON name", async () => {
   const m = tableModel(5, TABLE, FALLBACK);
   const bad: [Record<string, unknown>, string][] = [
     [{ numBeams: 3, numBeamGroups: 2, diversityPenalty: 1 }, "numBeamGroups"],
@@ -213,15 +213,18 @@ Deno.test("validate(): HF-rejected settings throw GenerationError naming the fie
     [{ badWordsIds: [[]] }, "badWordsIds"],
     [{ penaltyAlpha: 0.6, topK: 4 }, "penaltyAlpha"],
   ];
-  // Rejected either by the config package's `GenerationConfig.update()` (snake_case names) or
-  // by generation's own checks (camelCase names); both are EncdecErrors naming the field.
-  const snake = (k: string) => k.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase());
+  // One rule set (config/generation_rules.ts), one error class, one spelling: HF's JSON name
+  // (`num_beam_groups`), whether the config's own checks or generate()'s caught it.
   for (const [opts, field] of bad) {
     const e = await assertRejects(
       () => generate(m, [[7]], { generationConfig: CFG, ...opts }),
       EncdecError,
     );
-    assert(e.message.includes(field) || e.message.includes(snake(field)), `${field}: ${e.message}`);
+    assert(
+      e instanceof GenerationConfigError || field === "earlyStopping",
+      `${field}: ${e.name}`,
+    );
+    assert(e.message.includes(camelToSnake(field)), `${field}: ${e.message}`);
   }
   await assertRejects(
     () => generate(m, [[7]], { generationConfig: CFG, numBeems: 2 } as never),
