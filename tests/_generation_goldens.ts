@@ -13,8 +13,11 @@ import type { GenerateOptions, GenerateOutput } from "@encdec/generation";
 /** Fixture models directory. */
 export const FIXTURES: URL = new URL("./testdata/fixtures/", import.meta.url);
 
-/** Every fixture model with `generate` goldens (the modeling tests' list). */
-export { MODELS } from "../modeling/models/_test_util.ts";
+/**
+ * Fixture models with `generate` goldens (the modeling tests' lists): `MODELS` (also run on
+ * onnx), `FAMILY_MODELS` (the families of issue 16) and `GOLDEN_MODELS` (both).
+ */
+export { FAMILY_MODELS, GOLDEN_MODELS, MODELS } from "../modeling/models/_test_util.ts";
 
 /** Absolute tolerance of scores and sequences_scores. */
 export const TOL = 1e-4;

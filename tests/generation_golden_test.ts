@@ -8,12 +8,12 @@ import { EncoderDecoderModel, generateStream } from "@encdec/generation";
 import {
   assertMatchesGolden,
   FIXTURES,
+  GOLDEN_MODELS,
   loadGoldens,
-  MODELS,
   optionsFor,
 } from "./_generation_goldens.ts";
 
-for (const name of MODELS) {
+for (const name of GOLDEN_MODELS) {
   Deno.test(`generate goldens (HF 4.40.2) for ${name}: sequences, scores, sequences_scores, beam_indices`, async () => {
     const g = await loadGoldens(name);
     const model = await EncoderDecoderModel.fromPretrained(g.dir);

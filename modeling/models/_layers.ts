@@ -134,3 +134,109 @@ export function intTensor(rows: number, cols: number, f: (r: number, c: number) 
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[r * cols + c] = f(r, c);
   return new Tensor("int32", out, [rows, cols]);
 }
+
+// ---- Longformer: window padding and sliding-window masks from host inputs ---------------------
+
+/** Inputs padded to a multiple of the attention window (`padding` columns added at the end). */
+export interface WindowPadded {
+  /** Ids padded with `padId` (absent when the caller gave embeddings). */
+  ids?: Ids;
+  /** 0/1 mask padded with 0. */
+  mask: Mask;
+  /** 0/1 global-attention mask (merged with the mask) padded with 0, when given. */
+  global?: Mask;
+  /** Columns added. */
+  padding: number;
+}
+
+/**
+ * HF Longformer's input preparation: the attention mask (all ones when absent) merged with the
+ * global-attention mask (a padded token is never global), then `_pad_to_window_size`: `[batch,
+ * len]` inputs padded at the end to the next multiple of `window` (ids with `padId`, masks
+ * with 0).
+ */
+export function padToWindow(
+  ids: Ids | undefined,
+  attentionMask: Mask | undefined,
+  globalMask: Mask | undefined,
+  dims: readonly [number, number],
+  window: number,
+  padId: number,
+): WindowPadded {
+  const [batch, len] = dims;
+  const mask = attentionMask ??
+    new Tensor("float32", new Float32Array(batch * len).fill(1), [batch, len]);
+  const global = globalMask &&
+    new Tensor(
+      "float32",
+      Float32Array.from(globalMask.data, (g, i) => (g !== 0 && mask.data[i] !== 0) ? 1 : 0),
+      globalMask.dims,
+    );
+  const padding = (window - (len % window)) % window;
+  if (padding === 0) return { ids, mask, global, padding };
+  const widen = <D extends "int32" | "float32">(t: Tensor<D>, fill: number): Tensor<D> => {
+    const out = t.dtype === "int32"
+      ? new Int32Array(batch * (len + padding))
+      : new Float32Array(batch * (len + padding));
+    out.fill(fill);
+    for (let r = 0; r < batch; r++) {
+      out.set(t.data.subarray(r * len, (r + 1) * len), r * (len + padding));
+    }
+    return new Tensor(t.dtype, out as Tensor<D>["data"], [batch, len + padding]);
+  };
+  return {
+    ids: ids && widen(ids, padId),
+    mask: widen(mask, 0),
+    global: global && widen(global, 0),
+    padding,
+  };
+}
+
+/**
+ * Longformer's local attention as an additive bias over full attention `[batch, 1, t, t]`
+ * (exact: the same keys get the same scores as HF's banded computation). Query `i` sees key `j`
+ * when `mask[j] = 1` and (`|i - j| <= oneSided` or `global[j] = 1`): the window, minus padded
+ * keys, plus every global key (HF scores global keys with the local key projection).
+ */
+export function slidingWindowMask<T>(
+  b: Backend<T>,
+  mask: Mask,
+  global: Mask | undefined,
+  oneSided: number,
+): T {
+  const [n, t] = mask.dims;
+  const out = new Float32Array(n * t * t);
+  for (let r = 0; r < n; r++) {
+    for (let i = 0; i < t; i++) {
+      for (let j = 0; j < t; j++) {
+        const k = r * t + j;
+        const keep = mask.data[k] !== 0 &&
+          (Math.abs(i - j) <= oneSided || (global !== undefined && global.data[k] !== 0));
+        out[(r * t + i) * t + j] = keep ? 0 : MASK_MIN;
+      }
+    }
+  }
+  return b.upload(new Tensor("float32", out, [n, 1, t, t]));
+}
+
+/**
+ * A 0/1 selector of query rows `[batch, 1, t, 1]` (float32) from host `rows` `[batch, t]`, to
+ * multiply a per-head output `[batch, heads, t, d]` with: 1 where `rows` is non-zero.
+ */
+export function rowSelector<T>(b: Backend<T>, rows: Mask): T {
+  const [n, t] = rows.dims;
+  const out = Float32Array.from(rows.data, (v) => v !== 0 ? 1 : 0);
+  return b.upload(new Tensor("float32", out, [n, 1, t, 1]));
+}
+
+/** `1 - rows`, as {@linkcode rowSelector}: 1 where `rows` is zero. */
+export function rowSelectorInverse<T>(b: Backend<T>, rows: Mask): T {
+  const [n, t] = rows.dims;
+  const out = Float32Array.from(rows.data, (v) => v !== 0 ? 0 : 1);
+  return b.upload(new Tensor("float32", out, [n, 1, t, 1]));
+}
+
+/** True when any entry of a host 0/1 tensor is non-zero. */
+export function anyNonZero(t: Mask): boolean {
+  return t.data.some((v) => v !== 0);
+}

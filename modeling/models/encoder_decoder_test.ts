@@ -12,8 +12,8 @@ import {
   FIXTURES,
   forwardArgs,
   goldens,
+  GOLDEN_MODELS,
   maxDiff,
-  MODELS,
   type Nested,
 } from "./_test_util.ts";
 
@@ -24,7 +24,7 @@ function assertClose(t: Tensor | Float32Array, golden: Nested, what: string, tol
   assert(d <= tol, `${what}: max abs diff ${d} > ${tol}`);
 }
 
-for (const name of MODELS) {
+for (const name of GOLDEN_MODELS) {
   Deno.test(`${name}: forward(labels) loss, logits, encoder_last_hidden_state match HF within 1e-4`, async () => {
     const g = await goldens(name);
     const model = await EncoderDecoderModel.fromPretrained(`${FIXTURES}${name}`);

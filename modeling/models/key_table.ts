@@ -11,8 +11,11 @@ import { Tensor } from "../tensor.ts";
 import { ModelLoadError } from "./errors.ts";
 import { NormalRng } from "./_normal_rng.ts";
 
-/** How HF's `_init_weights` initialises a parameter. */
-export type InitKind = "normal" | "zeros" | "ones";
+/**
+ * How HF's `_init_weights` initialises a parameter (`"sinusoidal"`: DistilBERT's fixed position
+ * table, `sin` on even columns and `cos` on odd ones of `pos / 10000^(2⌊j/2⌋/dim)`).
+ */
+export type InitKind = "normal" | "zeros" | "ones" | "sinusoidal";
 
 /** One row of a key table: a checkpoint key and how to build the field behind it. */
 export interface ParamSpec {
@@ -121,6 +124,16 @@ function transpose2d(t: Tensor<"float32">): Tensor<"float32"> {
 function initTensor(spec: ParamSpec, rng: NormalRng): Tensor<"float32"> {
   const t = Tensor.zeros(spec.shape, "float32");
   if (spec.init === "ones") t.data.fill(1);
+  if (spec.init === "sinusoidal") {
+    // HF's create_sinusoidal_embeddings (float64 angles, stored as float32)
+    const [rows, dim] = spec.shape;
+    for (let pos = 0; pos < rows; pos++) {
+      for (let j = 0; j < dim; j++) {
+        const angle = pos / Math.pow(10000, (2 * Math.floor(j / 2)) / dim);
+        t.data[pos * dim + j] = j % 2 === 0 ? Math.sin(angle) : Math.cos(angle);
+      }
+    }
+  }
   if (spec.init === "normal") {
     const std = spec.std ?? 0.02;
     for (let i = 0; i < t.data.length; i++) t.data[i] = rng.normal() * std;

@@ -23,6 +23,11 @@ export interface EncoderArgs<T> {
   inputsEmbeds?: T;
   /** 0/1 `[batch, srcLen]`; all ones when absent. */
   attentionMask?: Mask;
+  /**
+   * 0/1 `[batch, srcLen]`: tokens that attend to, and are attended by, every token (Longformer's
+   * `global_attention_mask`; encoders without global attention reject it).
+   */
+  globalAttentionMask?: Mask;
   /** Training mode: the generator dropout draws from (absent: no dropout, eval mode). */
   dropout?: RandomSource;
   /** Also return the hidden states after the embeddings and each layer. */

@@ -14,8 +14,8 @@ import {
   FIXTURES,
   forwardArgs,
   goldens,
+  GOLDEN_MODELS,
   maxDiff,
-  MODELS,
   type Nested,
 } from "../../models/_test_util.ts";
 import { WebGpuBackend } from "./mod.ts";
@@ -46,7 +46,7 @@ Deno.test({
   },
 });
 
-for (const name of MODELS) {
+for (const name of GOLDEN_MODELS) {
   Deno.test({
     name:
       `webgpu ${name}: forward loss, logits, encoder output and cached decode steps match HF (1e-4)`,
