@@ -100,7 +100,12 @@ export interface Backend<T = Tensor> {
   logSoftmax(x: T): T;
   /** `weight[ids]`: ids `[...]` (int32/int64) → `[..., hidden]`. */
   embedding(weight: T, ids: T): T;
-  /** Scaled dot-product attention: q `[b, h, tq, d]`, k/v `[b, h, tk, d]` → `[b, h, tq, d]`. */
+  /**
+   * Scaled dot-product attention: q `[b, h, tq, d]`, k/v `[b, h, tk, d]` → `[b, h, tq, d]`.
+   * k/v may have fewer rows `g` than q where `g` divides `b` (beams sharing their source's
+   * cross-attention K/V): q rows are `g` groups of `b / g` consecutive rows, group `r` attending
+   * to k/v row `r`; `mask` then broadcasts to `[g, h, tq, tk]`. No causal mask with groups.
+   */
   attention(q: T, k: T, v: T, opts: AttentionOptions<T>): { output: T; probs?: T };
   /** Mean cross-entropy of logits `[n, vocab]` against labels `[n]`, skipping `ignoreIndex`. Scalar. */
   crossEntropy(
@@ -115,6 +120,37 @@ export interface Backend<T = Tensor> {
    * drawn once per element in row-major order. Returns `x` itself when `p = 0`; zeros when `p = 1`.
    */
   dropout?(x: T, p: number, rng: RandomSource): T;
+  // ---- masks and positions (from host inputs) ----
+  /**
+   * HF's additive attention mask from a host 0/1 mask `[batch, src]` (float32): 0 where a key is
+   * kept, `FLOAT32_MIN` where it is dropped, as `[batch, 1, 1, src]`. With `causalQueries = t`
+   * (the last `t` of the `src` positions are the queries) also causal, as HF's decoder mask:
+   * `[batch, 1, t, src]`, query `i` sees key `j` when `j <= src - t + i` and `mask[j] = 1`.
+   * The mask is a host tensor because inputs live on the host; a device backend builds the
+   * result there and uploads it, the ONNX recorder emits it as graph nodes over its input.
+   */
+  maskBias(mask: Tensor, causalQueries?: number): T;
+  /**
+   * Position ids (int32) of `length` new tokens after `start` cached positions: `[1, length]`
+   * holding `start .. start + length - 1`. With `padded` (RoBERTa's
+   * `create_position_ids_from_input_ids`): `[batch, length]` holding
+   * `(cumsum(ids != paddingIdx) + start) * (ids != paddingIdx) + paddingIdx` of the host ids.
+   */
+  positionIds(
+    start: number,
+    length: number,
+    padded?: { ids: Tensor; paddingIdx: number },
+  ): T;
+  /**
+   * Set by tracing backends only (the ONNX graph recorder): sizes seen by the model code are
+   * placeholders for symbolic axes and host inputs hold no real data, so host-side checks of
+   * sizes and ids are skipped; a size limit is reported here instead (checked by whoever runs
+   * the traced graph, before running it). `size` is `start + length` of a position lookup
+   * (`start` and `length` as the model code computed them), `max` the table's rows.
+   */
+  readonly tracing?: {
+    limit(start: number, length: number, max: number, what: string): void;
+  };
   /**
    * Optional (device backends): runs `fn` and then disposes every handle created inside it
    * except those its result holds (found through arrays and plain objects). Nested scopes pass

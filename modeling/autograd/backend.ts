@@ -184,6 +184,16 @@ export class AutogradBackend implements Backend<Var> {
     return new GradTensor(await this.inner.read(v.value), v);
   }
 
+  /** HF's additive mask from a host 0/1 mask (a constant: no gradient). */
+  maskBias(mask: Tensor, causalQueries?: number): Var {
+    return new Var(this.inner.maskBias(mask, causalQueries));
+  }
+
+  /** Position ids (a constant: no gradient). */
+  positionIds(start: number, length: number, padded?: { ids: Tensor; paddingIdx: number }): Var {
+    return new Var(this.inner.positionIds(start, length, padded));
+  }
+
   /** Shape of the value. */
   dims(v: Var): readonly number[] {
     return this.check("dims", v).dims;

@@ -7,6 +7,7 @@
  * @module
  */
 import { AutoConfig, EncoderDecoderConfig, PretrainedConfig } from "@encdec/config";
+import type { Backend } from "../backend.ts";
 import type { Tensor } from "../tensor.ts";
 import { saveShardedSafetensors, saveShardedTorch, stateDictOrder } from "../weights/mod.ts";
 import {
@@ -17,7 +18,7 @@ import {
   hiddenSizeOf,
   type SubConfig,
 } from "./_registry.ts";
-import { type LoadingInfo, type ParamSpec, prefixed, row } from "./key_table.ts";
+import { type LoadingInfo, type ParamSpec, type ParamView, prefixed, row } from "./key_table.ts";
 import { ModelLoadError } from "./errors.ts";
 import type { EncoderDecoderConfigInput, PartLoadingInfo } from "./outputs.ts";
 
@@ -178,4 +179,18 @@ export function weightsWriter(
 export function isWeightFile(name: string): boolean {
   return /^(?:model|pytorch_model)(?:-\d{5}-of-\d{5})?\.(?:safetensors|bin)(?:\.index\.json)?$/
     .test(name);
+}
+
+/**
+ * The encoder output `[batch, src, encoder width]` as the decoder's cross-attention reads it:
+ * through `enc_to_dec_proj` when the model has one (`needProj`: the widths differ), else as is.
+ * `w` views the composite's root keys.
+ */
+export function projectEncoderOutput<T>(
+  b: Backend<T>,
+  w: ParamView<T>,
+  needProj: boolean,
+  h: T,
+): T {
+  return needProj ? b.linear(h, w.get("enc_to_dec_proj.weight"), w.get("enc_to_dec_proj.bias")) : h;
 }

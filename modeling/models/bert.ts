@@ -15,11 +15,10 @@ import {
   attentionWithDropout,
   causalPaddingMask,
   checkIds,
-  checkLength,
   dropout,
-  intTensor,
   mergeHeads,
   paddingMask,
+  positionIds,
   splitHeads,
 } from "./_layers.ts";
 import type { DecoderArgs, DecoderStack, EncoderStack, StackOutput } from "./stacks.ts";
@@ -215,20 +214,21 @@ export class BertModel<T> implements EncoderStack<T> {
     this.hiddenSize = config.hidden_size;
   }
 
-  /** Position ids `[batch or 1, t]` of new tokens after `past` cached positions. */
+  /** Position ids `[batch or 1, t]` (int32 handle) of new tokens after `past` cached positions. */
   protected positionIds(
     _ids: Tensor<"int32"> | undefined,
     _batch: number,
     t: number,
     past: number,
-  ): Tensor<"int32"> {
-    checkLength(
-      past + t,
+  ): T {
+    return positionIds(
+      this.backend,
+      past,
+      t,
       this.config.max_position_embeddings,
       this.name,
       "max_position_embeddings",
     );
-    return intTensor(1, t, (_, c) => past + c);
   }
 
   /** Embeddings `[batch, t, hidden]` of new tokens (or given `inputsEmbeds`). */
@@ -241,7 +241,7 @@ export class BertModel<T> implements EncoderStack<T> {
       // token_type_ids default to zeros: row 0, broadcast over [batch, t]
       h = b.add(h, b.slice(w.get("token_type_embeddings.weight"), 0, 0, 1));
     }
-    const pos = b.upload(this.positionIds(args.inputIds, n, t, past));
+    const pos = this.positionIds(args.inputIds, n, t, past);
     h = b.add(h, b.embedding(w.get("position_embeddings.weight"), pos));
     h = b.layerNorm(
       h,

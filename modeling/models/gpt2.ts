@@ -14,11 +14,10 @@ import {
   attentionWithDropout,
   causalPaddingMask,
   checkIds,
-  checkLength,
   dropout,
-  intTensor,
   mergeHeads,
   paddingMask,
+  positionIds,
   splitHeads,
 } from "./_layers.ts";
 import type { DecoderArgs, DecoderStack, StackOutput } from "./stacks.ts";
@@ -168,8 +167,7 @@ export class GPT2Model<T> {
       x = b.embedding(this.w.get("wte.weight"), b.upload(args.inputIds));
     }
     const t = b.dims(x)[1];
-    checkLength(past + t, cfg.n_positions, "decoder", "n_positions");
-    const pos = b.upload(intTensor(1, t, (_, c) => past + c));
+    const pos = positionIds(b, past, t, cfg.n_positions, "decoder", "n_positions");
     x = b.add(x, b.embedding(this.w.get("wpe.weight"), pos));
     const rng = args.dropout; // training mode
     x = dropout(b, x, cfg.embd_pdrop, rng);

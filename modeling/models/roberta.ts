@@ -8,9 +8,8 @@
 import type { Backend } from "../backend.ts";
 import type { Tensor } from "../tensor.ts";
 import { bertBaseTable, type BertConfigLike, BertModel } from "./bert.ts";
-import { checkLength, intTensor } from "./_layers.ts";
 import type { DecoderArgs, DecoderStack, StackOutput } from "./stacks.ts";
-import { ModelInputError } from "./errors.ts";
+import { paddedPositionIds, positionIds } from "./_layers.ts";
 import { type ParamSpec, type ParamView, row } from "./key_table.ts";
 
 /** HF's `RobertaConfig` fields read here (those of BERT; `pad_token_id` is the position offset). */
@@ -62,35 +61,18 @@ export class RobertaModel<T> extends BertModel<T> {
   /** Position ids `[batch, t]`: `(cumsum(ids != pad) + past) * (ids != pad) + pad`. */
   protected override positionIds(
     ids: Tensor<"int32"> | undefined,
-    batch: number,
+    _batch: number,
     t: number,
     past: number,
-  ): Tensor<"int32"> {
+  ): T {
     const pad = paddingIdx(this.config);
     const max = this.config.max_position_embeddings;
     if (!ids) {
       // create_position_ids_from_inputs_embeds: sequential, no past offset (as HF)
-      checkLength(pad + 1 + t, max, this.name, "max_position_embeddings (incl. padding_idx + 1)");
-      return intTensor(1, t, (_, c) => pad + 1 + c);
+      const field = "max_position_embeddings (incl. padding_idx + 1)";
+      return positionIds(this.backend, pad + 1, t, max, this.name, field);
     }
-    const out = intTensor(batch, t, () => 0);
-    for (let r = 0; r < batch; r++) {
-      let count = 0;
-      for (let c = 0; c < t; c++) {
-        const keep = ids.data[r * t + c] !== pad;
-        if (keep) count++;
-        const p = keep ? count + past + pad : pad;
-        if (p >= max) {
-          throw new ModelInputError(
-            `${this.name}: position id ${p} of input_ids[${r}][${c}] (after ${past} cached) is outside max_position_embeddings = ${max} (RoBERTa positions start at padding_idx + 1 = ${
-              pad + 1
-            })`,
-          );
-        }
-        out.data[r * t + c] = p;
-      }
-    }
-    return out;
+    return paddedPositionIds(this.backend, ids, past, pad, max, this.name);
   }
 }
 

@@ -47,6 +47,7 @@ import {
   stridesOf,
 } from "./_shape.ts";
 import { gemmNN, gemmNT } from "./_gemm.ts";
+import { hostMaskBias, hostPositionIds } from "./_masks.ts";
 
 export { BackendError } from "../../backend.ts";
 export { erf } from "./_math.ts";
@@ -198,6 +199,18 @@ export class CpuBackend implements Backend<Tensor> {
 
   /** Nothing to free on the CPU. */
   dispose(_t: Tensor): void {}
+
+  // ---- masks and positions ---------------------------------------------------------------------
+
+  /** HF's additive mask from a host 0/1 mask (see `Backend.maskBias`). */
+  maskBias(mask: Tensor, causalQueries?: number): Tensor {
+    return hostMaskBias("cpu", mask, causalQueries);
+  }
+
+  /** Position ids (see `Backend.positionIds`). */
+  positionIds(start: number, length: number, padded?: { ids: Tensor; paddingIdx: number }): Tensor {
+    return hostPositionIds("cpu", start, length, padded);
+  }
 
   // ---- shape ops -------------------------------------------------------------------------------
 
@@ -623,31 +636,36 @@ export class CpuBackend implements Backend<Tensor> {
     }
     const [nb, nh, tq, d] = q.dims;
     const tk = k.dims[2], dv = v.dims[3];
+    // k/v rows may be fewer (groups of consecutive q rows share one k/v row).
+    const kb = k.dims[0];
     if (
-      k.dims[0] !== nb || k.dims[1] !== nh || k.dims[3] !== d || v.dims[0] !== nb ||
-      v.dims[1] !== nh || v.dims[2] !== tk
+      !(kb > 0 && nb % kb === 0) || k.dims[1] !== nh || k.dims[3] !== d ||
+      v.dims[0] !== kb || v.dims[1] !== nh || v.dims[2] !== tk || (kb !== nb && opts.causal)
     ) {
       throw new BackendError(
         `cpu.attention: shapes do not agree: q ${fmt(q.dims)}, k ${fmt(k.dims)}, v ${
           fmt(v.dims)
         } ` +
-          `(expected q [b, h, tq, d], k [b, h, tk, d], v [b, h, tk, dv])`,
+          `(expected q [b, h, tq, d], k [g, h, tk, d], v [g, h, tk, dv], g dividing b, ` +
+          `no causal mask when g < b)`,
       );
     }
+    const per = nb / kb; // q rows per k/v row
     const full = [nb, nh, tq, tk];
+    const maskFull = [kb, nh, tq, tk];
     let md: Float32Array | undefined;
     let ms = [0, 0, 0, 0];
     if (opts.mask !== undefined) {
       md = f32("attention", "mask", opts.mask);
       const mdims = opts.mask.dims;
-      const bc = broadcastShapes(mdims, full);
-      if (mdims.length > 4 || !bc || bc.some((x, i) => x !== full[i])) {
+      const bc = broadcastShapes(mdims, maskFull);
+      if (mdims.length > 4 || !bc || bc.some((x, i) => x !== maskFull[i])) {
         throw new BackendError(
           `cpu.attention: mask ${fmt(mdims)} does not broadcast to scores ${fmt(full)} ` +
             `(expected e.g. [b, 1, 1, tk] or [b, 1, tq, tk])`,
         );
       }
-      ms = broadcastStrides(mdims, full);
+      ms = broadcastStrides(mdims, maskFull);
     }
     const scale = opts.scale;
     const causal = opts.causal ?? false;
@@ -661,12 +679,14 @@ export class CpuBackend implements Backend<Tensor> {
     for (let bi = 0; bi < nb; bi++) {
       for (let hi = 0; hi < nh; hi++) {
         const bh = bi * nh + hi;
+        const kbi = Math.floor(bi / per);
+        const kh = kbi * nh + hi;
         const sc = probs ?? scratch!;
         const sOff = probs ? bh * block : 0;
-        gemmNT(qd, bh * tq * d, kd, bh * tk * d, sc, sOff, tq, tk, d);
+        gemmNT(qd, bh * tq * d, kd, kh * tk * d, sc, sOff, tq, tk, d);
         for (let i = 0; i < tq; i++) {
           const r = sOff + i * tk;
-          const mOff = bi * ms[0] + hi * ms[1] + i * ms[2];
+          const mOff = kbi * ms[0] + hi * ms[1] + i * ms[2];
           const visible = causal ? Math.max(0, Math.min(tk, i + shift + 1)) : tk;
           for (let j = 0; j < visible; j++) sc[r + j] = sc[r + j] * scale;
           for (let j = visible; j < tk; j++) sc[r + j] = FLOAT32_MIN;
@@ -676,7 +696,7 @@ export class CpuBackend implements Backend<Tensor> {
           }
           softmaxRow(sc, sc, r, tk);
         }
-        gemmNN(sc, sOff, vd, bh * tk * dv, output, bh * tq * dv, tq, dv, tk);
+        gemmNN(sc, sOff, vd, kh * tk * dv, output, bh * tq * dv, tq, dv, tk);
       }
     }
     const result: { output: Tensor; probs?: Tensor } = {

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Tensor as OrtTensor } from "onnxruntime-node";
-import { OnnxModelError } from "./_graph.ts";
+import { OnnxModelError } from "./graph_builder.ts";
 
 /**
  * Frees now the host memory of tensors this model owns outright (onnxruntime outputs, which

@@ -6,7 +6,7 @@
 import { assertEquals, assertThrows } from "@std/assert";
 import * as ort from "onnxruntime-node";
 import { encodeModel, type GraphSpec, OnnxProtoError } from "./_onnx_proto.ts";
-import { GraphBuilder, quantizePerColumn, transpose } from "./_graph.ts";
+import { GraphBuilder, quantizePerColumn, transpose2d } from "./graph_builder.ts";
 
 const idGraph: GraphSpec = {
   name: "g",
@@ -47,7 +47,7 @@ Deno.test("encodeModel: wire bytes of an Identity model equal the hand-encoded p
 });
 
 Deno.test("encodeModel: int/negative int/float/ints/tensor attributes run in onnxruntime (exact)", async () => {
-  const g = new GraphBuilder("attrs", "fp32");
+  const g = new GraphBuilder("attrs");
   const x = g.input("x", "float32", ["rows", 3]);
   // Transpose (ints) → Softmax (negative int axis) → LayerNormalization (float epsilon).
   const t = g.op("Transpose", [x], { perm: [1, 0] }); // [3, rows]
@@ -87,13 +87,8 @@ Deno.test("encodeModel: a non-integer int attribute is an OnnxProtoError naming 
 });
 
 Deno.test("transpose and per-column int8 quantization: known answers", () => {
-  const m = transpose({
-    dims: [2, 3],
-    dtype: "float32",
-    data: new Float32Array([1, 2, 3, 4, 5, 6]),
-  });
-  assertEquals(m.dims, [3, 2]);
-  assertEquals(Array.from(m.data), [1, 4, 2, 5, 3, 6]);
+  const m = transpose2d(new Float32Array([1, 2, 3, 4, 5, 6]), 2, 3); // [2, 3] -> [3, 2]
+  assertEquals(Array.from(m), [1, 4, 2, 5, 3, 6]);
   // Columns: max |.| = 127 → scale 1; 0.5/254 → scale 1/254·... exact round trip on the max.
   const { q, scale } = quantizePerColumn(new Float32Array([127, -1, -63.5, 0.5]), 2, 2);
   assertEquals(Array.from(scale), [1, Math.fround(1 / 127)]);

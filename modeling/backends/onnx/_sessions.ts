@@ -1,19 +1,16 @@
 /**
  * The onnxruntime sessions of `OnnxEncoderDecoder`: the session options (threads; on
  * onnxruntime-node no CPU arena, no spinning, external initializers resolved in the checkpoint's
- * folder) and the three graphs (encoder, cross K/V, decoder step) built from a checkpoint and
- * handed to onnxruntime one at a time.
+ * folder) and the three graphs (encoder, cross K/V, decoder step) traced from the model code
+ * and handed to onnxruntime one at a time.
  *
  * @module
  */
 import type { InferenceSession } from "onnxruntime-node";
-import type { EncoderDecoderConfig } from "@encdec/config";
-import type { Checkpoint } from "./_checkpoint.ts";
-import type { OnnxPrecision } from "./_graph.ts";
-import { encodeModel } from "./_onnx_proto.ts";
-import { OnnxRuntimeError, type Ort } from "./_runtime.ts";
-import { buildEncoderGraph } from "./encoder_graph.ts";
-import { buildCrossKVGraph, buildDecoderStepGraph } from "./decoder_graph.ts";
+import { encodeModel, type GraphSpec } from "./_onnx_proto.ts";
+import { OnnxRuntimeError, type Ort } from "./runtime.ts";
+import type { DecoderLayout, GraphTracer } from "./traced_graphs.ts";
+import type { TraceLimit } from "./recorder.ts";
 
 /**
  * onnxruntime-node session config entries (`session.*` keys). Intra-op threads block instead
@@ -30,20 +27,34 @@ function nodeSessionConfig(externalFolder: string | null): Record<string, string
   };
 }
 
+/** The sessions of one model and what their tracing revealed. */
+export interface OnnxSessions {
+  /** Encoder graph session. */
+  encoder: InferenceSession;
+  /** Cross-K/V graph session. */
+  crossKV: InferenceSession;
+  /** Decoder-step graph session. */
+  decoder: InferenceSession;
+  /** The decoder's cache layout. */
+  layout: DecoderLayout;
+  /** Position limits of the encoder's inputs. */
+  encoderLimits: TraceLimit[];
+  /** Position limits of the decoder's inputs. */
+  decoderLimits: TraceLimit[];
+}
+
 /**
- * Builds the encoder, cross-K/V and decoder-step graphs of `config` from the checkpoint `ck`
- * and creates their sessions on the loaded runtime `ort` (`name`), in that order. `source`
- * names the checkpoint in errors (`OnnxRuntimeError` when onnxruntime rejects a graph).
+ * Traces the encoder, cross-K/V and decoder-step graphs with `tracer` and creates their
+ * sessions on the loaded runtime `ort` (`name`), in that order, one graph alive at a time.
+ * `source` names the checkpoint in errors (`OnnxRuntimeError` when onnxruntime rejects a graph).
  */
 export async function createSessions(
   ort: Ort,
   name: "node" | "web",
   threads: number,
-  config: EncoderDecoderConfig,
-  ck: Checkpoint,
-  precision: OnnxPrecision,
+  tracer: GraphTracer,
   source: string,
-): Promise<[encoder: InferenceSession, crossKV: InferenceSession, decoder: InferenceSession]> {
+): Promise<OnnxSessions> {
   const sessionOptions: InferenceSession.SessionOptions = {
     graphOptimizationLevel: "all",
     executionMode: "sequential",
@@ -52,11 +63,13 @@ export async function createSessions(
     ...(name === "node"
       ? { intraOpNumThreads: threads, interOpNumThreads: 1, enableCpuMemArena: false }
       : {}),
-    ...(name === "node" ? { extra: { session: nodeSessionConfig(ck.externalFolder) } } : {}),
+    ...(name === "node"
+      ? { extra: { session: nodeSessionConfig(tracer.weights.externalFolder) } }
+      : {}),
   };
-  const make = async (bytes: Uint8Array, what: string) => {
+  const make = async (graph: GraphSpec, what: string) => {
     try {
-      return await ort.InferenceSession.create(bytes, sessionOptions);
+      return await ort.InferenceSession.create(encodeModel(graph), sessionOptions);
     } catch (e) {
       throw new OnnxRuntimeError(`${source}: onnxruntime rejected the ${what} graph: ${e}`, {
         cause: e,
@@ -67,19 +80,26 @@ export async function createSessions(
   // the sessions already built.
   const sessions: InferenceSession[] = [];
   try {
-    for (
-      const [build, what] of [
-        [buildEncoderGraph, "encoder"],
-        [buildCrossKVGraph, "cross K/V"],
-        [buildDecoderStepGraph, "decoder"],
-      ] as const
-    ) {
-      sessions.push(await make(encodeModel(build(config, ck, precision)), what));
-    }
+    // Each traced graph is dropped once its session exists.
+    const add = async <R extends { graph: GraphSpec }>(r: R, what: string) => {
+      sessions.push(await make(r.graph, what));
+      (r as { graph: GraphSpec | null }).graph = null;
+      return r;
+    };
+    const enc = await add(tracer.encoder(), "encoder");
+    const cross = await add(tracer.crossKV(), "cross K/V");
+    const dec = await add(tracer.decoderStep(cross.layout), "decoder");
+    const [encoder, crossKV, decoder] = sessions;
+    return {
+      encoder,
+      crossKV,
+      decoder,
+      layout: cross.layout,
+      encoderLimits: enc.limits,
+      decoderLimits: dec.limits,
+    };
   } catch (e) {
     await Promise.all(sessions.map((s) => s.release()));
     throw e;
   }
-  const [encoder, crossKV, decoder] = sessions;
-  return [encoder, crossKV, decoder];
 }

@@ -1,9 +1,8 @@
 /**
- * `@encdec/modeling` onnxruntime backend: ONNX graphs built in TypeScript from any supported
- * Hugging Face encoder-decoder checkpoint (BERT / RoBERTa / BertGeneration encoders; BERT /
- * RoBERTa / BertGeneration / GPT-2 decoders with cross-attention), run by onnxruntime-node
- * (native) or onnxruntime-web (wasm). `OnnxEncoderDecoder` implements generation's
- * `Seq2SeqModel` interface.
+ * `@encdec/modeling` onnxruntime backend: ONNX graphs traced from the model code of any
+ * supported Hugging Face encoder-decoder checkpoint by a graph-recording backend
+ * (`OnnxRecorder`), run by onnxruntime-node (native) or onnxruntime-web (wasm).
+ * `OnnxEncoderDecoder` implements generation's `Seq2SeqModel` interface.
  *
  * @example
  * ```ts ignore
@@ -28,27 +27,28 @@ export {
   type OnnxEncoderState,
   type OnnxModelOptions,
 } from "./onnx_model.ts";
-export { type HostMatrix, OnnxModelError, type OnnxPrecision } from "./_graph.ts";
+export { OnnxModelError, type OnnxPrecision } from "./graph_builder.ts";
 export {
-  Checkpoint,
   type CheckpointEntry,
+  type CheckpointWeight,
+  CheckpointWeights,
   type FileTensor,
-  type LinearWeights,
   openSafetensorsCheckpoint,
-} from "./_checkpoint.ts";
+} from "./checkpoint.ts";
 export {
   OnnxRuntimeError,
   type OnnxRuntimeName,
   type OnnxRuntimeStatus,
   onnxRuntimeStatus,
-} from "./_runtime.ts";
-export { buildEncoderGraph } from "./encoder_graph.ts";
+} from "./runtime.ts";
+export { OnnxRecorder, type SizeTerm, Sym, type SymDType, type TraceLimit } from "./recorder.ts";
 export {
-  buildCrossKVGraph,
-  buildDecoderStepGraph,
+  checkLimits,
   type DecoderLayout,
-  decoderLayout,
-} from "./decoder_graph.ts";
+  GraphTracer,
+  SENTINELS,
+  type TracedGraph,
+} from "./traced_graphs.ts";
 export {
   type AttrValue,
   encodeModel,

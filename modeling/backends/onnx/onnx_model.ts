@@ -1,6 +1,6 @@
 /**
- * `OnnxEncoderDecoder`: an encoder-decoder checkpoint run by onnxruntime. Three graphs are built
- * in TypeScript from the checkpoint (encoder, cross-K/V, decoder step) and run with
+ * `OnnxEncoderDecoder`: an encoder-decoder checkpoint run by onnxruntime. Three graphs are
+ * traced from the model code (encoder, cross-K/V, decoder step; `traced_graphs.ts`) and run with
  * onnxruntime-node or onnxruntime-web; the class implements generation's `Seq2SeqModel`
  * (`encode`, `expandEncoderState`, `decodeStep`, `reorderCache`, `dispose`).
  *
@@ -11,23 +11,23 @@ import {
   AutoConfig,
   EncoderDecoderConfig,
   GenerationConfig,
-  GPT2Config,
   type ResolveOptions,
 } from "@encdec/config";
 import { Tensor } from "../../tensor.ts";
 import { loadStateDict } from "../../weights/mod.ts";
-import { Checkpoint, type CheckpointEntry, openSafetensorsCheckpoint } from "./_checkpoint.ts";
-import { OnnxModelError, type OnnxPrecision } from "./_graph.ts";
+import { type CheckpointEntry, openSafetensorsCheckpoint } from "./checkpoint.ts";
+import { OnnxModelError, type OnnxPrecision } from "./graph_builder.ts";
 import {
   defaultThreads,
   loadRuntime,
   OnnxRuntimeError,
   type OnnxRuntimeName,
   type Ort,
-} from "./_runtime.ts";
+} from "./runtime.ts";
 import { arange, checkIds, released, releaseData, views } from "./_host.ts";
 import { createSessions } from "./_sessions.ts";
-import { type DecoderLayout, decoderLayout } from "./decoder_graph.ts";
+import type { TraceLimit } from "./recorder.ts";
+import { checkLimits, type DecoderLayout, GraphTracer } from "./traced_graphs.ts";
 import { type HeapTrimmer, heapTrimmer } from "./_heap.ts";
 
 /** Options of `OnnxEncoderDecoder.fromPretrained` / `create`. */
@@ -148,6 +148,11 @@ export class OnnxEncoderDecoder {
     private readonly decoder: InferenceSession,
     /** Called after each decode step (see `OnnxModelOptions.trimHeap`); null: never. */
     private readonly trimHeap: HeapTrimmer | null = null,
+    /** Position limits of the encoder inputs and of the decoder inputs (from the traces). */
+    private readonly limits: { encoder: TraceLimit[]; decoder: TraceLimit[] } = {
+      encoder: [],
+      decoder: [],
+    },
   ) {
     this.vocabSize = layout.vocab;
   }
@@ -206,24 +211,8 @@ export class OnnxEncoderDecoder {
       throw new OnnxModelError(`numThreads = ${threads}; expected a positive integer`);
     }
     const { ort, name } = await loadRuntime(options.runtime ?? "auto", threads);
-    const d = config.decoder;
-    const decBase = d instanceof GPT2Config
-      ? "decoder.transformer."
-      : (d.constructor as { modelType?: string }).modelType === "roberta"
-      ? "decoder.roberta."
-      : "decoder.bert.";
-    const aliases = config.tieEncoderDecoder ? [{ from: "encoder.", to: decBase }] : [];
-    const ck = new Checkpoint(tensors, source, aliases, name === "node");
-    const layout = decoderLayout(config);
-    const [encoder, crossKV, decoder] = await createSessions(
-      ort,
-      name,
-      threads,
-      config,
-      ck,
-      precision,
-      source,
-    );
+    const tracer = new GraphTracer(config, tensors, source, precision, name === "node");
+    const s = await createSessions(ort, name, threads, tracer, source);
     const generationConfig = options.generationConfig ??
       GenerationConfig.fromModelConfig(config);
     return new this(
@@ -232,11 +221,12 @@ export class OnnxEncoderDecoder {
       precision,
       generationConfig,
       ort,
-      layout,
-      encoder,
-      crossKV,
-      decoder,
+      s.layout,
+      s.encoder,
+      s.crossKV,
+      s.decoder,
       name === "node" && (options.trimHeap ?? true) ? heapTrimmer() : null,
+      { encoder: s.encoderLimits, decoder: s.decoderLimits },
     );
   }
 
@@ -268,18 +258,9 @@ export class OnnxEncoderDecoder {
    * K/V are projected by the first decode step.
    */
   async encode(inputIds: number[][], attentionMask: number[][]): Promise<OnnxEncoderState> {
-    const encCfg = this.config.encoder;
-    const srcLen = checkIds("inputIds", inputIds, encCfg.vocabSize);
+    const srcLen = checkIds("inputIds", inputIds, this.config.encoder.vocabSize);
     const batch = inputIds.length;
-    const maxPos = encCfg.maxPositionEmbeddings -
-      ((encCfg.constructor as { modelType?: string }).modelType === "roberta"
-        ? (encCfg.padTokenId ?? 0) + 1
-        : 0);
-    if (srcLen > maxPos) {
-      throw new OnnxModelError(
-        `inputIds: length ${srcLen} exceeds the encoder's ${maxPos} positions`,
-      );
-    }
+    checkLimits(this.limits.encoder, { batch, src_len: srcLen }, "inputIds");
     if (attentionMask.length !== batch || attentionMask.some((r) => r.length !== srcLen)) {
       throw new OnnxModelError(
         `attentionMask: expected [${batch}, ${srcLen}] like inputIds, found ${attentionMask.length} rows`,
@@ -454,11 +435,7 @@ export class OnnxEncoderDecoder {
       );
     }
     const P = cache?.pastLen ?? 0;
-    if (P + T > this.layout.maxPositions) {
-      throw new OnnxModelError(
-        `decoder length ${P + T} exceeds the decoder's ${this.layout.maxPositions} positions`,
-      );
-    }
+    checkLimits(this.limits.decoder, { batch: B, tgt_len: T, past_len: P }, "decoder input");
     let decMask: BigInt64Array;
     if (decoderAttentionMask) {
       if (

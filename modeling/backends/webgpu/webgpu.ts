@@ -25,6 +25,7 @@ import { numel, Tensor } from "../../tensor.ts";
 import { castHalfSource, WG } from "./_kernels.ts";
 import { BufferPool, type PoolStats } from "./_pool.ts";
 import { fmt } from "../cpu/_shape.ts";
+import { hostMaskBias, hostPositionIds } from "../cpu/_masks.ts";
 import {
   bytesFor,
   collectHandles,
@@ -380,6 +381,20 @@ export class WebGpuBackend implements Backend<GpuTensor> {
   }
 
   // ---- data movement ----------------------------------------------------------------------------
+
+  /** HF's additive mask, built on the host from the host 0/1 mask and uploaded. */
+  maskBias(mask: Tensor, causalQueries?: number): GpuTensor {
+    return this.upload(hostMaskBias("webgpu", mask, causalQueries));
+  }
+
+  /** Position ids, built on the host and uploaded (see `Backend.positionIds`). */
+  positionIds(
+    start: number,
+    length: number,
+    padded?: { ids: Tensor; paddingIdx: number },
+  ): GpuTensor {
+    return this.upload(hostPositionIds("webgpu", start, length, padded));
+  }
 
   /**
    * Host tensor → GPU: float16 kept as fp16 storage (unless `halfStorage` is off), bfloat16

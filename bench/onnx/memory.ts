@@ -5,15 +5,15 @@
  * (`VmRSS`) and peak (`VmHWM`) memory after each stage, then the peak as a multiple of the
  * weight files' size.
  *
- * Usage: `deno run -A modeling/backends/onnx/_memory.ts [dir] [fp32|fp16|int8] [srcLen] [steps]
+ * Usage: `deno run -A bench/onnx/memory.ts [dir] [fp32|fp16|int8] [srcLen] [steps]
  * [reps]` (default `bench/.cache/bert2bert-base`, made by `bench/make_model.ts`; fp32; 512
  * tokens; 10 steps; 3 repetitions). `... fp32 400 60` mimics the bench's greedy workload
  * (400 tokens in, 60 new, batch 1, three repetitions).
  *
  * @module
  */
-import { OnnxEncoderDecoder } from "./mod.ts";
-import type { OnnxPrecision } from "./_graph.ts";
+import { OnnxEncoderDecoder } from "../../modeling/backends/onnx/mod.ts";
+import type { OnnxPrecision } from "../../modeling/backends/onnx/mod.ts";
 
 const MIB = 1024 * 1024;
 

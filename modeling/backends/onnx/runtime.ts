@@ -66,7 +66,7 @@ async function loadWeb(numThreads: number): Promise<LoadedRuntime> {
  *
  * @example
  * ```ts ignore
- * import { loadRuntime } from "./_runtime.ts";
+ * import { loadRuntime } from "./runtime.ts";
  * const { name } = await loadRuntime("auto", 2);
  * ```
  */
@@ -106,7 +106,7 @@ export interface OnnxRuntimeStatus {
  *
  * @example
  * ```ts ignore
- * import { onnxRuntimeStatus } from "./_runtime.ts";
+ * import { onnxRuntimeStatus } from "./runtime.ts";
  * const { node, web } = await onnxRuntimeStatus();
  * console.log(node.available ? "native" : web.available ? "wasm" : "none");
  * ```

@@ -3,11 +3,11 @@
  * fp32 goldens of every fixture model: max |Δ logit| of the teacher-forced forward, top-1
  * agreement per position, and whether greedy decoding (max_new_tokens 20) equals the golden.
  *
- * Usage: `deno run -A modeling/backends/onnx/_accuracy.ts`
+ * Usage: `deno run -A bench/onnx/accuracy.ts`
  *
  * @module
  */
-import { OnnxEncoderDecoder } from "./onnx_model.ts";
+import { OnnxEncoderDecoder } from "../../modeling/backends/onnx/mod.ts";
 import {
   argmax,
   FIXTURES,
@@ -16,7 +16,7 @@ import {
   maxAbsDiff,
   MODELS,
   readGoldens,
-} from "./_test_util.ts";
+} from "../../modeling/backends/onnx/_test_util.ts";
 
 console.log("| model | precision | max abs Δ logit | top-1 agreement | greedy = fp32 golden |");
 console.log("| --- | --- | --- | --- | --- |");

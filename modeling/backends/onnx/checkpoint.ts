@@ -1,8 +1,8 @@
 /**
- * Checked access to checkpoint tensors by HF key, with tie aliases (`tie_encoder_decoder`
- * stores `encoder.*` once under `decoder.<base>.*`). Linear layers are returned as stored
- * (`nn.Linear` `[out, in]`, flagged `transB`; GPT-2 `Conv1D` `[in, out]`), so the graph can use
- * them without a host copy.
+ * The checkpoint tensors behind a model's key table, for the ONNX graphs: looked up by the
+ * table's keys (tie roots and aliases as `materialize` resolves them) and handed over as
+ * stored (`nn.Linear` `[out, in]`; `Conv1D` `[in, out]`), so a graph can use them without a
+ * host copy.
  *
  * A tensor may be in memory (`Tensor`) or left in its safetensors file (`FileTensor`): then it is
  * read only when a host copy is needed (small vectors, int8 quantization, dtype casts) and is
@@ -13,18 +13,9 @@
 import { resolveModelFile, type ResolveOptions } from "@encdec/config";
 import { Tensor } from "../../tensor.ts";
 import { parseSafetensorsHeader, parseShardIndex } from "../../weights/mod.ts";
+import type { ParamSpec } from "../../models/key_table.ts";
 import type { ExternalDataRef } from "./_onnx_proto.ts";
-import { type HostMatrix, OnnxModelError } from "./_graph.ts";
-
-/** A linear layer as `x @ w + b` (`transB`: `x @ wᵀ + b`). */
-export interface LinearWeights {
-  /** `[in, out]`, or `[out, in]` when `transB`. */
-  w: HostMatrix;
-  /** Whether `w` is `[out, in]` (`nn.Linear`). */
-  transB: boolean;
-  /** `[out]`, or `null` for a bias-free layer. */
-  b: Tensor | Float32Array | null;
-}
+import { OnnxModelError } from "./graph_builder.ts";
 
 /** A float tensor left in a safetensors file: `length` bytes at `offset` of file `path`. */
 export interface FileTensor {
@@ -72,40 +63,58 @@ function dirname(path: string): string {
   return path.slice(0, path.lastIndexOf("/") + 1);
 }
 
+/** A weight of the key table found in the checkpoint. */
+export interface CheckpointWeight {
+  /** The checkpoint key it was found under (the tie root, or the alias stored instead). */
+  key: string;
+  /** The tensor, in memory or left in its file. */
+  entry: CheckpointEntry;
+  /** Where its bytes lie for onnxruntime to map (a file tensor under the external folder). */
+  external?: ExternalDataRef;
+  /** GPT-2 `Conv1D`: stored `[in, out]`, used as `[out, in]`. */
+  conv1d: boolean;
+}
+
 /**
- * The state dict of one model with checked getters.
+ * The checkpoint tensors behind a model's key table (`ParamSpec`s: key, stored shape, tie
+ * target, Conv1D layout), found as `materialize` finds them: a tied key reads its tie root, or
+ * an alias stored in its place. Looked up on use, so keys the graphs never read (a pooler) may
+ * be absent; a missing key that is read throws `OnnxModelError` naming it.
  *
  * @example
  * ```ts ignore
- * import { Checkpoint } from "./_checkpoint.ts";
- * const ck = new Checkpoint(tensors, "model.safetensors", [{ from: "encoder.", to: "decoder.bert." }]);
- * const { w, transB } = ck.linear("encoder.encoder.layer.0.attention.self.query", 768, 768);
- * w.dims; // [768, 768] ([out, in], transB = true)
+ * import { CheckpointWeights } from "./checkpoint.ts";
+ * const weights = new CheckpointWeights(table, tensors, "model.safetensors", true);
+ * weights.get(table[0].key).entry.dims;
  * ```
  */
-export class Checkpoint {
+export class CheckpointWeights {
   /**
    * The folder whose files external-data references name (`model_external_initializers_file_
-   * folder_path`), or `null` when every tensor is in memory.
+   * folder_path`), or `null` when every tensor is in memory or mapping is off.
    */
   readonly externalFolder: string | null;
+  private readonly specs: Map<string, ParamSpec>;
+  private readonly members = new Map<string, string[]>();
 
   /**
-   * Wraps a state dict.
-   *
+   * @param table the model's key table
    * @param tensors tensors by checkpoint key, in memory or left in their safetensors file
    * @param source where they came from (for error messages)
-   * @param aliases key-prefix fallbacks: a missing key starting with `from` is looked up with
-   *   `to` instead (tied encoder/decoder weights)
    * @param mapFiles whether file tensors may be handed to onnxruntime as external data (else
    *   they are read into the graph: onnxruntime-web cannot map files)
    */
   constructor(
+    table: readonly ParamSpec[],
     readonly tensors: ReadonlyMap<string, CheckpointEntry>,
     readonly source: string,
-    readonly aliases: readonly { from: string; to: string }[] = [],
-    mapFiles = true,
+    mapFiles: boolean,
   ) {
+    this.specs = new Map(table.map((s) => [s.key, s]));
+    for (const s of table) {
+      const r = this.root(s.key);
+      this.members.set(r, [...(this.members.get(r) ?? []), s.key]);
+    }
     let folder: string | null = null;
     for (const t of mapFiles ? tensors.values() : []) {
       if (!(t instanceof Tensor)) {
@@ -116,99 +125,44 @@ export class Checkpoint {
     this.externalFolder = folder;
   }
 
-  /** Whether `key` (or its alias) is present. */
-  has(key: string): boolean {
-    return this.find(key) !== undefined;
-  }
-
-  /** The entry at `key`, else at its first matching alias. */
-  private find(key: string): CheckpointEntry | undefined {
-    const t = this.tensors.get(key);
-    if (t) return t;
-    for (const { from, to } of this.aliases) {
-      if (key.startsWith(from)) {
-        const a = this.tensors.get(to + key.slice(from.length));
-        if (a) return a;
-      }
+  private root(key: string): string {
+    let k = key;
+    for (let i = 0; i < 8; i++) {
+      const t = this.specs.get(k)?.tiedTo;
+      if (t === undefined) return k;
+      k = t;
     }
-    return undefined;
+    throw new OnnxModelError(`${this.source}: the tie chain of "${key}" does not end`);
   }
 
-  /** The first present key of `keys` (alternatives) and its entry, checked against `shape`. */
-  private entry(
-    keys: string | readonly string[],
-    shape: readonly number[],
-  ): { key: string; t: CheckpointEntry } {
-    const list = typeof keys === "string" ? [keys] : keys;
-    for (const k of list) {
-      const t = this.find(k);
-      if (!t) continue;
-      if (t.dims.length !== shape.length || t.dims.some((d, i) => d !== shape[i])) {
-        throw new OnnxModelError(
-          `${this.source}: "${k}" has shape [${t.dims}]; expected [${shape}] from the config`,
-        );
-      }
-      if (t.dtype !== "float32" && t.dtype !== "float16" && t.dtype !== "bfloat16") {
-        throw new OnnxModelError(`${this.source}: "${k}" has dtype ${t.dtype}; expected a float`);
-      }
-      return { key: k, t };
+  /** The keys of the table. */
+  keys(): IterableIterator<string> {
+    return this.specs.keys();
+  }
+
+  /** The checkpoint tensor behind table key `key`, checked against the table's shape. */
+  get(key: string): CheckpointWeight {
+    const spec = this.specs.get(key);
+    if (!spec) throw new OnnxModelError(`${this.source}: "${key}" is not in the model's key table`);
+    const r = this.root(key);
+    const found = this.tensors.has(r) ? r : this.members.get(r)?.find((k) => this.tensors.has(k));
+    if (found === undefined) throw new OnnxModelError(`${this.source}: missing weight "${r}"`);
+    const entry = this.tensors.get(found)!;
+    const shape = this.specs.get(r)!.shape;
+    if (entry.dims.length !== shape.length || entry.dims.some((d, i) => d !== shape[i])) {
+      throw new OnnxModelError(
+        `${this.source}: "${found}" has shape [${entry.dims}]; expected [${shape}] from the config`,
+      );
     }
-    throw new OnnxModelError(
-      `${this.source}: missing weight "${list[0]}"` +
-        (list.length > 1
-          ? ` (also looked for ${list.slice(1).map((k) => `"${k}"`).join(", ")})`
-          : ""),
-    );
-  }
-
-  /** The first present key of `keys` (alternatives), checked against `shape`, in memory. */
-  get(keys: string | readonly string[], shape: readonly number[]): Tensor {
-    const { t } = this.entry(keys, shape);
-    return t instanceof Tensor ? t : readFileTensor(t);
-  }
-
-  /**
-   * A 2-D tensor as a host matrix, as stored. A file tensor is read each time `data` is
-   * accessed (and not kept), and carries its `external` location for onnxruntime.
-   */
-  matrix(keys: string | readonly string[], rows: number, cols: number): HostMatrix {
-    const { key, t } = this.entry(keys, [rows, cols]);
-    const dtype = t.dtype as HostMatrix["dtype"];
-    if (t instanceof Tensor) {
-      return { dims: [rows, cols], dtype, key, data: t.data as Float32Array | Uint16Array };
+    if (entry.dtype !== "float32" && entry.dtype !== "float16" && entry.dtype !== "bfloat16") {
+      throw new OnnxModelError(`${this.source}: "${found}" has dtype ${entry.dtype}; expected a float`);
     }
-    const file = t;
     const folder = this.externalFolder;
-    const external: ExternalDataRef | undefined = folder !== null && dirname(file.path) === folder
-      ? { location: file.path.slice(folder.length), offset: file.offset, length: file.length }
-      : undefined;
-    return {
-      dims: [rows, cols],
-      dtype,
-      key,
-      external,
-      get data() {
-        return readFileTensor(file).data as Float32Array | Uint16Array;
-      },
-    };
-  }
-
-  /** `nn.Linear` at `prefix` (`weight` `[out, in]`, `bias` `[out]`), as stored (`transB`). */
-  linear(prefix: string, inDim: number, outDim: number, bias = true): LinearWeights {
-    return {
-      w: this.matrix(`${prefix}.weight`, outDim, inDim),
-      transB: true,
-      b: bias ? this.get(`${prefix}.bias`, [outDim]) : null,
-    };
-  }
-
-  /** GPT-2 `Conv1D` at `prefix` (`weight` `[in, out]`, `bias` `[out]`). */
-  conv1d(prefix: string, inDim: number, outDim: number): LinearWeights {
-    return {
-      w: this.matrix(`${prefix}.weight`, inDim, outDim),
-      transB: false,
-      b: this.get(`${prefix}.bias`, [outDim]),
-    };
+    const external: ExternalDataRef | undefined =
+      !(entry instanceof Tensor) && folder !== null && dirname(entry.path) === folder
+        ? { location: entry.path.slice(folder.length), offset: entry.offset, length: entry.length }
+        : undefined;
+    return { key: found, entry, external, conv1d: !!this.specs.get(r)!.conv1d };
   }
 }
 
@@ -266,7 +220,7 @@ async function safetensorsEntries(path: string, into: Map<string, CheckpointEntr
  *
  * @example
  * ```ts ignore
- * import { openSafetensorsCheckpoint } from "./_checkpoint.ts";
+ * import { openSafetensorsCheckpoint } from "./checkpoint.ts";
  * const tensors = await openSafetensorsCheckpoint("tests/testdata/fixtures/bert2bert");
  * ```
  */

@@ -5,7 +5,7 @@
  * @module
  */
 import type { BertConfig, EncoderDecoderConfig } from "@encdec/config";
-import { Tensor } from "../../tensor.ts";
+import { Tensor } from "../../modeling/tensor.ts";
 
 /** A seeded normal(0, 1) generator (xorshift32 + Box-Muller). */
 export function seededNormal(seed: number): () => number {

@@ -3,16 +3,16 @@
  * 12 layers, 12 heads, intermediate 3072) on `--tokens` tokens (default 512), random weights from
  * a seeded init, on onnxruntime (node / web, fp32 / int8) and the plain TypeScript CPU model.
  *
- * Usage: `deno run -A modeling/backends/onnx/_bench_encoder.ts [--tokens 512] [--reps 5]
+ * Usage: `deno run -A bench/onnx/encoder_bench.ts [--tokens 512] [--reps 5]
  * [--skip-ts] [--only node,web,int8,fp16] [--gen]`; `--gen` also times 60 forced decode steps after
  * a 400-token input at batch 1 (greedy) and batch 4 with a reorder every step (beam-4 cost).
  *
  * @module
  */
 import { BertConfig, EncoderDecoderConfig } from "@encdec/config";
-import { EncoderDecoderModel } from "../../models/encoder_decoder.ts";
-import { OnnxEncoderDecoder } from "./onnx_model.ts";
-import type { OnnxPrecision } from "./_graph.ts";
+import { EncoderDecoderModel } from "../../modeling/models/encoder_decoder.ts";
+import { OnnxEncoderDecoder } from "../../modeling/backends/onnx/mod.ts";
+import type { OnnxPrecision } from "../../modeling/backends/onnx/mod.ts";
 import { randomBert2Bert } from "./_random_weights.ts";
 
 const arg = (name: string, def: string) => {

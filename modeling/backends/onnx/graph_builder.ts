@@ -1,0 +1,216 @@
+/**
+ * The low level under the ONNX recorder: a graph under construction (fresh value names, nodes
+ * in the order they are emitted, cached constants, inputs and outputs, initializers whose bytes
+ * are produced only when the finished graph is built) and the weight transforms the storage
+ * precisions need (half casts, per-channel int8 quantization).
+ *
+ * @module
+ */
+import { EncdecError } from "@encdec/config";
+import { bf16ToFloat, floatToHalf, halfToFloat } from "../../tensor.ts";
+import type {
+  AttrValue,
+  ExternalDataRef,
+  GraphSpec,
+  NodeSpec,
+  OnnxDType,
+  TensorSpec,
+  ValueInfoSpec,
+} from "./_onnx_proto.ts";
+
+/** Thrown when a checkpoint or config cannot be turned into an ONNX graph, or bad engine input. */
+export class OnnxModelError extends EncdecError {}
+
+/** Weight storage: fp32; fp16 (half storage, Cast to fp32); int8 (per-channel linear layers). */
+export type OnnxPrecision = "fp32" | "fp16" | "int8";
+
+/** The bytes of a typed array. */
+export function bytesOf(a: ArrayBufferView): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+/** float32 values of stored data (half words upcast exactly). */
+export function toFloat32(dtype: string, data: ArrayLike<number>): Float32Array {
+  if (dtype === "float32") return data as Float32Array;
+  const out = new Float32Array(data.length);
+  const conv = dtype === "float16" ? halfToFloat : bf16ToFloat;
+  for (let i = 0; i < data.length; i++) out[i] = conv(data[i]);
+  return out;
+}
+
+/** Half words of float32 values (round to nearest even). */
+export function toHalf(data: Float32Array): Uint16Array {
+  const h = new Uint16Array(data.length);
+  for (let i = 0; i < data.length; i++) h[i] = floatToHalf(data[i]);
+  return h;
+}
+
+/** Transposes a row-major `[rows, cols]` float32 matrix. */
+export function transpose2d(src: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let i = 0; i < rows; i++) {
+    const row = i * cols;
+    for (let j = 0; j < cols; j++) out[j * rows + i] = src[row + j];
+  }
+  return out;
+}
+
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** Quantizes a `[in, out]` float matrix to int8 per output column (symmetric, zero point 0). */
+export function quantizePerColumn(w: Float32Array, rows: number, cols: number): {
+  q: Int8Array;
+  scale: Float32Array;
+} {
+  const scale = new Float32Array(cols);
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < cols; j++) {
+      const a = Math.abs(w[i * cols + j]);
+      if (a > scale[j]) scale[j] = a;
+    }
+  }
+  for (let j = 0; j < cols; j++) scale[j] = scale[j] > 0 ? scale[j] / 127 : 1;
+  const q = new Int8Array(rows * cols);
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < cols; j++) {
+      q[i * cols + j] = Math.max(-127, Math.min(127, roundHalfEven(w[i * cols + j] / scale[j])));
+    }
+  }
+  return { q, scale };
+}
+
+/** An initializer whose bytes are produced when the graph is built (or left in a file). */
+export interface LazyInitializer {
+  /** Element type. */
+  dtype: OnnxDType;
+  /** Shape. */
+  dims: readonly number[];
+  /** The raw bytes (called once, by `build`); unused when `external` is set. */
+  bytes: () => Uint8Array;
+  /** Where the bytes lie in a file onnxruntime maps instead. */
+  external?: ExternalDataRef;
+}
+
+/**
+ * One ONNX graph under construction. Nodes are appended as they are emitted (the recorder
+ * emits a value only after its inputs, so the order is topological); every method returns the
+ * name of the value it made.
+ *
+ * @example
+ * ```ts
+ * import { GraphBuilder } from "./graph_builder.ts";
+ * const g = new GraphBuilder("tiny");
+ * const x = g.input("x", "float32", ["batch", 4]);
+ * g.output("y", g.op("Relu", [x]), "float32", ["batch", 4]);
+ * g.build().nodes.length; // 2 (Relu, Identity)
+ * ```
+ */
+export class GraphBuilder {
+  private readonly nodes: NodeSpec[] = [];
+  private readonly inits: { name: string; init: LazyInitializer }[] = [];
+  private readonly ins: ValueInfoSpec[] = [];
+  private readonly outs: ValueInfoSpec[] = [];
+  private readonly consts = new Map<string, string>();
+  private count = 0;
+
+  /** A builder for graph `name`. */
+  constructor(readonly name: string) {}
+
+  /** A fresh value name. */
+  fresh(hint = "v"): string {
+    return `${hint}_${this.count++}`;
+  }
+
+  /** Adds a node with `nOut` outputs and returns their names. */
+  opN(
+    opType: string,
+    inputs: readonly string[],
+    nOut: number,
+    attrs?: Record<string, AttrValue>,
+    domain?: string,
+  ): string[] {
+    const outputs = Array.from({ length: nOut }, () => this.fresh(opType));
+    this.nodes.push({ opType, inputs, outputs, name: `${opType}_n${this.count++}`, attrs, domain });
+    return outputs;
+  }
+
+  /** Adds a single-output node. */
+  op(
+    opType: string,
+    inputs: readonly string[],
+    attrs?: Record<string, AttrValue>,
+    domain?: string,
+  ): string {
+    return this.opN(opType, inputs, 1, attrs, domain)[0];
+  }
+
+  /** Declares a graph input. */
+  input(name: string, dtype: OnnxDType, dims: readonly (number | string)[]): string {
+    this.ins.push({ name, dtype, dims });
+    return name;
+  }
+
+  /** Declares graph output `name` holding `value`. */
+  output(name: string, value: string, dtype: OnnxDType, dims: readonly (number | string)[]): void {
+    this.nodes.push({ opType: "Identity", inputs: [value], outputs: [name], name: `out_${name}` });
+    this.outs.push({ name, dtype, dims });
+  }
+
+  /** Adds an initializer (bytes produced at `build`). */
+  initializer(init: LazyInitializer, hint: string): string {
+    const name = this.fresh(hint);
+    this.inits.push({ name, init });
+    return name;
+  }
+
+  /** A float32 constant (cached by value). */
+  constF(values: number | readonly number[], dims: readonly number[] = []): string {
+    const arr = typeof values === "number" ? [values] : values;
+    const key = `f${dims.join("x")}:${arr.join(",")}`;
+    let name = this.consts.get(key);
+    if (!name) {
+      const bytes = bytesOf(new Float32Array(arr));
+      name = this.initializer({ dtype: "float32", dims, bytes: () => bytes }, "c");
+      this.consts.set(key, name);
+    }
+    return name;
+  }
+
+  /** An int64 constant (cached by value); a number is a scalar, a list a vector. */
+  constI(values: number | readonly number[], dims?: readonly number[]): string {
+    const arr = typeof values === "number" ? [values] : values;
+    const d = dims ?? (typeof values === "number" ? [] : [arr.length]);
+    const key = `i${d.join("x")}:${arr.join(",")}`;
+    let name = this.consts.get(key);
+    if (!name) {
+      const bytes = bytesOf(BigInt64Array.from(arr.map(BigInt)));
+      name = this.initializer({ dtype: "int64", dims: d, bytes: () => bytes }, "c");
+      this.consts.set(key, name);
+    }
+    return name;
+  }
+
+  /** The finished graph: initializers no node reads are left out. */
+  build(): GraphSpec {
+    const used = new Set(this.nodes.flatMap((n) => n.inputs));
+    const initializers: TensorSpec[] = this.inits
+      .filter(({ name }) => used.has(name))
+      .map(({ name, init }) => ({
+        name,
+        dtype: init.dtype,
+        dims: init.dims,
+        raw: init.external ? new Uint8Array(0) : init.bytes(),
+        external: init.external,
+      }));
+    return {
+      name: this.name,
+      nodes: this.nodes,
+      initializers,
+      inputs: this.ins,
+      outputs: this.outs,
+    };
+  }
+}

@@ -1,0 +1,247 @@
+/**
+ * The three graphs of `OnnxEncoderDecoder`, traced from the model code in `modeling/models/`
+ * (the same encoder and decoder stacks, built from the same key tables, that the CPU backend
+ * runs) on an {@linkcode OnnxRecorder}:
+ *
+ * | graph | inputs | outputs |
+ * | --- | --- | --- |
+ * | encoder | `input_ids`, `attention_mask` `[batch, src_len]` int64 | `last_hidden_state` |
+ * | cross K/V | `encoder_hidden_states` `[batch, src_len, encoder width]` | `cross_key_i`, `cross_value_i` `[batch, heads, src_len, head_dim]` |
+ * | decoder step | `input_ids` `[batch, tgt_len]`, `decoder_attention_mask` `[batch, past_len + tgt_len]`, `cache_rows` `[batch]`, `past_key_i` / `past_value_i` `[cache_batch, heads, past_len, head_dim]`, `cross_key_i` / `cross_value_i` and `encoder_attention_mask` `[cross_batch, ...]` | `logits` `[batch, tgt_len, vocab]`, `present_key_i` / `present_value_i` |
+ *
+ * The cross-K/V graph is the decoder traced with no cache, keeping only the cross K/V it
+ * computes. In the decoder step the past K/V rows are gathered by `cache_rows` (beam
+ * reordering) inside the graph, and `cross_batch` may divide `batch`: the recorder's grouped
+ * attention lets the beams of one source share its cross K/V row.
+ *
+ * @module
+ */
+import type { EncoderDecoderConfig } from "@encdec/config";
+import { Tensor } from "../../tensor.ts";
+import { EncoderDecoderCache, type KeyValue } from "../../models/cache.ts";
+import { compositeTable, projectEncoderOutput } from "../../models/_composite.ts";
+import { tracePlaceholder } from "../../models/_layers.ts";
+import { checkSupported } from "../../models/_registry.ts";
+import { ParamView } from "../../models/key_table.ts";
+import type { DecoderStack, EncoderStack } from "../../models/stacks.ts";
+import { type CheckpointEntry, CheckpointWeights } from "./checkpoint.ts";
+import { OnnxModelError, type OnnxPrecision } from "./graph_builder.ts";
+import type { GraphSpec } from "./_onnx_proto.ts";
+import { OnnxRecorder, type Sym, type TraceLimit } from "./recorder.ts";
+
+/**
+ * The sizes that stand for the symbolic axes while tracing: distinct primes above 1000, at
+ * least 100 apart (a size `sentinel + c` with `|c| < 100` is read as that axis plus `c`).
+ */
+export const SENTINELS: Readonly<Record<string, number>> = {
+  batch: 1201,
+  src_len: 1601,
+  tgt_len: 1409,
+  past_len: 1801,
+  cross_batch: 1103,
+  cache_batch: 1303,
+};
+
+/** The shape of a decoder's caches, as the engine needs it. */
+export interface DecoderLayout {
+  /** Decoder layers (one self and one cross K/V pair each). */
+  layers: number;
+  /** Attention heads. */
+  heads: number;
+  /** Hidden size per head. */
+  headDim: number;
+  /** Vocabulary size (last axis of `logits`). */
+  vocab: number;
+}
+
+/** A traced graph and the position-table limits its inputs must respect. */
+export interface TracedGraph {
+  /** The graph. */
+  graph: GraphSpec;
+  /** `start + length <= max` per position table the model code read. */
+  limits: TraceLimit[];
+}
+
+/** A float32 placeholder of trace shape `dims`, marked so host checks skip it. */
+function placeholder(dtype: "int32" | "float32", dims: number[]): Tensor {
+  const n = dims.reduce((a, d) => a * d, 1);
+  const data = dtype === "int32" ? new Int32Array(n) : new Float32Array(n).fill(1);
+  return tracePlaceholder(new Tensor(dtype, data, dims));
+}
+
+/**
+ * Traces the graphs of one encoder-decoder checkpoint: its key table (from the config) over
+ * `tensors`, weights stored in `precision`.
+ *
+ * @example
+ * ```ts ignore
+ * import { GraphTracer } from "./traced_graphs.ts";
+ * const tracer = new GraphTracer(config, tensors, "model.safetensors", "fp32", true);
+ * const { graph } = tracer.encoder();
+ * graph.outputs[0].name; // "last_hidden_state"
+ * ```
+ */
+export class GraphTracer {
+  /** The checkpoint tensors behind the key table. */
+  readonly weights: CheckpointWeights;
+  private readonly parts: ReturnType<typeof compositeTable>;
+
+  /**
+   * @param config the composite config
+   * @param tensors checkpoint tensors by key (in memory, or left in their safetensors files)
+   * @param source names the checkpoint in errors
+   * @param precision weight storage
+   * @param mapFiles whether onnxruntime may map file tensors (onnxruntime-node)
+   */
+  constructor(
+    readonly config: EncoderDecoderConfig,
+    tensors: ReadonlyMap<string, CheckpointEntry>,
+    readonly source: string,
+    readonly precision: OnnxPrecision,
+    mapFiles: boolean,
+  ) {
+    const enc = checkSupported(config.encoder.toDict(), "encoder");
+    const dec = checkSupported(config.decoder.toDict(), "decoder");
+    this.parts = compositeTable(config, enc, dec);
+    this.weights = new CheckpointWeights(this.parts.table, tensors, source, mapFiles);
+  }
+
+  /** A recorder for graph `name` and the weights of the key table as its values. */
+  private recorder(name: string): { rec: OnnxRecorder; w: ParamView<Sym> } {
+    const rec = new OnnxRecorder(name, this.precision, SENTINELS);
+    const made = new Map<string, Sym>();
+    const keys = new Set(this.weights.keys());
+    const store = {
+      has: (key: string) => keys.has(key),
+      get: (key: string) => {
+        if (!keys.has(key)) return undefined;
+        let s = made.get(key);
+        if (!s) {
+          s = rec.weight(this.weights.get(key));
+          made.set(key, s);
+        }
+        return s;
+      },
+    };
+    return { rec, w: new ParamView(store as unknown as ReadonlyMap<string, Sym>) };
+  }
+
+  private encoderStack(rec: OnnxRecorder, w: ParamView<Sym>): EncoderStack<Sym> {
+    return this.parts.ea.build(rec, w.pp("encoder")) as EncoderStack<Sym>;
+  }
+
+  private decoderStack(rec: OnnxRecorder, w: ParamView<Sym>): DecoderStack<Sym> {
+    return this.parts.da.build(rec, w.pp("decoder")) as DecoderStack<Sym>;
+  }
+
+  /** The encoder graph. */
+  encoder(): TracedGraph {
+    const { rec, w } = this.recorder("encdec_encoder");
+    const { batch: B, src_len: S } = SENTINELS;
+    const ids = placeholder("int32", [B, S]) as Tensor<"int32">;
+    const mask = placeholder("float32", [B, S]) as Tensor<"float32">;
+    rec.bind(ids, "input_ids", "int64");
+    rec.bind(mask, "attention_mask", "int64");
+    const enc = this.encoderStack(rec, w);
+    const out = enc.forward({ inputIds: ids, attentionMask: mask });
+    rec.output("last_hidden_state", out.lastHiddenState, ["batch", "src_len", enc.hiddenSize]);
+    return { graph: rec.build(), limits: rec.limits };
+  }
+
+  /** The cross-K/V graph, and the decoder's cache layout it reveals. */
+  crossKV(): TracedGraph & { layout: DecoderLayout } {
+    const { rec, w } = this.recorder("encdec_cross_kv");
+    const { batch: B, src_len: S } = SENTINELS;
+    const encoderWidth = this.encoderStack(rec, w).hiddenSize;
+    const hidden = rec.input("encoder_hidden_states", "float32", [B, S, encoderWidth]);
+    const dec = this.decoderStack(rec, w);
+    const out = dec.forward({
+      inputIds: placeholder("int32", [B, 1]) as Tensor<"int32">,
+      encoderHiddenStates: projectEncoderOutput(rec, w, this.parts.needProj, hidden),
+      past: null,
+      useCache: true,
+    });
+    const cross = out.cross ?? [];
+    if (cross.length === 0) {
+      throw new OnnxModelError(
+        `${this.source}: the decoder has no cross-attention (config.decoder.add_cross_attention)`,
+      );
+    }
+    const [, heads, , headDim] = cross[0].key.dims;
+    const dims = ["batch", heads, "src_len", headDim];
+    cross.forEach((kv, i) => {
+      rec.output(`cross_key_${i}`, kv.key, dims);
+      rec.output(`cross_value_${i}`, kv.value, dims);
+    });
+    return {
+      graph: rec.build(),
+      limits: rec.limits,
+      layout: { layers: cross.length, heads, headDim, vocab: dec.vocabSize },
+    };
+  }
+
+  /** The decoder-step graph for a decoder of `layout`. */
+  decoderStep(layout: DecoderLayout): TracedGraph {
+    const { rec, w } = this.recorder("encdec_decoder_step");
+    const { batch: B, tgt_len: T, past_len: P, src_len: S } = SENTINELS;
+    const { cross_batch: G, cache_batch: C } = SENTINELS;
+    const { layers, heads, headDim } = layout;
+    const ids = placeholder("int32", [B, T]) as Tensor<"int32">;
+    const decMask = placeholder("float32", [B, P + T]) as Tensor<"float32">;
+    const encMask = placeholder("float32", [G, S]) as Tensor<"float32">;
+    rec.bind(ids, "input_ids", "int64");
+    rec.bind(decMask, "decoder_attention_mask", "int64");
+    rec.bind(encMask, "encoder_attention_mask", "int64");
+    const rows = rec.input("cache_rows", "int64", [B]);
+    const self: KeyValue<Sym>[] = [];
+    const cross: KeyValue<Sym>[] = [];
+    for (let i = 0; i < layers; i++) {
+      const pk = rec.input(`past_key_${i}`, "float32", [C, heads, P, headDim]);
+      const pv = rec.input(`past_value_${i}`, "float32", [C, heads, P, headDim]);
+      // Beam reordering: the rows `cache_rows` of the past, gathered in the graph.
+      self.push({ key: rec.gatherRows(pk, rows), value: rec.gatherRows(pv, rows) });
+      cross.push({
+        key: rec.input(`cross_key_${i}`, "float32", [G, heads, S, headDim]),
+        value: rec.input(`cross_value_${i}`, "float32", [G, heads, S, headDim]),
+      });
+    }
+    const dec = this.decoderStack(rec, w);
+    const out = dec.forward({
+      inputIds: ids,
+      attentionMask: decMask,
+      encoderAttentionMask: encMask,
+      past: new EncoderDecoderCache(rec, self, cross),
+      useCache: true,
+    });
+    rec.output("logits", out.logits, ["batch", "tgt_len", layout.vocab]);
+    const presentDims = ["batch", heads, "total_len", headDim];
+    (out.self ?? []).forEach((kv, i) => {
+      rec.output(`present_key_${i}`, kv.key, presentDims);
+      rec.output(`present_value_${i}`, kv.value, presentDims);
+    });
+    return { graph: rec.build(), limits: rec.limits };
+  }
+}
+
+/**
+ * Checks `limits` against the real axis sizes; the error names the input, its length and the
+ * positions the model has (`"inputIds: length 65 exceeds the 64 positions of
+ * encoder.max_position_embeddings"`).
+ */
+export function checkLimits(
+  limits: readonly TraceLimit[],
+  sizes: Readonly<Record<string, number>>,
+  what: string,
+): void {
+  const size = (t: { axis: string | null; offset: number }) =>
+    (t.axis === null ? 0 : sizes[t.axis] ?? 0) + t.offset;
+  for (const l of limits) {
+    const start = size(l.start), len = size(l.length);
+    if (start + len > l.max) {
+      const past = l.start.axis === null ? 0 : sizes[l.start.axis] ?? 0;
+      throw new OnnxModelError(
+        `${what}: length ${past + len} exceeds the ${l.max - (start - past)} positions of ${l.what}`,
+      );
+    }
+  }
+}
