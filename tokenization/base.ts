@@ -1,91 +1,35 @@
 /**
  * The shared machinery of every slow tokenizer, after Hugging Face's `PreTrainedTokenizer`:
- * special and added tokens (split out of the text before the model tokenizer runs), the
- * calling API (`call` = HF `tokenizer(...)`) with truncation and padding, and decoding.
+ * special and added tokens (split out of the text before the model tokenizer runs, see
+ * `_added_splitter.ts`), the calling API (`call` = HF `tokenizer(...)`) with truncation and
+ * padding (`_pad_truncate.ts`), decoding, and chat templates (`chat_template.ts`).
  *
  * @module
  */
-import { Template } from "@huggingface/jinja";
+import { AddedSplitter, applyAddedTokenFlags } from "./_added_splitter.ts";
+import {
+  type AddedToken,
+  addedToken,
+  SPECIAL_TOKEN_ROLES,
+  type SpecialTokenRole,
+} from "./added_tokens.ts";
+import { type ChatMessage, type ChatTemplateOptions, renderChatTemplate } from "./chat_template.ts";
+import { cleanUpTokenization } from "./clean_up.ts";
+import {
+  type BatchEncoding,
+  type DecodeOptions,
+  type EncodeOptions,
+  type Encoding,
+  VERY_LARGE_INTEGER,
+} from "./encoding.ts";
 import { TokenizerError } from "./errors.ts";
-
-/** A token added on top of the model vocabulary (HF `AddedToken`). */
-export interface AddedToken {
-  /** The token text. */
-  content: string;
-  /** Eat the whitespace on the left of the token. */
-  lstrip: boolean;
-  /** Eat the whitespace on the right of the token. */
-  rstrip: boolean;
-  /** Only match as a whole word. */
-  singleWord: boolean;
-  /** Whether the token is matched on normalized text (fast tokenizers). */
-  normalized: boolean;
-  /** Whether it is a special token (skipped by `decode(..., { skipSpecialTokens })`). */
-  special: boolean;
-}
-
-/**
- * Builds an {@linkcode AddedToken} from a string or an HF AddedToken dict (`{content, lstrip,
- * rstrip, single_word, normalized, special}`).
- *
- * @example
- * ```ts
- * import { addedToken } from "@encdec/tokenization";
- * addedToken({ content: "<mask>", lstrip: true }).lstrip; // true
- * ```
- */
-export function addedToken(
-  value: string | Record<string, unknown>,
-  special = true,
-  where = "added token",
-): AddedToken {
-  if (typeof value === "string") {
-    return {
-      content: value,
-      lstrip: false,
-      rstrip: false,
-      singleWord: false,
-      normalized: !special,
-      special,
-    };
-  }
-  if (value === null || typeof value !== "object" || typeof value.content !== "string") {
-    throw new TokenizerError(
-      `${where}: expected a string or an AddedToken object with a string "content", got ${
-        JSON.stringify(value)
-      }`,
-    );
-  }
-  const b = (k: string, alt: string, d: boolean) =>
-    typeof value[k] === "boolean"
-      ? value[k] as boolean
-      : typeof value[alt] === "boolean"
-      ? value[alt] as boolean
-      : d;
-  const sp = b("special", "special", special);
-  return {
-    content: value.content,
-    lstrip: b("lstrip", "lstrip", false),
-    rstrip: b("rstrip", "rstrip", false),
-    singleWord: b("single_word", "singleWord", false),
-    normalized: b("normalized", "normalized", !sp),
-    special: sp,
-  };
-}
-
-/** The special-token roles HF knows, in HF's order (`SPECIAL_TOKENS_ATTRIBUTES`). */
-export const SPECIAL_TOKEN_ROLES = [
-  "bos_token",
-  "eos_token",
-  "unk_token",
-  "sep_token",
-  "pad_token",
-  "cls_token",
-  "mask_token",
-] as const;
-
-/** One of {@linkcode SPECIAL_TOKEN_ROLES}. */
-export type SpecialTokenRole = typeof SPECIAL_TOKEN_ROLES[number];
+import {
+  paddingStrategy,
+  padEncodings,
+  truncateIds,
+  truncationLength,
+  truncationStrategy,
+} from "./_pad_truncate.ts";
 
 /** Options every tokenizer constructor accepts (HF names, snake_case as in the config files). */
 export interface TokenizerInit {
@@ -121,122 +65,6 @@ export interface TokenizerInit {
   model_input_names?: string[];
 }
 
-/** Options of {@linkcode PreTrainedTokenizer.call} (HF `tokenizer(...)` keywords, camelCased). */
-export interface EncodeOptions {
-  /** Second sequence(s) of a pair. */
-  textPair?: string | string[];
-  /** Add `[CLS]`/`[SEP]`, `<s>`/`</s>`, ... (default `true`). */
-  addSpecialTokens?: boolean;
-  /** `true`/`"longest"`: pad to the longest in the batch; `"max_length"`: pad to `maxLength`. */
-  padding?: boolean | "longest" | "max_length" | "do_not_pad";
-  /** `true` = `"longest_first"`; `false`/`"do_not_truncate"` = none. */
-  truncation?: boolean | "longest_first" | "only_first" | "only_second" | "do_not_truncate";
-  /** Length to truncate/pad to (default `model_max_length` when truncating). */
-  maxLength?: number;
-  /** Pad to a multiple of this length. */
-  padToMultipleOf?: number;
-  /** Return `tokenTypeIds` (default: when the model takes them, e.g. BERT). */
-  returnTokenTypeIds?: boolean;
-  /** Return `attentionMask` (default `true`). */
-  returnAttentionMask?: boolean;
-}
-
-/** One encoded sequence. */
-export interface Encoding {
-  /** Token ids. */
-  inputIds: number[];
-  /** 1 for real tokens, 0 for padding (absent when `returnAttentionMask: false`). */
-  attentionMask?: number[];
-  /** Segment ids (0 = first sequence, 1 = second), when requested or the model uses them. */
-  tokenTypeIds?: number[];
-}
-
-/** A batch of encoded sequences (`[batch][seq]`). */
-export interface BatchEncoding {
-  /** `[batch][seq]` token ids. */
-  inputIds: number[][];
-  /** `[batch][seq]` attention mask. */
-  attentionMask?: number[][];
-  /** `[batch][seq]` segment ids. */
-  tokenTypeIds?: number[][];
-}
-
-/** Options of {@linkcode PreTrainedTokenizer.decode}. */
-export interface DecodeOptions {
-  /** Drop special tokens (default `false`). */
-  skipSpecialTokens?: boolean;
-  /** Apply HF's `clean_up_tokenization` (default: the tokenizer's `clean_up_tokenization_spaces`). */
-  cleanUpTokenizationSpaces?: boolean;
-  /** Join added (non-special) tokens with spaces (default `true`). */
-  spacesBetweenSpecialTokens?: boolean;
-}
-
-/** A chat message for {@linkcode PreTrainedTokenizer.applyChatTemplate}. */
-export interface ChatMessage {
-  /** `"system"`, `"user"`, `"assistant"`, ... */
-  role: string;
-  /** The message text. */
-  content: string;
-}
-
-/** Options of {@linkcode PreTrainedTokenizer.applyChatTemplate}. */
-export interface ChatTemplateOptions {
-  /** Append the template's assistant prompt (default `false`). */
-  addGenerationPrompt?: boolean;
-  /** Return token ids instead of the rendered string (default `true`, as in HF). */
-  tokenize?: boolean;
-  /** A template to use instead of the tokenizer's `chat_template`. */
-  chatTemplate?: string;
-}
-
-/** HF's default `model_max_length` (`VERY_LARGE_INTEGER`). */
-export const VERY_LARGE_INTEGER = 1e30;
-
-/**
- * Leftmost-longest split of a text on added tokens (HF `Trie.split`): at each position the
- * tokens that start with its character are tried longest first, so the first one found is the
- * longest match at the leftmost position. No regex is built from the tokens, so a token of any
- * length (a file may hold a 100,000-character one) costs only its own comparison.
- */
-class AddedSplitter {
-  /** First UTF-16 unit → tokens starting with it, longest first. */
-  #byFirst = new Map<number, string[]>();
-  constructor(tokens: Iterable<string>) {
-    const list = [...new Set(tokens)].filter((t) => t.length > 0)
-      .sort((a, b) => b.length - a.length);
-    for (const t of list) {
-      const k = t.charCodeAt(0);
-      const bucket = this.#byFirst.get(k);
-      if (bucket) bucket.push(t);
-      else this.#byFirst.set(k, [t]);
-    }
-  }
-  /** Splits `text` into pieces; matched tokens are their own pieces. */
-  split(text: string): string[] {
-    if (this.#byFirst.size === 0) return [text];
-    const out: string[] = [];
-    let last = 0;
-    let i = 0;
-    while (i < text.length) {
-      const unit = text.charCodeAt(i);
-      const match = this.#byFirst.get(unit)?.find((t) => text.startsWith(t, i));
-      if (match === undefined) {
-        // Step over a whole code point, so a match never starts inside a surrogate pair.
-        const pair = unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length &&
-          (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00;
-        i += pair ? 2 : 1;
-        continue;
-      }
-      if (i > last) out.push(text.slice(last, i));
-      out.push(match);
-      i += match.length;
-      last = i;
-    }
-    if (last < text.length) out.push(text.slice(last));
-    return out;
-  }
-}
-
 /** A value for an error message, whatever its type (`JSON.stringify` fails on some). */
 function showValue(v: unknown): string {
   try {
@@ -244,30 +72,6 @@ function showValue(v: unknown): string {
   } catch {
     return Object.prototype.toString.call(v);
   }
-}
-
-/**
- * HF's `clean_up_tokenization`: removes the spaces a word-level join leaves before punctuation
- * and English contractions.
- *
- * @example
- * ```ts
- * import { cleanUpTokenization } from "@encdec/tokenization";
- * cleanUpTokenization("hello , world !"); // "hello, world!"
- * ```
- */
-export function cleanUpTokenization(text: string): string {
-  return text
-    .replaceAll(" .", ".")
-    .replaceAll(" ?", "?")
-    .replaceAll(" !", "!")
-    .replaceAll(" ,", ",")
-    .replaceAll(" ' ", "'")
-    .replaceAll(" n't", "n't")
-    .replaceAll(" 'm", "'m")
-    .replaceAll(" 's", "'s")
-    .replaceAll(" 've", "'ve")
-    .replaceAll(" 're", "'re");
 }
 
 /**
@@ -569,22 +373,7 @@ export abstract class PreTrainedTokenizer {
     if (this.lowerCasesInput) text = this.#lowerExceptSpecial(text);
     if (!this.#trie) this.#trie = new AddedSplitter(this.addedTokensEncoder.keys());
     const pieces = this.#trie.split(text);
-    for (let i = 0; i < pieces.length; i++) {
-      const id = this.addedTokensEncoder.get(pieces[i]);
-      if (id === undefined) continue;
-      const tok = this.addedTokensDecoder.get(id)!;
-      const left = i > 0 ? pieces[i - 1] : null;
-      const right = i < pieces.length - 1 ? pieces[i + 1] : null;
-      if (tok.rstrip && right) pieces[i + 1] = right.trimStart();
-      if (tok.lstrip && left) pieces[i - 1] = left.trimEnd();
-      if (tok.singleWord && left && !left.endsWith(" ")) {
-        pieces[i - 1] += pieces[i];
-        pieces[i] = "";
-      } else if (tok.singleWord && right && !right.startsWith(" ")) {
-        pieces[i] += right;
-        pieces[i + 1] = "";
-      }
-    }
+    applyAddedTokenFlags(pieces, this.addedTokensEncoder, this.addedTokensDecoder);
     const out: string[] = [];
     for (const p of pieces) {
       if (!p) continue;
@@ -626,35 +415,11 @@ export abstract class PreTrainedTokenizer {
    */
   encodePlus(text: string, textPair: string | undefined, opts: EncodeOptions = {}): Encoding {
     const enc = this.#prepare(text, textPair, opts);
-    const padding = this.#padding(opts.padding);
+    const padding = paddingStrategy(opts.padding);
     if (padding === "max_length") {
       return this.#pad([enc], padding, opts)[0];
     }
     return enc;
-  }
-
-  #truncation(
-    t: EncodeOptions["truncation"],
-  ): "longest_first" | "only_first" | "only_second" | null {
-    if (t === undefined || t === false || t === "do_not_truncate") return null;
-    if (t === true) return "longest_first";
-    if (t === "longest_first" || t === "only_first" || t === "only_second") return t;
-    throw new TokenizerError(
-      `truncation: got ${
-        JSON.stringify(t)
-      }, expected true, false, "longest_first", "only_first", "only_second" or "do_not_truncate"`,
-    );
-  }
-
-  #padding(p: EncodeOptions["padding"]): "longest" | "max_length" | null {
-    if (p === undefined || p === false || p === "do_not_pad") return null;
-    if (p === true || p === "longest") return "longest";
-    if (p === "max_length") return "max_length";
-    throw new TokenizerError(
-      `padding: got ${
-        JSON.stringify(p)
-      }, expected true, false, "longest", "max_length" or "do_not_pad"`,
-    );
   }
 
   #prepare(text: string, textPair: string | undefined, opts: EncodeOptions): Encoding {
@@ -663,16 +428,12 @@ export abstract class PreTrainedTokenizer {
     let pair = textPair === undefined || textPair === null
       ? undefined
       : this.convertTokensToIds(this.tokenize(textPair));
-    const strategy = this.#truncation(opts.truncation);
-    let maxLength = opts.maxLength;
-    if (maxLength !== undefined && (!Number.isInteger(maxLength) || maxLength < 0)) {
-      throw new TokenizerError(`maxLength: got ${maxLength}, expected a non-negative integer`);
-    }
-    if (strategy && maxLength === undefined) maxLength = this.modelMaxLength;
+    const strategy = truncationStrategy(opts.truncation);
+    const maxLength = truncationLength(opts, strategy, this.modelMaxLength);
     const total = ids.length + (pair?.length ?? 0) +
       (addSpecial ? this.numSpecialTokensToAdd(pair !== undefined) : 0);
     if (strategy && maxLength !== undefined && total > maxLength) {
-      [ids, pair] = this.#truncate(ids, pair, total - maxLength, strategy);
+      [ids, pair] = truncateIds(ids, pair, total - maxLength, strategy, this.truncationSide);
     }
     const inputIds = addSpecial
       ? this.buildInputsWithSpecialTokens(ids, pair)
@@ -690,60 +451,15 @@ export abstract class PreTrainedTokenizer {
     return enc;
   }
 
-  #truncate(
-    ids: number[],
-    pair: number[] | undefined,
-    n: number,
-    strategy: "longest_first" | "only_first" | "only_second",
-  ): [number[], number[] | undefined] {
-    const cut = (a: number[], k: number) =>
-      this.truncationSide === "left" ? a.slice(k) : a.slice(0, a.length - k);
-    if (strategy === "only_first" || (strategy === "longest_first" && pair === undefined)) {
-      // HF logs an error and leaves the sequence alone when it is too short to remove n tokens.
-      if (ids.length > n) ids = cut(ids, n);
-    } else if (strategy === "longest_first") {
-      let a = ids.length;
-      let b = pair!.length;
-      for (let k = 0; k < n; k++) {
-        if (a > b) a--;
-        else b--;
-      }
-      ids = cut(ids, ids.length - a);
-      pair = cut(pair!, pair!.length - b);
-    } else if (strategy === "only_second" && pair !== undefined) {
-      if (pair.length > n) pair = cut(pair, n);
-    }
-    return [ids, pair];
-  }
-
   #pad(encs: Encoding[], padding: "longest" | "max_length", opts: EncodeOptions): Encoding[] {
-    let target = padding === "longest"
-      ? Math.max(0, ...encs.map((e) => e.inputIds.length))
-      : opts.maxLength ?? this.modelMaxLength;
-    if (padding === "max_length" && target >= VERY_LARGE_INTEGER) {
-      throw new TokenizerError(
-        `padding "max_length" needs maxLength: the model has no model_max_length`,
-      );
-    }
-    const m = opts.padToMultipleOf;
-    if (m && target % m !== 0) target = (Math.floor(target / m) + 1) * m;
-    const padId = this.padTokenId;
-    if (padId === null) {
-      throw new TokenizerError(
-        'padding requested but the tokenizer has no pad_token: set one (e.g. setSpecialToken("pad_token", tok.eosToken))',
-      );
-    }
-    return encs.map((e) => {
-      const k = target - e.inputIds.length;
-      if (k <= 0) return e;
-      const fill = (v: number) => new Array(k).fill(v);
-      const join = (a: number[], v: number) =>
-        this.paddingSide === "left" ? [...fill(v), ...a] : [...a, ...fill(v)];
-      const out: Encoding = { inputIds: join(e.inputIds, padId) };
-      if (e.attentionMask) out.attentionMask = join(e.attentionMask, 0);
-      if (e.tokenTypeIds) out.tokenTypeIds = join(e.tokenTypeIds, 0);
-      return out;
-    });
+    return padEncodings(
+      encs,
+      padding,
+      opts,
+      this.modelMaxLength,
+      this.padTokenId,
+      this.paddingSide,
+    );
   }
 
   /**
@@ -786,7 +502,7 @@ export abstract class PreTrainedTokenizer {
       }
     });
     let encs = texts.map((t, i) => this.#prepare(t, pairs?.[i] as string | undefined, opts));
-    const padding = this.#padding(opts.padding);
+    const padding = paddingStrategy(opts.padding);
     if (padding) encs = this.#pad(encs, padding, opts);
     const out: BatchEncoding = { inputIds: encs.map((e) => e.inputIds) };
     if (encs.length === 0 || encs[0].attentionMask) {
@@ -849,30 +565,9 @@ export abstract class PreTrainedTokenizer {
         "applyChatTemplate: this tokenizer has no chat_template (tokenizer_config.json) and none was passed",
       );
     }
-    let template: Template;
-    try {
-      template = new Template(source);
-    } catch (e) {
-      throw new TokenizerError(
-        `chat_template: cannot parse the Jinja template: ${(e as Error).message}`,
-        {
-          cause: e,
-        },
-      );
-    }
-    const ctx: Record<string, unknown> = {
-      messages,
-      add_generation_prompt: opts.addGenerationPrompt ?? false,
-    };
-    for (const [role, t] of this.specialTokens) ctx[role] = t.content;
-    let rendered: string;
-    try {
-      rendered = template.render(ctx);
-    } catch (e) {
-      throw new TokenizerError(`chat_template: rendering failed: ${(e as Error).message}`, {
-        cause: e,
-      });
-    }
+    const roles: Record<string, string> = {};
+    for (const [role, t] of this.specialTokens) roles[role] = t.content;
+    const rendered = renderChatTemplate(source, messages, roles, opts.addGenerationPrompt ?? false);
     if (opts.tokenize === false) return rendered;
     return this.encode(rendered, { addSpecialTokens: false });
   }

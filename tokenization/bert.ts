@@ -1,11 +1,13 @@
 /**
  * `BertTokenizer`: HF's BasicTokenizer (text cleaning, CJK splitting, lower-casing, accent
- * stripping, punctuation split) followed by greedy longest-match-first WordPiece.
+ * stripping, punctuation split) followed by WordPiece (`wordpiece.ts`); and the BERT-vocabulary
+ * tokenizers under their own names, `ElectraTokenizer` and `DistilBertTokenizer`.
  *
  * @module
  */
 import { PreTrainedTokenizer, type TokenizerInit } from "./base.ts";
 import { TokenizerError } from "./errors.ts";
+import { whitespaceSplit, WordpieceTokenizer } from "./wordpiece.ts";
 
 /** Options of {@linkcode BertTokenizer} (HF names). */
 export interface BertTokenizerInit extends TokenizerInit {
@@ -78,12 +80,6 @@ function isWhitespaceChar(ch: string): boolean {
 function isControlChar(ch: string): boolean {
   if (ch === "\t" || ch === "\n" || ch === "\r") return false;
   return CONTROL.test(ch);
-}
-
-/** Python's `str.split()` on the text left after cleaning (only spaces and Zl/Zp remain). */
-function whitespaceSplit(text: string): string[] {
-  // deno-lint-ignore no-control-regex
-  return text.split(/[\s\u0085\u001c-\u001f]+/u).filter((t) => t.length > 0);
 }
 
 /** Removes combining marks after NFD (HF `_run_strip_accents`). */
@@ -197,83 +193,6 @@ export class BasicTokenizer {
 }
 
 /**
- * Greedy longest-match-first WordPiece (HF `WordpieceTokenizer`): a word longer than
- * `maxInputCharsPerWord` code points, or one that cannot be covered, becomes the unknown token.
- *
- * @example
- * ```ts
- * import { WordpieceTokenizer } from "@encdec/tokenization";
- * const vocab = new Map([["un", 0], ["##aff", 1], ["##able", 2], ["[UNK]", 3]]);
- * new WordpieceTokenizer(vocab, "[UNK]").tokenize("unaffable"); // ["un", "##aff", "##able"]
- * ```
- */
-export class WordpieceTokenizer {
-  /** Token → id. */
-  readonly vocab: Map<string, number>;
-  /** The unknown token. */
-  readonly unkToken: string;
-  /** Longest word handled (code points). */
-  readonly maxInputCharsPerWord: number;
-  /** Prefix of word-continuation pieces. */
-  readonly continuingSubwordPrefix: string;
-
-  /** Builds a WordPiece model over `vocab`. */
-  constructor(
-    vocab: Map<string, number>,
-    unkToken: string,
-    maxInputCharsPerWord = 100,
-    prefix = "##",
-  ) {
-    this.vocab = vocab;
-    this.unkToken = unkToken;
-    this.maxInputCharsPerWord = maxInputCharsPerWord;
-    this.continuingSubwordPrefix = prefix;
-  }
-
-  /** WordPiece tokens of one whitespace-separated word. */
-  tokenizeWord(word: string, out: string[]): void {
-    if (word.length <= this.maxInputCharsPerWord && this.vocab.has(word)) {
-      out.push(word);
-      return;
-    }
-    const chars = Array.from(word);
-    if (chars.length > this.maxInputCharsPerWord) {
-      out.push(this.unkToken);
-      return;
-    }
-    const pieces: string[] = [];
-    let start = 0;
-    while (start < chars.length) {
-      let end = chars.length;
-      let cur: string | null = null;
-      while (start < end) {
-        let sub = chars.slice(start, end).join("");
-        if (start > 0) sub = this.continuingSubwordPrefix + sub;
-        if (this.vocab.has(sub)) {
-          cur = sub;
-          break;
-        }
-        end--;
-      }
-      if (cur === null) {
-        out.push(this.unkToken);
-        return;
-      }
-      pieces.push(cur);
-      start = end;
-    }
-    for (const p of pieces) out.push(p);
-  }
-
-  /** WordPiece tokens of a whitespace-separated text. */
-  tokenize(text: string): string[] {
-    const out: string[] = [];
-    for (const w of whitespaceSplit(text)) this.tokenizeWord(w, out);
-    return out;
-  }
-}
-
-/**
  * Parses a `vocab.txt` (one token per line, id = line number) into token → id.
  *
  * @example
@@ -325,7 +244,7 @@ export class BertTokenizer extends PreTrainedTokenizer {
   constructor(vocab: Map<string, number>, init: BertTokenizerInit = {}) {
     super(init);
     this.init = init;
-    this.modelInputNames = ["input_ids", "token_type_ids", "attention_mask"];
+    this.modelInputNames = init.model_input_names ?? this.defaultModelInputNames;
     this.vocab = vocab;
     this.idsToTokens = new Map([...vocab].map(([t, i]) => [i, t]));
     const doLower = init.do_lower_case ?? true;
@@ -352,18 +271,28 @@ export class BertTokenizer extends PreTrainedTokenizer {
     });
   }
 
-  /** Builds a tokenizer from the text of a `vocab.txt`. */
-  static fromVocabText(
+  /** Inputs returned when `model_input_names` is not given (HF's class attribute). */
+  protected get defaultModelInputNames(): string[] {
+    return ["input_ids", "token_type_ids", "attention_mask"];
+  }
+
+  /** Builds a tokenizer (of the class it is called on) from the text of a `vocab.txt`. */
+  static fromVocabText<T extends BertTokenizer>(
+    this: new (vocab: Map<string, number>, init?: BertTokenizerInit) => T,
     text: string,
     init: BertTokenizerInit = {},
     file = "vocab.txt",
-  ): BertTokenizer {
-    return new BertTokenizer(parseVocabTxt(text, file), init);
+  ): T {
+    return new this(parseVocabTxt(text, file), init);
   }
 
-  /** Builds a tokenizer from a token list (id = index). */
-  static fromVocab(tokens: string[], init: BertTokenizerInit = {}): BertTokenizer {
-    return new BertTokenizer(new Map(tokens.map((t, i) => [t, i])), init);
+  /** Builds a tokenizer (of the class it is called on) from a token list (id = index). */
+  static fromVocab<T extends BertTokenizer>(
+    this: new (vocab: Map<string, number>, init?: BertTokenizerInit) => T,
+    tokens: string[],
+    init: BertTokenizerInit = {},
+  ): T {
+    return new this(new Map(tokens.map((t, i) => [t, i])), init);
   }
 
   /** Whether input is lower-cased. */
@@ -419,5 +348,37 @@ export class BertTokenizer extends PreTrainedTokenizer {
     const cls = this.clsTokenId!;
     const sep = this.sepTokenId!;
     return ids1 ? [cls, ...ids0, sep, ...ids1, sep] : [cls, ...ids0, sep];
+  }
+}
+
+/**
+ * HF's `ElectraTokenizer` (slow): the same tokenizer as {@linkcode BertTokenizer} under ELECTRA's
+ * name (`[CLS] A [SEP] B [SEP]`, segment ids 0/1).
+ *
+ * @example
+ * ```ts
+ * import { ElectraTokenizer } from "@encdec/tokenization";
+ * const tok = ElectraTokenizer.fromVocab(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "hello"]);
+ * tok.call("hello", { textPair: "hello" }).tokenTypeIds; // [0, 0, 0, 1, 1]
+ * ```
+ */
+export class ElectraTokenizer extends BertTokenizer {}
+
+/**
+ * HF's `DistilBertTokenizer` (slow): {@linkcode BertTokenizer}'s tokenization, but DistilBERT
+ * takes no segment ids, so encodings carry only `inputIds` and `attentionMask`
+ * (`model_input_names = ["input_ids", "attention_mask"]`).
+ *
+ * @example
+ * ```ts
+ * import { DistilBertTokenizer } from "@encdec/tokenization";
+ * const tok = DistilBertTokenizer.fromVocab(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "hello"]);
+ * tok.call("hello", { textPair: "hello" }).tokenTypeIds; // undefined
+ * ```
+ */
+export class DistilBertTokenizer extends BertTokenizer {
+  /** DistilBERT's inputs: no `token_type_ids`. */
+  protected override get defaultModelInputNames(): string[] {
+    return ["input_ids", "attention_mask"];
   }
 }

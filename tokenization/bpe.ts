@@ -426,3 +426,28 @@ export class RobertaTokenizer extends GPT2Tokenizer {
     return new Array(this.buildInputsWithSpecialTokens(ids0, ids1).length).fill(0);
   }
 }
+
+/**
+ * HF's `LongformerTokenizer` (slow): {@linkcode RobertaTokenizer} under Longformer's name (the
+ * same byte-level BPE, `<s> A </s></s> B </s>` layout and `<mask>` that eats the space on its
+ * left).
+ *
+ * @example
+ * ```ts
+ * import { LongformerTokenizer } from "@encdec/tokenization";
+ * const vocab = new Map([["H", 0], ["i", 1], ["Hi", 2]]);
+ * const tok = new LongformerTokenizer(vocab, new Map([["H i", 0]]));
+ * tok.encode("Hi"); // [3, 2, 4]
+ * ```
+ */
+export class LongformerTokenizer extends RobertaTokenizer {
+  /** Builds the tokenizer from the texts of `vocab.json` and `merges.txt`. */
+  static override fromFiles(
+    vocabJson: string,
+    mergesTxt: string,
+    init: BpeTokenizerInit = {},
+  ): LongformerTokenizer {
+    const vocab = parseVocabJson(vocabJson);
+    return new LongformerTokenizer(vocab, parseMerges(mergesTxt, vocab), init);
+  }
+}

@@ -17,3 +17,21 @@ import { EncdecError } from "@encdec/config";
  * ```
  */
 export class TokenizerError extends EncdecError {}
+
+/**
+ * A tokenizer file that asks for more work than this package allows: pipeline components nested
+ * deeper than {@linkcode MAX_PIPELINE_DEPTH}, or a regular expression whose backtracking can blow
+ * up (nested quantifiers such as `(a+)+$`, overlapping alternatives under a repeat). Rejected when
+ * the file is loaded, before any text is tokenized.
+ *
+ * @example
+ * ```ts
+ * import { TokenizerError, TokenizerLimitError } from "@encdec/tokenization";
+ * const e = new TokenizerLimitError("tokenizer.json: normalizer: nested 2000 deep; at most 32");
+ * console.log(e instanceof TokenizerError); // true
+ * ```
+ */
+export class TokenizerLimitError extends TokenizerError {}
+
+/** How deep `Sequence` components (and regex groups) of a `tokenizer.json` may nest. */
+export const MAX_PIPELINE_DEPTH = 32;

@@ -1,127 +1,21 @@
 /**
- * SentencePiece, read from `spiece.model` (a `ModelProto` protobuf) without the C++ library:
- * the normalizer (precompiled Darts charsmap, whitespace rules, `▁` escaping), unigram Viterbi
- * segmentation with float32 path scores and SentencePiece's tie-breaking, byte fallback, and
- * decoding. `BertGenerationTokenizer` wraps it with HF's slow-tokenizer semantics.
+ * SentencePiece without the C++ library: the normalizer (precompiled Darts charsmap, whitespace
+ * rules, `▁` escaping), the processor that runs a unigram (`unigram.ts`) or BPE
+ * (`sentencepiece_bpe.ts`) model with SentencePiece's unknown-piece and byte-fallback rules, and
+ * decoding. `BertGenerationTokenizer` wraps it with HF's slow-tokenizer semantics; the model file
+ * itself is read by `sentencepiece_proto.ts`.
  *
  * @module
  */
 import { PreTrainedTokenizer, type TokenizerInit } from "./base.ts";
 import { TokenizerError } from "./errors.ts";
-import { fieldFloat, fieldString, type ProtoField, readFields } from "./_protobuf.ts";
-
-/** SentencePiece piece types (`ModelProto.SentencePiece.Type`). */
-export const PieceType = {
-  NORMAL: 1,
-  UNKNOWN: 2,
-  CONTROL: 3,
-  USER_DEFINED: 4,
-  UNUSED: 5,
-  BYTE: 6,
-} as const;
-
-/** One vocabulary entry of a SentencePiece model. */
-export interface SentencePiece {
-  /** The piece text (`▁` stands for a space). */
-  piece: string;
-  /** Log-probability (unigram) or merge priority (BPE). */
-  score: number;
-  /** One of {@linkcode PieceType}. */
-  type: number;
-}
-
-/** The parts of `ModelProto` the tokenizer uses. */
-export interface SentencePieceModelProto {
-  /** Vocabulary, id = index. */
-  pieces: SentencePiece[];
-  /** `TrainerSpec.model_type`: 1 unigram, 2 BPE, 3 word, 4 char. */
-  modelType: number;
-  /** `TrainerSpec.byte_fallback`. */
-  byteFallback: boolean;
-  /** `TrainerSpec.treat_whitespace_as_suffix`. */
-  treatWhitespaceAsSuffix: boolean;
-  /** `NormalizerSpec.name` (e.g. `nmt_nfkc`). */
-  normalizerName: string;
-  /** `NormalizerSpec.precompiled_charsmap` (may be empty: identity). */
-  precompiledCharsmap: Uint8Array;
-  /** `NormalizerSpec.add_dummy_prefix` (default true). */
-  addDummyPrefix: boolean;
-  /** `NormalizerSpec.remove_extra_whitespaces` (default true). */
-  removeExtraWhitespaces: boolean;
-  /** `NormalizerSpec.escape_whitespaces` (default true). */
-  escapeWhitespaces: boolean;
-}
-
-/**
- * Parses the bytes of a SentencePiece `.model` file.
- *
- * @example
- * ```ts
- * import { parseSentencePieceModel } from "@encdec/tokenization";
- * const proto = parseSentencePieceModel(await Deno.readFile("spiece.model"));
- * console.log(proto.pieces.length);
- * ```
- */
-export function parseSentencePieceModel(
-  bytes: Uint8Array,
-  file = "spiece.model",
-): SentencePieceModelProto {
-  const top = readFields(bytes, file);
-  const pieces: SentencePiece[] = [];
-  const proto: SentencePieceModelProto = {
-    pieces,
-    modelType: 1,
-    byteFallback: false,
-    treatWhitespaceAsSuffix: false,
-    normalizerName: "",
-    precompiledCharsmap: new Uint8Array(),
-    addDummyPrefix: true,
-    removeExtraWhitespaces: true,
-    escapeWhitespaces: true,
-  };
-  const bool = (f: ProtoField) => f.varint !== undefined && f.varint !== 0n;
-  for (const f of top) {
-    if (f.wire !== 2 && (f.field === 1 || f.field === 2 || f.field === 3)) {
-      throw new TokenizerError(
-        `${file}: malformed ModelProto (field ${f.field} has wire type ${f.wire}, expected 2)`,
-      );
-    }
-    if (f.field === 1) {
-      const p: SentencePiece = { piece: "", score: 0, type: PieceType.NORMAL };
-      for (const g of readFields(f.bytes!, `${file} piece ${pieces.length}`)) {
-        if (g.field === 1 && g.wire === 2) p.piece = fieldString(g);
-        else if (g.field === 2 && g.wire === 5) p.score = fieldFloat(g);
-        else if (g.field === 3 && g.wire === 0) p.type = Number(g.varint);
-      }
-      pieces.push(p);
-    } else if (f.field === 2) {
-      for (const g of readFields(f.bytes!, `${file} trainer_spec`)) {
-        if (g.field === 3 && g.wire === 0) proto.modelType = Number(g.varint);
-        else if (g.field === 35 && g.wire === 0) proto.byteFallback = bool(g);
-        else if (g.field === 24 && g.wire === 0) proto.treatWhitespaceAsSuffix = bool(g);
-      }
-    } else if (f.field === 3) {
-      for (const g of readFields(f.bytes!, `${file} normalizer_spec`)) {
-        if (g.field === 1 && g.wire === 2) proto.normalizerName = fieldString(g);
-        else if (g.field === 2 && g.wire === 2) proto.precompiledCharsmap = g.bytes!;
-        else if (g.field === 3 && g.wire === 0) proto.addDummyPrefix = bool(g);
-        else if (g.field === 4 && g.wire === 0) proto.removeExtraWhitespaces = bool(g);
-        else if (g.field === 5 && g.wire === 0) proto.escapeWhitespaces = bool(g);
-      }
-    }
-  }
-  if (pieces.length === 0) {
-    throw new TokenizerError(`${file}: no pieces found; expected a SentencePiece ModelProto`);
-  }
-  // sentencepiece always writes trainer_spec and normalizer_spec after the pieces; a file that
-  // ends at a field boundary before them was cut short.
-  if (!top.some((f) => f.field === 2) || !top.some((f) => f.field === 3)) {
-    throw new TokenizerError(
-      `${file}: truncated SentencePiece model (${pieces.length} pieces, but no trainer_spec/normalizer_spec)`,
-    );
-  }
-  return proto;
-}
+import {
+  parseSentencePieceModel,
+  PieceType,
+  type SentencePieceModelProto,
+} from "./sentencepiece_proto.ts";
+import { SentencePieceBpeModel } from "./sentencepiece_bpe.ts";
+import { UnigramModel } from "./unigram.ts";
 
 /** The `▁` that stands for a space. */
 export const SPACE_SYMBOL = "\u2581";
@@ -264,14 +158,11 @@ function utf8Len(b: Uint8Array, pos: number): number {
   return 0;
 }
 
-interface TrieNode {
-  next: Map<string, TrieNode>;
-  id: number;
-}
-
 /**
- * A SentencePiece unigram model: Viterbi over code points with SentencePiece's float32 scores,
- * unknown characters scored `min_score - 10`, consecutive unknowns merged, byte fallback.
+ * A SentencePiece model ready to use: the normalizer, then the unigram
+ * ({@linkcode UnigramModel}) or BPE ({@linkcode SentencePieceBpeModel}) segmentation, with
+ * SentencePiece's handling of unknown pieces (runs merged into one piece, or byte fallback), and
+ * decoding of pieces.
  *
  * @example
  * ```ts
@@ -289,16 +180,14 @@ export class SentencePieceProcessor {
   readonly pieceToId: Map<string, number>;
   /** Id of the unknown piece. */
   readonly unkId: number;
-  #root: TrieNode = { next: new Map(), id: -1 };
-  #minScore = Infinity;
-  #maxScore = -Infinity;
-  #byteIds = new Map<number, number>();
+  /** The segmentation algorithm of the model. */
+  readonly model: UnigramModel | SentencePieceBpeModel;
 
-  /** Builds the processor from a parsed model. */
+  /** Builds the processor from a parsed model (`model_type` 1 unigram or 2 BPE). */
   constructor(proto: SentencePieceModelProto, file = "spiece.model") {
-    if (proto.modelType !== 1) {
+    if (proto.modelType !== 1 && proto.modelType !== 2) {
       throw new TokenizerError(
-        `${file}: model_type ${proto.modelType} is not supported; expected 1 (unigram)`,
+        `${file}: model_type ${proto.modelType} is not supported; expected 1 (unigram) or 2 (BPE)`,
       );
     }
     this.proto = proto;
@@ -308,32 +197,12 @@ export class SentencePieceProcessor {
     proto.pieces.forEach((p, id) => {
       if (!this.pieceToId.has(p.piece)) this.pieceToId.set(p.piece, id);
       if (p.type === PieceType.UNKNOWN) unk = id;
-      if (p.type === PieceType.NORMAL) {
-        this.#minScore = Math.min(this.#minScore, p.score);
-        this.#maxScore = Math.max(this.#maxScore, p.score);
-      }
-      if (p.type === PieceType.BYTE) {
-        const m = /^<0x([0-9A-Fa-f]{2})>$/.exec(p.piece);
-        if (m) this.#byteIds.set(parseInt(m[1], 16), id);
-      }
-      if (
-        p.type === PieceType.NORMAL || p.type === PieceType.USER_DEFINED ||
-        p.type === PieceType.UNUSED
-      ) {
-        let node = this.#root;
-        for (const ch of p.piece) {
-          let n = node.next.get(ch);
-          if (!n) {
-            n = { next: new Map(), id: -1 };
-            node.next.set(ch, n);
-          }
-          node = n;
-        }
-        if (node.id < 0) node.id = id;
-      }
     });
     if (unk < 0) throw new TokenizerError(`${file}: the model has no UNKNOWN piece`);
     this.unkId = unk;
+    this.model = proto.modelType === 1
+      ? new UnigramModel(proto.pieces, unk)
+      : new SentencePieceBpeModel(proto.pieces, unk);
   }
 
   /** Number of pieces. */
@@ -348,56 +217,17 @@ export class SentencePieceProcessor {
 
   /** Normalizes and segments `text` into pieces (SentencePiece `encode(out_type=str)`). */
   encode(text: string): string[] {
-    const norm = this.normalizer.normalize(text);
-    if (norm.length === 0) return [];
-    const chars = Array.from(norm);
-    const n = chars.length;
-    const unkScore = Math.fround(this.#minScore - 10);
-    const bestScore = new Float64Array(n + 1);
-    const startsAt = new Int32Array(n + 1).fill(-1);
-    const ids = new Int32Array(n + 1).fill(-1);
-    const pieces = this.proto.pieces;
-    for (let s = 0; s < n; s++) {
-      if (s > 0 && startsAt[s] < 0) continue; // unreachable (cannot happen: unk covers every char)
-      const here = bestScore[s];
-      let single = false;
-      let node: TrieNode | undefined = this.#root;
-      for (let e = s; e < n; e++) {
-        node = node.next.get(chars[e]);
-        if (!node) break;
-        if (node.id < 0) continue;
-        const p = pieces[node.id];
-        if (p.type === PieceType.UNUSED) continue;
-        const len = e + 1 - s;
-        const score = p.type === PieceType.USER_DEFINED
-          ? Math.fround(Math.fround(len * this.#maxScore - 0.1) + here)
-          : Math.fround(p.score + here);
-        const t = e + 1;
-        if (startsAt[t] < 0 || score > bestScore[t]) {
-          bestScore[t] = score;
-          startsAt[t] = s;
-          ids[t] = node.id;
-        }
-        if (len === 1) single = true;
-      }
-      if (!single) {
-        const t = s + 1;
-        const score = Math.fround(unkScore + here);
-        if (startsAt[t] < 0 || score > bestScore[t]) {
-          bestScore[t] = score;
-          startsAt[t] = s;
-          ids[t] = this.unkId;
-        }
-      }
-    }
-    const out: [string, number][] = [];
-    for (let e = n; e > 0; e = startsAt[e]) {
-      out.push([chars.slice(startsAt[e], e).join(""), ids[e]]);
-    }
-    out.reverse();
+    return this.encodeNormalized(this.normalizer.normalize(text));
+  }
+
+  /**
+   * Segments an already-normalized string; runs of unknown pieces become one piece, or their
+   * UTF-8 bytes (`<0xAB>`) with byte fallback.
+   */
+  encodeNormalized(norm: string): string[] {
     const result: string[] = [];
     let prevUnk = false;
-    for (const [piece, id] of out) {
+    for (const [piece, id] of this.model.encode(norm)) {
       const unk = id === this.unkId;
       if (unk && this.proto.byteFallback) {
         for (const b of new TextEncoder().encode(piece)) {
