@@ -12,10 +12,9 @@ import { assert, assertEquals } from "@std/assert";
 import { EncoderDecoderModel, generate, type Seq2SeqModel } from "@encdec/generation";
 import { WebGpuBackend } from "../modeling/backends/webgpu/mod.ts";
 import { assertMatchesGolden, loadGoldens, optionsFor } from "./_generation_goldens.ts";
+import { webgpuForTests } from "../testing/webgpu.ts";
 
-const probe = await WebGpuBackend.probe();
-const ignore = !probe.available;
-if (ignore) console.log(`generation_webgpu_test: WebGPU tests ignored: ${probe.reason}`);
+const ignore = !(await webgpuForTests("generation_webgpu_test")).available;
 
 for (const name of ["bert2bert", "bert2gpt2"]) {
   Deno.test({

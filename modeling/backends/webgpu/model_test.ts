@@ -19,11 +19,10 @@ import {
   type Nested,
 } from "../../models/_test_util.ts";
 import { WebGpuBackend } from "./mod.ts";
+import { webgpuForTests } from "../../../testing/webgpu.ts";
 
 const TOL = 1e-4;
-const probe = await WebGpuBackend.probe();
-const ignore = !probe.available;
-if (ignore) console.log(`webgpu model_test: ignored: ${probe.reason}`);
+const ignore = !(await webgpuForTests("webgpu model_test")).available;
 const gpu: WebGpuBackend | undefined = ignore ? undefined : await WebGpuBackend.create();
 
 function assertClose(t: Tensor | Float32Array, golden: Nested, what: string): void {

@@ -14,10 +14,9 @@ import { Tensor } from "../../tensor.ts";
 import type { Activation } from "../../backend.ts";
 import { cpu } from "../cpu/cpu.ts";
 import { type GpuTensor, WebGpuBackend, WebGpuError } from "./mod.ts";
+import { webgpuForTests } from "../../../testing/webgpu.ts";
 
-const probe = await WebGpuBackend.probe();
-const ignore = !probe.available;
-if (ignore) console.log(`webgpu_test: WebGPU tests ignored: ${probe.reason}`);
+const ignore = !(await webgpuForTests("webgpu_test")).available;
 const gpu: WebGpuBackend | undefined = ignore ? undefined : await WebGpuBackend.create();
 
 /** A WebGPU test, ignored when no adapter exists. */
