@@ -167,7 +167,7 @@ export async function isSafeCachedFile(
   }
   const root = await realCacheRoot(cacheDir, false);
   if (root === null || !isInside(real, root)) escapeError(path, real, root ?? cacheDir, ctx);
-  const info = await Deno.stat(real);
+  const info = await Deno.stat(path); // the path as given: the grants name it, not its target
   if (!info.isFile) {
     throw new CacheLayoutError(
       `hub: cached ${describe(ctx)} at ${path} is a folder, not a file (the repository has ` +
@@ -206,7 +206,7 @@ export async function assertSafeSnapshotDir(
           throw err;
         }
         if (!isInside(real, root)) escapeError(p, real, root, ctx);
-        if ((await Deno.stat(real)).isDirectory) await walk(p);
+        if ((await Deno.stat(p)).isDirectory) await walk(p);
       } else if (e.isDirectory) await walk(p);
     }
   };
