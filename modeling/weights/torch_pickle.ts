@@ -15,7 +15,7 @@ import { type DType, Tensor } from "../tensor.ts";
 import { WeightsError } from "./errors.ts";
 import { readFileOrThrow } from "./_file_io.ts";
 import { LITTLE_ENDIAN_HOST } from "./_bytes.ts";
-import { readZip } from "./zip.ts";
+import { readZip, type ZipArchive } from "./zip.ts";
 
 // ---- values on the unpickler stack -------------------------------------------------------------
 
@@ -635,13 +635,7 @@ export async function readTorchCheckpoint(
     throw new WeightsError(`${file}: torch byteorder "${byteorder}", expected "little"`);
   }
   const pickle = await zip.read(pkls[0]);
-  // Read every storage entry the pickle may reference up front (reading is async, unpickling not).
-  const raw = new Map<string, Uint8Array>();
-  for (const name of zip.entries.keys()) {
-    if (name.startsWith(`${prefix}data/`)) {
-      raw.set(name.slice(prefix.length + 5), await zip.read(name));
-    }
-  }
+  const raw = await readReferencedStorages(zip, prefix, pickle, file, bytes.length);
   const decoded = new Map<string, Tensor>();
   // Views are copied out; bound their total so a small file cannot expand (stride-0 views, one
   // storage viewed many times) into far more memory than its storages hold. Tied weights need 2×.
@@ -684,6 +678,62 @@ export async function readTorchCheckpoint(
     return viewOf(flat, offset, size, stride, where);
   };
   return unpickleStateDict(pickle, { file, rebuild });
+}
+
+/**
+ * Inflated bytes all deflated storages of one checkpoint may take together: 64 per file byte,
+ * at least 256 MiB (torch itself stores storages uncompressed; only hand-made zips deflate).
+ */
+const inflateBudget = (fileBytes: number) => Math.max(2 ** 28, 64 * fileBytes);
+
+/**
+ * The bytes of the storages the pickle references, and only those (an unreferenced entry is
+ * never inflated): a first unpickling pass collects each storage's key, type and element count;
+ * each entry's declared size must equal `numel × element size` before it is read, and deflated
+ * entries together may not inflate past {@link inflateBudget} (zip bombs).
+ */
+async function readReferencedStorages(
+  zip: ZipArchive,
+  prefix: string,
+  pickle: Uint8Array,
+  file: string,
+  fileBytes: number,
+): Promise<Map<string, Uint8Array>> {
+  const wanted = new Map<string, { storageType: string; numel: number }>();
+  unpickleStateDict(pickle, {
+    file,
+    rebuild: (storage) => {
+      wanted.set(storage.key, storage);
+      return Tensor.zeros([0], "float32");
+    },
+  });
+  const raw = new Map<string, Uint8Array>();
+  let budget = inflateBudget(fileBytes);
+  for (const [key, { storageType, numel }] of wanted) {
+    const type = STORAGES[storageType];
+    const name = `${prefix}data/${key}`;
+    const entry = zip.entries.get(name);
+    const where = `${file}: storage "${key}" (${type.name})`;
+    if (!entry) throw new WeightsError(`${where}: no entry "${name}" in the zip`);
+    const expected = numel * type.size;
+    if (entry.size !== expected) {
+      throw new WeightsError(
+        `${where}: the zip entry declares ${entry.size} bytes, the pickle's storage needs ` +
+          `${numel} elements × ${type.size} bytes = ${expected}; refused unread`,
+      );
+    }
+    if (entry.method !== 0) {
+      budget -= expected;
+      if (budget < 0) {
+        throw new WeightsError(
+          `${where}: deflated storages would inflate past ${inflateBudget(fileBytes)} bytes ` +
+            `(64 per byte of this ${fileBytes}-byte file); refused as a zip bomb`,
+        );
+      }
+    }
+    raw.set(key, await zip.read(name));
+  }
+  return raw;
 }
 
 /** Largest tensor a view may expand to (stride-0 views could otherwise claim any size). */

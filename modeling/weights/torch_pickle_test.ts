@@ -316,3 +316,51 @@ Deno.test("torch: legacy non-zip checkpoints are refused with a clear message", 
     "old.bin: legacy (pre-1.6, non-zip) torch checkpoint",
   );
 });
+
+// ---- zip bombs (issue 19 item 10) ---------------------------------------------------------------
+
+/** Sets the declared uncompressed size of zip entry `name` in the central directory. */
+function patchDeclaredSize(zip: Uint8Array, name: string, size: number): void {
+  const v = new DataView(zip.buffer, zip.byteOffset, zip.byteLength);
+  const want = enc.encode(name);
+  for (let p = 0; p + 46 < zip.length; p++) {
+    if (v.getUint32(p, true) !== 0x02014b50 || v.getUint16(p + 28, true) !== want.length) continue;
+    if (want.every((b, i) => zip[p + 46 + i] === b)) {
+      v.setUint32(p + 24, size, true);
+      return;
+    }
+  }
+  throw new Error(`no central record for ${name}`);
+}
+
+/** A real checkpoint of `{ w: [1, 2, 3] }` rebuilt as a deflated zip with `extra` entries. */
+async function checkpointWith(extra: [string, Uint8Array][]): Promise<Uint8Array> {
+  const good = readZip(await makeTorchCheckpoint(new Map([["w", Tensor.from([1, 2, 3])]])));
+  const entries: [string, Uint8Array][] = [];
+  for (const name of good.entries.keys()) entries.push([name, await good.read(name)]);
+  return await makeZip([...entries, ...extra], { deflate: true });
+}
+
+Deno.test("torch zip bomb: an unreferenced data/ entry declaring 2 GB is never inflated; the checkpoint loads", async () => {
+  const zip = await checkpointWith([["archive/data/999", new Uint8Array(100_000)]]);
+  patchDeclaredSize(zip, "archive/data/999", 2 ** 31);
+  const sd = await readTorchCheckpoint(zip, { file: "bomb.bin" });
+  assertEquals([...sd.keys()], ["w"]);
+  assertEquals(sd.get("w")!.tolist(), [1, 2, 3]);
+});
+
+Deno.test("torch zip bomb: a referenced storage whose declared size is not numel × element size is refused unread", async () => {
+  const zip = await checkpointWith([]);
+  patchDeclaredSize(zip, "archive/data/0", 2 ** 30);
+  await assertRejects(
+    () => readTorchCheckpoint(zip, { file: "lie.bin" }),
+    WeightsError,
+    'lie.bin: storage "0" (FloatStorage): the zip entry declares 1073741824 bytes, the pickle\'s storage needs 3 elements × 4 bytes = 12; refused unread',
+  );
+});
+
+Deno.test("zip bomb: an entry declaring more than deflate can expand (ratio > 1032) is refused before allocating", async () => {
+  const zip = await makeZip([["a/x", new Uint8Array(1000)]], { deflate: true });
+  patchDeclaredSize(zip, "a/x", 2 ** 31);
+  await assertRejects(() => readZip(zip).read("a/x"), WeightsError, "more than deflate can expand");
+});

@@ -43,6 +43,12 @@ export interface ReadZipOptions {
   file?: string;
 }
 
+/**
+ * The most raw deflate can expand: 1032 output bytes per input byte (258-byte matches coded in
+ * under 2 bits). An entry declaring more is lying about its size: a zip bomb, refused unread.
+ */
+export const MAX_DEFLATE_RATIO = 1032;
+
 const SIG_EOCD = 0x06054b50;
 const SIG_ZIP64_LOCATOR = 0x07064b50;
 const SIG_ZIP64_EOCD = 0x06064b50;
@@ -224,6 +230,12 @@ export function readZip(bytes: Uint8Array, opts: ReadZipOptions = {}): ZipArchiv
     const entry = entries.get(name);
     if (!entry) throw new WeightsError(`${file}: zip has no entry "${name}"`);
     const raw = bytes.subarray(entry.dataOffset, entry.dataOffset + entry.compressedSize);
+    if (entry.method === 8 && entry.size > entry.compressedSize * MAX_DEFLATE_RATIO + 1024) {
+      throw new WeightsError(
+        `${file}: zip entry "${name}" declares ${entry.size} bytes from ${entry.compressedSize} ` +
+          `compressed (ratio over ${MAX_DEFLATE_RATIO}, more than deflate can expand): refused unread`,
+      );
+    }
     const out = entry.method === 0 ? raw : await inflateRaw(raw, entry.size, `${file}: "${name}"`);
     if (out.length !== entry.size) {
       throw new WeightsError(
