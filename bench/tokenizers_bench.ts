@@ -30,7 +30,9 @@ interface TransformersJs {
 
 // Imported by a computed specifier so that `deno check .` does not pull transformers.js' Node
 // typings into the shared type-check program (they retype `node:assert` for testing/assert.ts).
-const TRANSFORMERS_JS = ["@huggingface", "transformers"].join("/");
+// Not in the workspace's import map, so `deno install` does not fetch it (with sharp and a second
+// onnxruntime it was ~390 MB of the set-up): this benchmark installs it on first use (network).
+const TRANSFORMERS_JS = ["npm:@huggingface", "transformers@3.8.0"].join("/");
 
 const data = new URL("../tokenization/testdata/", import.meta.url);
 

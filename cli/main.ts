@@ -1,9 +1,11 @@
 /**
  * Entry point of the `encdec` command line: `run`, `download`, `env`, `train`, `eval`.
  *
- * Run it with the least-privilege flags of `deno task encdec` (see `permissions.ts`). Errors are
- * one line on stderr; exit status 0 ok, 1 runtime error, 2 usage error; `ENCDEC_DEBUG=1` adds
- * the stack trace.
+ * `deno task encdec` starts it through the launcher (`launch.ts`) with the least-privilege flags
+ * of the invocation (see `permissions.ts`). Errors are one line on stderr (usage errors add the
+ * command's usage line); exit status 0 ok, 1 runtime error, 2 usage error; `ENCDEC_DEBUG=1` adds
+ * the stack trace. `encdec` alone prints the usage on stderr and exits 2; `--help` prints it on
+ * stdout and exits 0; `--version` prints the version.
  *
  * @example
  * ```ts
@@ -27,7 +29,9 @@ import {
 import { downloadCommand } from "./commands/download.ts";
 import { envCommand } from "./commands/env.ts";
 import { runCommand } from "./commands/run.ts";
-import { evalCommand, trainCommand } from "./commands/_training.ts";
+import { evalCommand } from "./commands/eval.ts";
+import { trainCommand } from "./commands/train.ts";
+import cliManifest from "./deno.json" with { type: "json" };
 
 /** The sub-commands, in `--help` order. */
 export const COMMANDS: readonly Command[] = [
@@ -42,7 +46,7 @@ function help(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));
   return `encdec: encoder-decoder models (bert2bert, roberta2roberta, bert2gpt2, BertGeneration) in Deno
 
-Usage: encdec <command> [options]        encdec <command> --help
+Usage: encdec <command> [options]        encdec <command> --help        encdec --version
 
 Commands
 ${COMMANDS.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`).join("\n")}
@@ -53,13 +57,23 @@ Exit status: 0 ok, 1 runtime error, 2 usage error. ENCDEC_DEBUG=1 prints stack t
 
 /** Runs the command line `args` (without the program name); resolves to the exit status. */
 export async function main(args: string[]): Promise<number> {
+  let command: Command | undefined;
   try {
     const [name, ...rest] = args;
-    if (name === undefined || name === "-h" || name === "--help" || name === "help") {
-      await writeOut(help());
-      return name === undefined ? EXIT_USAGE : EXIT_OK;
+    if (name === undefined) {
+      // Like git, cargo and argparse CLIs: a bare call is a usage error, the usage goes to stderr.
+      writeErr(help());
+      return EXIT_USAGE;
     }
-    const command = COMMANDS.find((c) => c.name === name);
+    if (name === "-h" || name === "--help" || name === "help") {
+      await writeOut(help());
+      return EXIT_OK;
+    }
+    if (name === "-V" || name === "--version" || name === "version") {
+      await writeOut(`encdec ${cliManifest.version}\n`);
+      return EXIT_OK;
+    }
+    command = COMMANDS.find((c) => c.name === name);
     if (!command) {
       throw new UsageError(
         `unknown command "${name}"; expected one of ${COMMANDS.map((c) => c.name).join(", ")} ` +
@@ -69,9 +83,16 @@ export async function main(args: string[]): Promise<number> {
     return await command.run(rest);
   } catch (e) {
     writeErr(formatError(e));
+    if (e instanceof UsageError) writeErr(usageLine(command));
     if (debugEnabled() && e instanceof Error && e.stack) writeErr(e.stack);
     return exitCodeFor(e);
   }
+}
+
+/** The `Usage:` line of a command's help (or of `encdec` itself). */
+function usageLine(command: Command | undefined): string {
+  const text = command ? command.help : help();
+  return /^Usage: .*$/m.exec(text)?.[0] ?? "Usage: encdec <command> [options]";
 }
 
 if (import.meta.main) {

@@ -25,6 +25,8 @@ export {
   type PipelineTask,
   type Text2TextModel,
   type Text2TextPipeline,
+  type TruncationInfo,
+  truncationMessage,
 } from "./pipeline.ts";
 export {
   DEVICE_NAMES,
@@ -34,7 +36,27 @@ export {
   DTYPES,
   selectDevice,
 } from "./_device.ts";
-export { ENV_VARS, HUB_HOSTS, permissionFlags, type PermissionScope } from "./permissions.ts";
+export {
+  ENV_VARS,
+  HUB_HOSTS,
+  looksLikeLocalModel,
+  permissionFlags,
+  type PermissionScope,
+} from "./permissions.ts";
+export {
+  type LaunchContext,
+  LAUNCHER_ENV,
+  LAUNCHER_FLAGS,
+  type LaunchPlan,
+  planLaunch,
+} from "./launch.ts";
+export {
+  rougeCorpus,
+  type RougeOptions,
+  type RougeResult,
+  type RougeScore,
+  rougeScores,
+} from "./metrics/rouge.ts";
 export { AutoTokenizer, type PreTrainedTokenizer } from "@encdec/tokenization";
 export {
   EncoderDecoderModel,

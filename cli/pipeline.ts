@@ -50,6 +50,56 @@ export interface PipelineOptions {
    * tokenizer's `model_max_length`, else the encoder's usable `max_position_embeddings`.
    */
   maxInputLength?: number;
+  /**
+   * Called for every input that was cut to `maxInputLength`. Default: the first one is reported on
+   * stderr (`encdec: input truncated from N to M tokens (the model's maximum)`), later ones are not.
+   */
+  onTruncate?: (info: TruncationInfo) => void;
+}
+
+/** An input that was cut to the pipeline's `maxInputLength`. */
+export interface TruncationInfo {
+  /** Position of the input in the call's batch. */
+  index: number;
+  /** Tokens of the whole input (special tokens included). */
+  from: number;
+  /** Whether `from` is a lower bound: inputs over 1 MB are not tokenized to the end. */
+  fromAtLeast: boolean;
+  /** Tokens kept (the pipeline's `maxInputLength`). */
+  to: number;
+  /** Whether `to` is the model's own maximum (`false`: the caller's `maxInputLength`). */
+  modelMaximum: boolean;
+}
+
+/** Inputs longer than this many characters are counted only this far when cut. */
+const COUNT_LIMIT_CHARS = 1 << 20;
+
+/**
+ * The stderr line for a cut input, the same words the CLI and the edge example use:
+ * `encdec: input truncated from 913 to 64 tokens (the model's maximum)`.
+ *
+ * @example
+ * ```ts
+ * import { truncationMessage } from "@encdec/cli";
+ * truncationMessage({ index: 0, from: 913, fromAtLeast: false, to: 64, modelMaximum: true });
+ * // "encdec: input truncated from 913 to 64 tokens (the model's maximum)"
+ * ```
+ */
+export function truncationMessage(info: TruncationInfo, option = "maxInputLength"): string {
+  const from = `${info.fromAtLeast ? "more than " : ""}${info.from}`;
+  return `encdec: input truncated from ${from} to ${info.to} tokens ` +
+    `(${info.modelMaximum ? "the model's maximum" : option})`;
+}
+
+/** Token count of `text` with special tokens, or a lower bound for texts over 1 MB. */
+function countTokens(
+  tokenizer: PreTrainedTokenizer,
+  text: string,
+): { count: number; atLeast: boolean } {
+  const atLeast = text.length > COUNT_LIMIT_CHARS;
+  const counted = atLeast ? text.slice(0, COUNT_LIMIT_CHARS).replace(/\S*$/, "") : text;
+  const ids = tokenizer.call(counted, { truncation: false }).inputIds as number[];
+  return { count: ids.length, atLeast };
 }
 
 /** Options of one pipeline call: HF `generate` keywords (camelCase) plus decoding options. */
@@ -171,7 +221,11 @@ export function createText2TextPipeline(
   task: PipelineTask | string,
   tokenizer: PreTrainedTokenizer,
   model: Text2TextModel,
-  options: { maxInputLength?: number; device?: DeviceChoice } = {},
+  options: {
+    maxInputLength?: number;
+    device?: DeviceChoice;
+    onTruncate?: (info: TruncationInfo) => void;
+  } = {},
 ): Text2TextPipeline {
   const key = returnKey(task);
   const params = model.config.taskSpecificParams ?? {};
@@ -189,6 +243,13 @@ export function createText2TextPipeline(
   const rawPrefix = "prefix" in taskParams ? taskParams.prefix : model.config.prefix;
   const prefix = typeof rawPrefix === "string" ? rawPrefix : "";
   const maxInputLength = options.maxInputLength ?? modelMaxInputLength(tokenizer, model.config);
+  const modelMaximum = options.maxInputLength === undefined;
+  let reported = false;
+  const onTruncate = options.onTruncate ?? ((info: TruncationInfo) => {
+    if (reported) return;
+    reported = true;
+    console.error(truncationMessage(info));
+  });
   if (!(Number.isInteger(maxInputLength) || maxInputLength === Infinity) || maxInputLength < 2) {
     throw new PipelineError(
       `maxInputLength is ${maxInputLength}; expected an integer ≥ 2 (room for the special tokens)`,
@@ -210,9 +271,23 @@ export function createText2TextPipeline(
     }
     const perInput: PipelineOutput[][] = [];
     for (let start = 0; start < texts.length; start += batchSize) {
-      const chunk = texts.slice(start, start + batchSize).map((t) =>
-        truncateToTokens(tokenizer, prefix + t, maxInputLength)
-      );
+      const chunk = texts.slice(start, start + batchSize).map((t, i) => {
+        const full = prefix + t;
+        if (maxInputLength === Infinity) return full;
+        const cut = truncateToTokens(tokenizer, full, maxInputLength);
+        const { count, atLeast } = countTokens(tokenizer, full);
+        if (count > maxInputLength) {
+          onTruncate({
+            index: start + i,
+            from: count,
+            fromAtLeast: atLeast,
+            to: maxInputLength,
+            modelMaximum,
+          });
+        }
+        return cut;
+      });
+
       const enc = tokenizer.call(chunk, {
         padding: chunk.length > 1,
         truncation: maxInputLength !== Infinity,
@@ -312,5 +387,6 @@ export async function pipeline(
   return createText2TextPipeline(task, tokenizer, loaded, {
     maxInputLength: options.maxInputLength,
     device,
+    onTruncate: options.onTruncate,
   });
 }

@@ -19,7 +19,7 @@ import { parseArgs } from "node:util";
 import { EncoderDecoderModel, type GenerateOptions } from "@encdec/generation";
 import { OrtCpuBackend } from "@encdec/modeling";
 import { AutoTokenizer } from "@encdec/tokenization";
-import { rougeCorpus, type RougeResult } from "../cli/rouge.ts";
+import { rougeCorpus, type RougeResult } from "../cli/metrics/rouge.ts";
 
 /** Source tokens the model sees (as in training). */
 export const MAX_SOURCE_LENGTH = 64;

@@ -32,7 +32,7 @@ import {
   seededRandom,
   type Tensor,
 } from "@encdec/modeling";
-import { train, type TrainOptions } from "../cli/commands/train.ts";
+import { train, type TrainOptions } from "../cli/training/trainer.ts";
 import { writeDefaultSource } from "./make_default_config.ts";
 
 /** The arguments the shipped model was trained with (see `models/default/README.md`). */

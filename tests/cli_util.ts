@@ -1,6 +1,7 @@
 /**
- * Test helpers: spawn the real `encdec` CLI (`deno run <least-privilege flags> cli/main.ts`) and
- * start the edge example as a subprocess.
+ * Test helpers: spawn the real `encdec` CLI — as `deno task encdec` does (`runEncdec`: the
+ * launcher computes the flags) or with given least-privilege flags (`runCli`) — and start the
+ * edge example as a subprocess.
  *
  * @module
  */
@@ -30,7 +31,7 @@ export interface RunCliOptions {
   stdin?: string | Uint8Array;
   /** Environment overrides (merged over the test's environment). */
   env?: Record<string, string>;
-  /** Permission scope; default: read `models/` and the fixtures, HF home `hfHome`. */
+  /** Permission scope; default: read `models/`, the fixtures and `hfHome`, write `hfHome`, net 127.0.0.1. */
   scope?: PermissionScope;
   /** HF home for the default scope and `HF_HOME`. */
   hfHome?: string;
@@ -41,7 +42,8 @@ export interface RunCliOptions {
 /** Runs `encdec <args>` with the documented least-privilege flags. */
 export async function runCli(args: string[], opts: RunCliOptions = {}): Promise<CliResult> {
   const hfHome = opts.hfHome ?? `${ROOT}/tests/.no-hf-home`;
-  const scope = opts.scope ?? { read: [`${ROOT}/models`, FIXTURES], hfHome, net: ["127.0.0.1"] };
+  const scope = opts.scope ??
+    { read: [`${ROOT}/models`, FIXTURES, hfHome], write: [hfHome], net: ["127.0.0.1"] };
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -66,17 +68,55 @@ export async function runCli(args: string[], opts: RunCliOptions = {}): Promise<
       ...opts.env,
     },
   }).spawn();
-  if (opts.stdin !== undefined) {
+  return await finish(child, opts.stdin);
+}
+
+async function finish(child: Deno.ChildProcess, stdin?: string | Uint8Array): Promise<CliResult> {
+  if (stdin !== undefined) {
     const w = child.stdin.getWriter();
-    const bytes = typeof opts.stdin === "string"
-      ? new TextEncoder().encode(opts.stdin)
-      : opts.stdin;
-    await w.write(bytes).catch(() => {});
+    await w.write(typeof stdin === "string" ? new TextEncoder().encode(stdin) : stdin)
+      .catch(() => {});
     await w.close().catch(() => {});
   }
   const out = await child.output();
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** Options of {@linkcode runEncdec}. */
+export interface RunEncdecOptions {
+  /** Bytes or text piped to stdin (closed when absent). */
+  stdin?: string | Uint8Array;
+  /** The user's working directory (default the repository root). */
+  cwd?: string;
+  /** The environment of the run (merged over a clean Hugging Face environment). */
+  env?: Record<string, string>;
+}
+
+/**
+ * Runs `deno task -q encdec <args>` from `cwd`, exactly as a user types it: the task starts the
+ * launcher, which grants the CLI what this invocation needs. `HF_HOME` defaults to a directory
+ * that does not exist, and the machine's Hugging Face variables and token are hidden.
+ */
+export async function runEncdec(args: string[], opts: RunEncdecOptions = {}): Promise<CliResult> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["task", "-q", `--config=${ROOT}/deno.json`, "encdec", ...args],
+    cwd: opts.cwd ?? ROOT,
+    stdin: opts.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: {
+      HF_HOME: `${ROOT}/tests/.no-hf-home`,
+      HF_HUB_CACHE: "",
+      HUGGINGFACE_HUB_CACHE: "",
+      HF_ENDPOINT: "",
+      HF_TOKEN: "",
+      HF_HUB_OFFLINE: "",
+      NO_COLOR: "1",
+      ...opts.env,
+    },
+  }).spawn();
+  return await finish(child, opts.stdin);
 }
 
 /** The stderr lines that are encdec's (drops native driver noise such as Vulkan loader lines). */
@@ -96,9 +136,10 @@ export interface EdgeServer {
 export const EDGE_ARGS: readonly string[] = [
   "run",
   "--no-prompt",
+  "--unstable-no-legacy-abort",
   `--allow-read=${ROOT}/models/default`,
   "--allow-net=127.0.0.1",
-  "--allow-env=PORT,HOSTNAME,ENCDEC_MODEL,MAX_BODY_BYTES,MAX_TIME_S,ENCDEC_STATS",
+  "--allow-env=PORT,HOSTNAME,ENCDEC_MODEL,MAX_BODY_BYTES,BODY_TIMEOUT_S,MAX_TIME_S,MAX_CONCURRENT,MAX_QUEUE,ENCDEC_STATS",
   `${ROOT}/examples/edge/main.ts`,
 ];
 

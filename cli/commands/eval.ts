@@ -1,63 +1,64 @@
 /**
- * `encdec eval --metric rouge`: ROUGE-1/2/L F-measures (as the `rouge_score` package computes
- * them, stemming optional) over a `.jsonl` of `{"prediction", "reference"}` rows.
+ * `encdec eval`: the command-line wrapper around `evaluate()` (`../metrics/evaluate.ts`): ROUGE of a
+ * `.jsonl` of predictions and references.
  *
  * @module
  */
-import { EncdecError } from "@encdec/config";
-import { rougeCorpus, type RougeResult } from "../rouge.ts";
-import { readJsonl } from "./_jsonl.ts";
+import {
+  choice,
+  type Command,
+  EXIT_OK,
+  parseCommandArgs,
+  str,
+  UsageError,
+  writeOut,
+} from "../_cli.ts";
+import { evaluate, formatEvaluation } from "../metrics/evaluate.ts";
+import { assertReadableFile } from "../permissions.ts";
 
-export { DataError } from "./_jsonl.ts";
+const EVAL_HELP = `encdec eval: score predictions against references
 
-/** Options of {@linkcode evaluate}. */
-export interface EvaluateOptions {
-  /** `.jsonl` rows with `prediction` and `reference` (or `summary`) strings. */
-  predictions: string;
-  /** Only `"rouge"`. */
-  metric?: string;
-  /** Porter-stem tokens (rouge_score's `use_stemmer`). Default false. */
-  useStemmer?: boolean;
-}
+Usage: encdec eval --predictions <preds.jsonl> [--metric rouge] [--use-stemmer] [--format text|json]
 
-/** What {@linkcode evaluate} reports. */
-export interface EvaluateResult {
-  /** Rows scored. */
-  count: number;
-  /** Corpus-mean precision / recall / F of ROUGE-1, -2 and -L. */
-  rouge: RougeResult;
-}
+Reads .jsonl rows with "prediction" and "reference" (or "summary") strings and prints the
+corpus-mean ROUGE-1/2/L F-measures (as the rouge_score package computes them).
 
-/**
- * Scores the predictions of a `.jsonl` file against their references.
- *
- * @example
- * ```ts ignore
- * import { evaluate, formatEvaluation } from "./eval.ts";
- * const r = await evaluate({ predictions: "preds.jsonl", metric: "rouge", useStemmer: true });
- * console.log(formatEvaluation(r)); // rouge1 41.20  rouge2 18.03  rougeL 38.77  (n = 500)
- * ```
- */
-export async function evaluate(opts: EvaluateOptions): Promise<EvaluateResult> {
-  const metric = opts.metric ?? "rouge";
-  if (metric !== "rouge") {
-    throw new EncdecError(`eval: metric "${metric}" is not supported (expected "rouge")`);
-  }
-  const rows = await readJsonl(opts.predictions, {
-    prediction: ["prediction", "predictions", "pred"],
-    reference: ["reference", "references", "summary", "target"],
-  });
-  const rouge = rougeCorpus(
-    rows.map((r) => r.reference),
-    rows.map((r) => r.prediction),
-    { useStemmer: opts.useStemmer ?? false },
-  );
-  return { count: rows.length, rouge };
-}
+Options
+  --predictions <file>   the rows to score (or give the file as the only argument)
+  --metric <name>        rouge (the only metric)
+  --use-stemmer          Porter-stem tokens (rouge_score's use_stemmer)
+  -f, --format <fmt>     text (default) or json
+  -h, --help             this help`;
 
-/** One line: F-measures ×100 with two decimals, as HF's summarization scripts print them. */
-export function formatEvaluation(r: EvaluateResult): string {
-  const f = (x: number) => (100 * x).toFixed(2);
-  return `rouge1 ${f(r.rouge.rouge1.fmeasure)}  rouge2 ${f(r.rouge.rouge2.fmeasure)}  ` +
-    `rougeL ${f(r.rouge.rougeL.fmeasure)}  (n = ${r.count})`;
-}
+/** `encdec eval`. */
+export const evalCommand: Command = {
+  name: "eval",
+  summary: "score predictions with ROUGE-1/2/L",
+  help: EVAL_HELP,
+  async run(args) {
+    const p = parseCommandArgs("eval", args, {
+      predictions: { type: "string" },
+      metric: { type: "string" },
+      "use-stemmer": { type: "boolean" },
+      format: { type: "string", short: "f" },
+    });
+    if (p.values.help) {
+      await writeOut(EVAL_HELP + "\n");
+      return EXIT_OK;
+    }
+    const predictions = str(p, "predictions") ?? p.positionals[0];
+    if (!predictions || p.positionals.length > (str(p, "predictions") ? 0 : 1)) {
+      throw new UsageError(
+        "eval: give one predictions file (--predictions <file>); see encdec eval --help",
+      );
+    }
+    const format = choice(p, "format", ["text", "json"] as const) ?? "text";
+    const metric = choice(p, "metric", ["rouge"] as const) ?? "rouge";
+    assertReadableFile(predictions, "predictions file");
+    const r = await evaluate({ predictions, metric, useStemmer: p.values["use-stemmer"] === true });
+    await writeOut(
+      format === "json" ? JSON.stringify(r, null, 2) + "\n" : formatEvaluation(r) + "\n",
+    );
+    return EXIT_OK;
+  },
+};

@@ -2,8 +2,8 @@
 // F-measures ×100, and names the file, line and field on bad rows.
 import { assertAlmostEquals, assertEquals, assertRejects } from "@std/assert";
 import { EncdecError } from "@encdec/config";
-import { rougeCorpus } from "../rouge.ts";
-import { DataError, evaluate, formatEvaluation } from "./eval.ts";
+import { rougeCorpus } from "./rouge.ts";
+import { DataError, evaluate, formatEvaluation } from "./evaluate.ts";
 
 const PAIRS = [
   { prediction: "the cat sat on the mat", reference: "the cat was sitting on the mat" },

@@ -3,8 +3,8 @@
 // (bit for bit) to an uninterrupted one, and bad inputs give typed errors naming the problem.
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import { EncoderDecoderModel, loadStateDict } from "@encdec/modeling";
-import { evalLoss, groupedOrder, makeBatch, train, TrainError } from "./train.ts";
-import { DataError } from "./_jsonl.ts";
+import { evalLoss, groupedOrder, makeBatch, train, TrainError } from "./trainer.ts";
+import { DataError } from "../_jsonl.ts";
 import { AutoTokenizer } from "@encdec/tokenization";
 
 const FIX = new URL("../../tests/testdata/fixtures/bert2bert", import.meta.url).pathname;
