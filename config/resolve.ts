@@ -7,6 +7,7 @@
  */
 import { recoverDirectorySwap } from "./atomic_write.ts";
 import { EncdecError } from "./errors.ts";
+import { containedRealPath } from "./_contained.ts";
 import { hfHubDownload } from "./hub/download.ts";
 import { validateRepoId } from "./hub/cache.ts";
 import { EntryNotFoundError, OfflineModeError } from "./hub/hub_errors.ts";
@@ -74,11 +75,15 @@ export async function resolveModelFile(
   if (!(await isLocalDir(idOrDir))) await recoverDirectorySwap(idOrDir).catch(() => false);
   if (await isLocalDir(idOrDir)) {
     const path = `${idOrDir.replace(/\/+$/, "")}/${filename}`;
+    let isFile = false;
     try {
-      const st = await Deno.stat(path);
-      if (st.isFile) return path;
+      isFile = (await Deno.stat(path)).isFile;
     } catch {
       // fall through
+    }
+    if (isFile) {
+      await containedRealPath(idOrDir, path); // a symlink may not lead outside the directory
+      return path;
     }
     if (opts.optional) return null;
     throw new ResolveError(`${path}: file not found in model directory "${idOrDir}"`);
