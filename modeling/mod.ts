@@ -29,6 +29,7 @@ export * from "./autograd/mod.ts";
 export * from "./training/mod.ts";
 export { ModelInputError, ModelLoadError } from "./models/errors.ts";
 export { type LoadingInfo, type ParamSpec, ParamView } from "./models/key_table.ts";
+export { formatLoadingInfo, type LoadingPlanInput, planLoading } from "./models/loading_info.ts";
 export type {
   DecoderArgs,
   DecoderOutput,

@@ -135,11 +135,14 @@ export function partLoadingInfo(info: LoadingInfo, merged: MergedParts): PartLoa
       const r = k.slice(name.length + 1);
       return strip && r.startsWith(strip) ? r.slice(strip.length) : r;
     };
+    const missingKeys = info.missingKeys.filter((k) => k.startsWith(`${name}.`)).map(rel)
+      .sort();
     return {
-      missingKeys: info.missingKeys.filter((k) => k.startsWith(`${name}.`)).map(rel)
-        .sort(),
+      missingKeys,
       unexpectedKeys: info.unexpectedKeys.filter((k) => k.startsWith(`${name}.`))
         .map((k) => names.get(k) ?? rel(k)).sort(),
+      mismatchedKeys: [],
+      newlyInitialized: [...missingKeys],
     };
   };
   return {

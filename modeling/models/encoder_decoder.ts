@@ -121,6 +121,7 @@ export class EncoderDecoderModel {
       dtype: options.dtype,
       ignoreUnexpected: da.ignoreUnexpected.map((re) => new RegExp(`^decoder\\..*${re.source}`)),
       source: options.source,
+      strict: options.strict,
     });
     this.handles = built.handles;
     this.loadingInfo = built.info;
@@ -172,6 +173,7 @@ export class EncoderDecoderModel {
       dtype: options.dtype,
       generationConfig,
       source: sd.files[0],
+      strict: options.strict,
     });
   }
 

@@ -28,7 +28,12 @@ for (const name of GOLDEN_MODELS) {
   Deno.test(`${name}: forward(labels) loss, logits, encoder_last_hidden_state match HF within 1e-4`, async () => {
     const g = await goldens(name);
     const model = await EncoderDecoderModel.fromPretrained(`${FIXTURES}${name}`);
-    assertEquals(model.loadingInfo, { missingKeys: [], unexpectedKeys: [] });
+    assertEquals(model.loadingInfo, {
+      missingKeys: [],
+      unexpectedKeys: [],
+      mismatchedKeys: [],
+      newlyInitialized: [],
+    });
     const out = await model.forward(forwardArgs(g));
     assert(
       Math.abs(out.loss!.item() - g.forward.loss) <= TOL,

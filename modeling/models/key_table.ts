@@ -10,6 +10,7 @@ import type { Backend } from "../backend.ts";
 import { Tensor } from "../tensor.ts";
 import { ModelLoadError } from "./errors.ts";
 import { NormalRng } from "./_normal_rng.ts";
+import { type LoadingInfo, planLoading } from "./loading_info.ts";
 
 /**
  * How HF's `_init_weights` initialises a parameter (`"sinusoidal"`: DistilBERT's fixed position
@@ -101,13 +102,7 @@ export class ParamView<T> {
   }
 }
 
-/** What loading a state dict found, as HF's `output_loading_info`. */
-export interface LoadingInfo {
-  /** Model keys not in the checkpoint (initialised instead), minus tied keys whose partner loaded. */
-  missingKeys: string[];
-  /** Checkpoint keys the model has no field for. */
-  unexpectedKeys: string[];
-}
+export type { LoadingInfo } from "./loading_info.ts";
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
@@ -157,6 +152,8 @@ export interface MaterializeOptions {
   ignoreUnexpected?: readonly RegExp[];
   /** Name of the source for error messages. */
   source?: string;
+  /** Refuse (ModelLoadError) a checkpoint lacking model keys or holding unexpected ones. */
+  strict?: boolean;
 }
 
 /** Handles by key, the loading report and the host float32 values (for saving). */
@@ -215,8 +212,16 @@ export function materialize<T>(
     }
   }
 
+  // Missing / unexpected keys, layer coverage and `strict`, before anything is allocated.
+  const info = planLoading({
+    groups,
+    checkpointKeys: opts.stateDict ? new Set(sd.keys()) : null,
+    ignoreUnexpected: opts.ignoreUnexpected,
+    source,
+    strict: opts.strict,
+  });
+
   const handles = new Map<string, T>();
-  const missing: string[] = [];
   const dtype = opts.dtype ?? "float32";
   for (const [r, members] of groups) {
     const spec = byKey.get(r)!;
@@ -227,19 +232,12 @@ export function materialize<T>(
       host = sd.get(foundKey)!.toFloat32();
     } else {
       host = initTensor(spec, rng);
-      missing.push(...members);
     }
     if (spec.conv1d) host = transpose2d(host);
     const h = backend.upload(dtype === "float32" ? host : host.to(dtype));
     for (const k of members) handles.set(k, h);
   }
-  const unexpected = [...sd.keys()].filter((k) =>
-    !byKey.has(k) && !(opts.ignoreUnexpected ?? []).some((re) => re.test(k))
-  );
-  return {
-    handles,
-    info: { missingKeys: missing.sort(), unexpectedKeys: unexpected.sort() },
-  };
+  return { handles, info };
 }
 
 /**

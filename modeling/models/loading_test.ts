@@ -27,6 +27,8 @@ Deno.test("fromEncoderDecoderPretrained: loading report, classes and copied weig
   assertEquals(info.encoder, {
     missingKeys: g.encoder_loading_info.missing_keys,
     unexpectedKeys: g.encoder_loading_info.unexpected_keys,
+    mismatchedKeys: [],
+    newlyInitialized: g.encoder_loading_info.missing_keys,
   });
   // every key of HF's state_dict(), tied aliases included
   assertEquals(model.keyTable.map((s) => s.key).sort(), g.model_state_dict_keys);

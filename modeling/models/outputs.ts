@@ -102,6 +102,11 @@ export interface EncoderDecoderModelOptions {
   generationConfig?: GenerationConfig;
   /** Where the weights came from, for error messages. */
   source?: string;
+  /**
+   * Refuse a `stateDict` that lacks model keys or holds unexpected ones (a `ModelLoadError`
+   * listing them) instead of initialising the missing weights (reported in `loadingInfo`).
+   */
+  strict?: boolean;
 }
 
 /** Options of `fromPretrained`. */
@@ -112,6 +117,12 @@ export interface FromPretrainedOptions {
   device?: DeviceSpec;
   /** Hub revision. */
   revision?: string;
+  /**
+   * Refuse a checkpoint that lacks model weights or holds unexpected keys (`ModelLoadError`
+   * listing them). Default false: missing weights are initialised and listed in
+   * `model.loadingInfo` (`missingKeys`, `newlyInitialized`), as HF does.
+   */
+  strict?: boolean;
 }
 
 /** Per-part loading report of `fromEncoderDecoderPretrained`, in HF's per-model key names. */

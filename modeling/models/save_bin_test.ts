@@ -61,7 +61,12 @@ for (const name of ["bert2bert", "bert2gpt2", "roberta2roberta", "bertgeneration
         assertEquals(saved.tensors.get(s.key)!.data, saved.tensors.get(s.tiedTo!)!.data, s.key);
       }
       const again = await EncoderDecoderModel.fromPretrained(dir);
-      assertEquals(again.loadingInfo, { missingKeys: [], unexpectedKeys: [] });
+      assertEquals(again.loadingInfo, {
+        missingKeys: [],
+        unexpectedKeys: [],
+        mismatchedKeys: [],
+        newlyInitialized: [],
+      });
       assertEquals(await logitsOn(again, name), await logitsOn(model, name));
     });
   });
