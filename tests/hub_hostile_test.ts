@@ -10,6 +10,7 @@ import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/
 import {
   hfHubDownload,
   type HubDownloadOptions,
+  HubError,
   HubTimeoutError,
   ResponseTooLargeError,
   snapshotDownload,
@@ -300,4 +301,28 @@ Deno.test("/api/models: an endless answer is cut at maxMetadataBytes, a tricklin
       assertStringIncludes(e.message, `/api/models/${REPO}`);
     },
   );
+});
+
+Deno.test("an HF_ENDPOINT that is not http(s) (file:, data:, junk) is a HubError before any request", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const endpoint of [`file://${dir}`, "data:,x", "not a url"]) {
+      const opts = { cacheDir: dir, endpoint, quiet: true, token: false as const };
+      for (
+        const call of [
+          () => hfHubDownload(REPO, "config.json", opts),
+          () => snapshotDownload(REPO, opts),
+        ]
+      ) {
+        const e = await assertRejects(call, HubError);
+        assertStringIncludes(
+          e.message,
+          `${JSON.stringify(endpoint)} (HF_ENDPOINT or endpoint) is not an http(s) URL`,
+        );
+      }
+    }
+    assertEquals(await listDir(dir), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -21,9 +21,27 @@ import {
 } from "./hub_errors.ts";
 import { getHubToken, hubEndpoint } from "./cache.ts";
 
-/** The endpoint to call: `endpoint` (default `$HF_ENDPOINT` or the Hub) without a trailing slash. */
+/**
+ * The endpoint to call: `endpoint` (default `$HF_ENDPOINT` or the Hub) without a trailing slash;
+ * a `HubError` unless it is an `http(s)` URL.
+ */
 export function resolvedEndpoint(endpoint: string | undefined): string {
-  return (endpoint ?? hubEndpoint()).replace(/\/+$/, "");
+  const value = (endpoint ?? hubEndpoint()).replace(/\/+$/, "");
+  let url: URL | null = null;
+  try {
+    url = new URL(value);
+  } catch {
+    // reported below
+  }
+  if (url === null || (url.protocol !== "http:" && url.protocol !== "https:")) {
+    throw new HubError(
+      `hub: the Hub endpoint ${
+        JSON.stringify(value)
+      } (HF_ENDPOINT or endpoint) is not an http(s) ` +
+        `URL; expected e.g. https://huggingface.co or https://hf-mirror.example`,
+    );
+  }
+  return value;
 }
 
 /** The token to send: none for `false`, else `token` or the configured one (`getHubToken`). */
