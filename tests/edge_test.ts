@@ -1,9 +1,12 @@
 /**
  * The edge example (`examples/edge/main.ts`) as a subprocess on 127.0.0.1 (ephemeral port) with
  * its documented least-privilege flags: status codes and bodies for a valid summary, invalid
- * JSON (400), oversized bodies and texts (413), options over the limits (422), wrong method (405)
- * and path (404). The summary is compared with the Python reference's greedy `decoded` text of the
- * same input (exact equality; the default model is the bert2bert fixture).
+ * JSON (400), oversized bodies (413), texts over the model's length (truncated like the CLI, with
+ * `truncated: {from, to}`), option values out of range (422 naming the option), prototype names
+ * as options (400), wrong method (405) and path (404); slow-body clients (408 after the body
+ * timeout, 503 beyond the queue, memory back afterwards); stopping the server by the pid `$!`
+ * gives when started exactly as examples/edge/README.md shows. Summaries are compared with what
+ * the library computes from models/default (exact equality).
  */
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import { defaultModelSummary, EDGE_ARGS, FIXTURES, ROOT, startEdge } from "./cli_util.ts";
@@ -18,7 +21,7 @@ async function post(url: string, body: BodyInit, headers: HeadersInit = {}) {
   return { status: r.status, headers: r.headers, json: await r.json() };
 }
 
-Deno.test("edge example: POST /summarize and its 200/400/404/405/413/422 answers", async () => {
+Deno.test("edge example: POST /summarize and its 200/400/404/405/413/422 answers; long texts truncated like the CLI", async () => {
   const edge = await startEdge({ MAX_BODY_BYTES: "16384" });
   try {
     const url = `${edge.url}/summarize`;
@@ -60,10 +63,14 @@ Deno.test("edge example: POST /summarize and its 200/400/404/405/413/422 answers
     });
     assertEquals((await post(url, stream)).status, 413);
 
-    // Text over the model's 64 tokens (but under the byte limit): 413 naming the token limit.
-    const tooLong = await post(url, JSON.stringify({ text: "fox ".repeat(100) }));
-    assertEquals(tooLong.status, 413);
-    assertMatch(tooLong.json.error, /102 tokens; the limit is 64 tokens/);
+    // Text over the model's 64 tokens (under the byte limit): truncated as the CLI does, and said.
+    const longText = "fox ".repeat(100);
+    const truncated = await post(url, JSON.stringify({ text: longText }));
+    assertEquals(truncated.status, 200);
+    assertEquals(truncated.json, {
+      summary_text: await defaultModelSummary(longText),
+      truncated: { from: 102, to: 64 },
+    });
 
     // The decoder has max_position_embeddings positions: longer outputs are refused up front.
     const decoderPositions = JSON.parse(
@@ -74,7 +81,12 @@ Deno.test("edge example: POST /summarize and its 200/400/404/405/413/422 answers
       JSON.stringify({ text: "hi", options: { maxNewTokens: decoderPositions + 10 } }),
     );
     assertEquals(overLength.status, 422);
-    assertMatch(overLength.json.error, new RegExp(`the limit is ${decoderPositions - 1}`));
+    assertEquals(overLength.json, {
+      error: `option "maxNewTokens" is ${decoderPositions + 10}; expected an integer from 1 to ${
+        decoderPositions - 1
+      }`,
+      option: "maxNewTokens",
+    });
     const overBeams = await post(url, JSON.stringify({ text: "hi", options: { numBeams: 64 } }));
     assertEquals(overBeams.status, 422);
     const badCombo = await post(
@@ -127,4 +139,169 @@ Deno.test("edge example least privilege: a model outside --allow-read is refused
     `edge: reading the model "${FIXTURES}/bert2bert" is not permitted; start with --allow-read=${FIXTURES}/bert2bert`,
   );
   assertEquals(new TextDecoder().decode(out.stdout), "", "never started listening");
+});
+
+Deno.test("edge example: option values out of range answer 422 naming the option; prototype names are unknown options", async () => {
+  const edge = await startEdge();
+  try {
+    const url = `${edge.url}/summarize`;
+    const cases: [Record<string, unknown>, number, string, RegExp][] = [
+      [{ numBeams: 0 }, 422, "numBeams", /"numBeams" is 0; expected an integer from 1 to 8/],
+      [{ numBeams: -5 }, 422, "numBeams", /"numBeams" is -5/],
+      [{ maxLength: -1e300 }, 422, "maxLength", /"maxLength" is -1e\+300; expected an integer/],
+      [{ topK: 1e300 }, 422, "topK", /"topK" is 1e\+300; expected an integer from 0 to \d+/],
+      [{ topP: 1.5 }, 422, "topP", /from 0 to 1/],
+      [{ temperature: 0 }, 422, "temperature", /above 0/],
+      [{ seed: -1 }, 422, "seed", /"seed" is -1/],
+      [{ numBeams: 2.5 }, 400, "numBeams", /expected an integer/],
+      [{ doSample: "yes" }, 400, "doSample", /true or false/],
+      [{ constructor: 1 }, 400, "constructor", /unknown option "constructor"/],
+      [{ toString: 1 }, 400, "toString", /unknown option "toString"/],
+      [{ hasOwnProperty: 1 }, 400, "hasOwnProperty", /unknown option "hasOwnProperty"/],
+    ];
+    for (const [options, status, option, message] of cases) {
+      const r = await post(url, JSON.stringify({ text: "hello world", options }));
+      assertEquals([r.status, r.json.option], [status, option], JSON.stringify(options));
+      assertMatch(r.json.error, message);
+    }
+    // "__proto__" from JSON is an own key: refused as an unknown option / field too.
+    const proto = await post(url, '{"text": "hi", "options": {"__proto__": {"numBeams": 1}}}');
+    assertEquals([proto.status, proto.json.option], [400, "__proto__"]);
+    const protoField = await post(url, '{"text": "hi", "__proto__": {}}');
+    assertEquals(protoField.status, 400);
+    // The limits still allow every valid value at their edges.
+    const edgeValues = await post(
+      url,
+      JSON.stringify({ text: "hello world", options: { numBeams: 8, topK: 0, maxNewTokens: 3 } }),
+    );
+    assertEquals(edgeValues.status, 200);
+  } finally {
+    await edge.stop();
+  }
+});
+
+/** Opens a raw connection that sends headers and part of a body, then stalls. */
+async function slowBody(port: number, declared: number, sent: number): Promise<Deno.TcpConn> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const head = `POST /summarize HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
+    `Content-Length: ${declared}\r\n\r\n{"text": "`;
+  await conn.write(new TextEncoder().encode(head + "a".repeat(sent)));
+  return conn;
+}
+
+/** The status line the server sent on `conn`, or `"none"` after `ms` milliseconds. */
+async function statusLine(conn: Deno.TcpConn, ms: number): Promise<string> {
+  const buf = new Uint8Array(4096);
+  const timer = setTimeout(() => conn.close(), ms);
+  try {
+    const n = await conn.read(buf);
+    return n === null ? "closed" : new TextDecoder().decode(buf.subarray(0, n)).split("\r\n")[0];
+  } catch {
+    return "none";
+  } finally {
+    clearTimeout(timer);
+    try {
+      conn.close();
+    } catch { /* closed by the timer */ }
+  }
+}
+
+Deno.test("edge example: slow-body clients get 408 after the body timeout, 503 beyond the queue; /health stays fast and memory returns", async () => {
+  const edge = await startEdge({ BODY_TIMEOUT_S: "1", MAX_QUEUE: "24", ENCDEC_STATS: "1" });
+  try {
+    const port = Number(new URL(edge.url).port);
+    const stats = async () => await (await fetch(`${edge.url}/stats`)).json();
+    const rss0 = (await stats()).rss;
+    // 40 clients each announce 60,000 bytes, send 30,000, then stall (a slowloris wave).
+    const conns: Deno.TcpConn[] = [];
+    for (let i = 0; i < 40; i++) conns.push(await slowBody(port, 60_000, 30_000));
+    const t0 = performance.now();
+    const answers = conns.map((c) => statusLine(c, 6000));
+    const health = performance.now();
+    const h = await fetch(`${edge.url}/health`, { signal: AbortSignal.timeout(1000) });
+    assertEquals(await h.json(), { status: "ok" });
+    assert(performance.now() - health < 1000, "GET /health answered within 1 s");
+    const lines = await Promise.all(answers);
+    const seconds = (performance.now() - t0) / 1000;
+    const count = (p: RegExp) => lines.filter((l) => p.test(l)).length;
+    assertEquals(count(/^HTTP\/1\.1 (408|503) /), 40, `answers: ${lines.join(" | ")}`);
+    assert(count(/ 503 /) >= 40 - 25, `over the queue (24 + 1 running) → 503: ${lines}`);
+    assert(count(/ 408 /) >= 1, `admitted slow bodies time out → 408: ${lines}`);
+    assert(seconds < 5, `every slow client answered in ${seconds.toFixed(1)} s`);
+    const after = await stats();
+    assertEquals([after.running, after.waiting], [0, 0], "nothing left admitted");
+    const grown = (after.rss - rss0) / 2 ** 20;
+    assert(grown < 48, `RSS grew ${grown.toFixed(1)} MiB after the slow clients left`);
+    // The server still works.
+    const ok = await post(`${edge.url}/summarize`, JSON.stringify({ text: "hello world" }));
+    assertEquals(ok.status, 200);
+  } finally {
+    await edge.stop();
+  }
+});
+
+/** The README's background start line (`... examples/edge/main.ts &`), continuation lines joined. */
+function documentedStartLine(): string {
+  const readme = Deno.readTextFileSync(`${ROOT}/examples/edge/README.md`);
+  const blocks = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) =>
+    m[1].replace(/\\\n\s*/g, "")
+  );
+  for (const block of blocks) {
+    const line = block.split("\n").find((l) => /examples\/edge\/main\.ts &\s*$/.test(l));
+    if (line && /kill \$!/.test(block)) return line;
+  }
+  throw new Error("examples/edge/README.md shows no `... examples/edge/main.ts &` + `kill $!`");
+}
+
+Deno.test("edge example: `kill $!` after the README's background start stops the server (port closed)", async () => {
+  const line = documentedStartLine();
+  // A free port instead of the README's 8000 (the same command otherwise), with the set-up's PATH.
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  // Output to a file so that the background server does not hold the pipe open.
+  const log = await Deno.makeTempFile({ prefix: "edge-kill-" });
+  const command = line.replaceAll("8000", String(port)).replace(/&\s*$/, `>${log} 2>&1 &`);
+  const shell = new Deno.Command("bash", {
+    args: ["-c", `${command}\necho $!`],
+    cwd: ROOT,
+    env: { PATH: `${ROOT}/node_modules/deno:${Deno.env.get("PATH")}`, PORT: String(port) },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  });
+  const out = await shell.output();
+  const pid = Number(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1));
+  assert(Number.isInteger(pid) && pid > 0, `pid from $!: ${new TextDecoder().decode(out.stdout)}`);
+  const up = async () => {
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/health`, {
+        signal: AbortSignal.timeout(500),
+      });
+      await r.body?.cancel();
+      return r.ok;
+    } catch {
+      return false;
+    }
+  };
+  try {
+    for (let i = 0; i < 200 && !(await up()); i++) await new Promise((r) => setTimeout(r, 100));
+    assert(await up(), `the documented command started a server on port ${port}`);
+    Deno.kill(pid, "SIGTERM");
+    let closed = false;
+    for (let i = 0; i < 50 && !closed; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      closed = !(await up());
+    }
+    assert(closed, `port ${port} still answers 5 s after kill ${pid}`);
+  } finally {
+    // On failure, also stop the server itself (it prints its pid), never leave it running.
+    const own = /\(pid (\d+)\)/.exec(await Deno.readTextFile(log))?.[1];
+    for (const p of [pid, Number(own)]) {
+      try {
+        if (p > 0) Deno.kill(p, "SIGKILL");
+      } catch { /* already gone */ }
+    }
+    await Deno.remove(log);
+  }
 });

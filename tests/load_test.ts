@@ -1,80 +1,127 @@
 /**
- * A bounded load test of the edge example on 127.0.0.1: 16 concurrent clients send 2 × 200 valid
- * requests (plus 20 warm-up requests) to `POST /summarize` on the built-in tiny model, then it
- * stops. It reports p50/p99 latency and the server's RSS (its own `GET /stats`, enabled with
- * `ENCDEC_STATS=1`) before and after, and asserts 0 errors, every request counted by the server,
- * and no memory growth from the first round of 200 to the second (bounded by 32 MiB, well above
- * V8 heap jitter). Latencies are reported, never asserted.
+ * Load tests of the edge example on 127.0.0.1 (the long 2 × 200-request run with latencies is
+ * `deno task soak`, examples/edge/soak.ts):
+ * - smoke: 32 valid requests from 4 clients after 16 warm-up ones → 0 errors, every one counted
+ *   by the server, RSS growth after warm-up under 32 MiB (measured here: 8 MiB; RSS plateaus);
+ * - burst + cancellation: 200 concurrent beam-8 requests that would each generate 100+ tokens
+ *   (seconds of work), all cancelled by their clients after 1 s, while `GET /health` is polled:
+ *   every poll answers within 1 s, requests beyond the queue get 503 + `Retry-After`, and every
+ *   admitted generation stops (nothing running or waiting, each one counted as aborted).
  */
 import { assert, assertEquals } from "@std/assert";
 import { startEdge } from "./cli_util.ts";
+import { soakRound } from "../examples/edge/soak.ts";
 
-const CONCURRENCY = 16;
-const ROUND = 200;
-const WARMUP = 20;
-
-/** The server's RSS from `GET /stats` (`Deno.memoryUsage()`: no /proc access needed). */
-async function rssBytes(base: string): Promise<number> {
-  const r = await fetch(`${base}/stats`);
-  return (await r.json()).rss;
+interface Stats {
+  requests: number;
+  aborted: number;
+  running: number;
+  waiting: number;
+  rejected: number;
+  rss: number;
 }
 
-const WORDS = "the quick brown fox sat on the old mat hello world big storm people paper".split(
-  " ",
-);
-
-/** Request `i`: varied text and options, all valid. */
-function body(i: number): string {
-  const n = 3 + (i * 7) % 20;
-  const text = Array.from({ length: n }, (_, j) => WORDS[(i * 31 + j * 17) % WORDS.length]).join(
-    " ",
-  );
-  const options = i % 3 === 0 ? { numBeams: 2, maxLength: 16 } : { maxNewTokens: 12 };
-  return JSON.stringify({ text, options });
+async function stats(base: string): Promise<Stats> {
+  return await (await fetch(`${base}/stats`)).json();
 }
 
-async function round(url: string, start: number, count: number) {
-  const latencies: number[] = [];
-  let errors = 0;
-  let next = start;
-  const worker = async () => {
-    while (next < start + count) {
-      const i = next++;
-      const t0 = performance.now();
-      const r = await fetch(url, { method: "POST", body: body(i) });
-      const j = await r.json();
-      latencies.push(performance.now() - t0);
-      if (r.status !== 200 || typeof j.summary_text !== "string") errors++;
-    }
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  latencies.sort((a, b) => a - b);
-  const q = (p: number) =>
-    latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
-  return { errors, p50: q(0.5), p99: q(0.99), n: latencies.length };
-}
+const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 
-Deno.test("load: 2 × 200 requests, 16 concurrent, 0 errors, p50/p99 reported, no RSS growth", async () => {
+Deno.test("load smoke: 32 requests from 4 clients, 0 errors, all counted, RSS growth < 32 MiB", async () => {
   const edge = await startEdge({ ENCDEC_STATS: "1" });
   try {
     const url = `${edge.url}/summarize`;
-    await round(url, 0, WARMUP); // JIT, allocator pools
-    const rss0 = await rssBytes(edge.url);
-    const first = await round(url, 1000, ROUND);
-    const rss1 = await rssBytes(edge.url);
-    const second = await round(url, 2000, ROUND);
-    const rss2 = await rssBytes(edge.url);
-    const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+    await soakRound(url, 0, 16, 4); // JIT, allocator pools, V8 heap growth
+    const before = await stats(edge.url);
+    const round = await soakRound(url, 1000, 32, 4);
+    const after = await stats(edge.url);
     console.log(
-      `load: round 1 p50 ${first.p50.toFixed(1)} ms p99 ${first.p99.toFixed(1)} ms; ` +
-        `round 2 p50 ${second.p50.toFixed(1)} ms p99 ${second.p99.toFixed(1)} ms; ` +
-        `RSS ${mib(rss0)} → ${mib(rss1)} → ${mib(rss2)}`,
+      `load smoke: p50 ${round.p50.toFixed(1)} ms p99 ${round.p99.toFixed(1)} ms; ` +
+        `RSS ${mib(before.rss)} → ${mib(after.rss)}`,
     );
-    assertEquals(first.n + second.n, 2 * ROUND);
-    assertEquals(first.errors + second.errors, 0, "errors for valid requests");
-    assert(rss2 - rss1 < 32 * 2 ** 20, `RSS grew ${mib(rss2 - rss1)} over the second 200 requests`);
-    const stats = await (await fetch(`${edge.url}/stats`)).json();
-    assertEquals(stats.requests, WARMUP + 2 * ROUND, "every request was served");
+    assertEquals([round.n, round.errors], [32, 0], "errors for valid requests");
+    assertEquals(after.requests, 16 + 32, "every request was served");
+    assertEquals(after.rejected, 0, "4 clients never fill the queue");
+    assert(after.rss - before.rss < 32 * 2 ** 20, `RSS grew ${mib(after.rss - before.rss)}`);
+  } finally {
+    await edge.stop();
+  }
+});
+
+/** A beam-8 request that generates at least 100 tokens: seconds of work on this machine. */
+const LONG = JSON.stringify({
+  text: "the quick brown fox jumps over the lazy dog and the cat sat on the mat with a hat",
+  options: { numBeams: 8, minNewTokens: 100, maxNewTokens: 120 },
+});
+
+Deno.test("load burst: 200 concurrent beam-8 requests cancelled after 1 s; /health within 1 s throughout, 503 beyond the queue, all work stops", async () => {
+  const edge = await startEdge({ ENCDEC_STATS: "1" });
+  const BURST = 200;
+  try {
+    // Poll /health every 50 ms from before the burst until the work has stopped.
+    let polling = true;
+    const healthMs: number[] = [];
+    const poller = (async () => {
+      while (polling) {
+        const t0 = performance.now();
+        try {
+          const r = await fetch(`${edge.url}/health`, { signal: AbortSignal.timeout(5000) });
+          await r.body?.cancel();
+          healthMs.push(r.status === 200 ? performance.now() - t0 : Infinity);
+        } catch {
+          healthMs.push(Infinity);
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    const outcomes = await Promise.all(
+      Array.from({ length: BURST }, async () => {
+        try {
+          const r = await fetch(`${edge.url}/summarize`, {
+            method: "POST",
+            body: LONG,
+            signal: AbortSignal.timeout(1000),
+          });
+          await r.body?.cancel();
+          return { status: r.status, retryAfter: r.headers.get("retry-after") };
+        } catch {
+          return { status: "cancelled" as const, retryAfter: null };
+        }
+      }),
+    );
+    // Every admitted generation must stop soon after its client went away.
+    let s = await stats(edge.url);
+    for (let i = 0; i < 30 && s.running + s.waiting > 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      s = await stats(edge.url);
+    }
+    polling = false;
+    await poller;
+    const refused = outcomes.filter((o) => o.status === 503);
+    const cancelled = outcomes.filter((o) => o.status === "cancelled").length;
+    const slowest = Math.max(...healthMs);
+    console.log(
+      `load burst: ${refused.length} × 503, ${cancelled} cancelled; /health ${healthMs.length} ` +
+        `polls, slowest ${slowest.toFixed(0)} ms; server: ${JSON.stringify(s)}`,
+    );
+    assert(healthMs.length >= 3, `only ${healthMs.length} /health polls`);
+    assert(slowest < 1000, `GET /health took ${slowest.toFixed(0)} ms during the burst`);
+    assertEquals(refused.length + cancelled, BURST, JSON.stringify(outcomes.slice(0, 5)));
+    assert(
+      refused.length >= BURST - 17 - 5,
+      `the queue (1 + 16) bounds admission: ${refused.length}`,
+    );
+    assert(refused.every((o) => Number(o.retryAfter) >= 1), "503 carries Retry-After ≥ 1");
+    assertEquals([s.running, s.waiting], [0, 0], "every cancelled generation stopped");
+    assertEquals(s.requests, 0, "no cancelled request ran to the end");
+    assertEquals(s.aborted + s.rejected, BURST, "each request refused or aborted");
+    // The server still works afterwards.
+    const ok = await fetch(`${edge.url}/summarize`, {
+      method: "POST",
+      body: JSON.stringify({ text: "hello world" }),
+    });
+    assertEquals(ok.status, 200);
+    await ok.body?.cancel();
   } finally {
     await edge.stop();
   }

@@ -3,15 +3,21 @@
  * once at start-up on the CPU backend (no native add-ons), then every request reuses it.
  *
  * ```sh
- * deno run --no-prompt --allow-read=models/default --allow-net=127.0.0.1:8000 \
- *   --allow-env=PORT,HOSTNAME,ENCDEC_MODEL,MAX_BODY_BYTES,MAX_TIME_S,ENCDEC_STATS examples/edge/main.ts
+ * deno run --no-prompt --unstable-no-legacy-abort --allow-read=models/default \
+ *   --allow-net=127.0.0.1:8000 \
+ *   --allow-env=PORT,HOSTNAME,ENCDEC_MODEL,MAX_BODY_BYTES,BODY_TIMEOUT_S,MAX_TIME_S,MAX_CONCURRENT,MAX_QUEUE,ENCDEC_STATS \
+ *   examples/edge/main.ts &
  * curl -s localhost:8000/summarize -d '{"text": "A long article ...", "options": {"numBeams": 4}}'
+ * kill $!
  * ```
  *
  * Environment: `PORT` (default 8000; 0 = any free port), `HOSTNAME` (default 127.0.0.1),
  * `ENCDEC_MODEL` (a local model directory, default the repository's `models/default/`),
- * `MAX_BODY_BYTES` (default 65536), `MAX_TIME_S` (generation time limit, default 10),
- * `ENCDEC_STATS=1` (adds `GET /stats`: request count and process memory).
+ * `MAX_BODY_BYTES` (default 65536), `BODY_TIMEOUT_S` (default 10), `MAX_TIME_S` (generation time
+ * limit, default 10), `MAX_CONCURRENT` (generations at once, default 1), `MAX_QUEUE` (requests
+ * admitted beyond those, default 16; more → 503), `ENCDEC_STATS=1` (adds `GET /stats`).
+ * SIGTERM / SIGINT abort running work, close the port and exit 0. Run it with the real `deno`
+ * binary, not npm's Node wrapper (`node_modules/.bin/deno`), which does not pass signals on.
  *
  * @module
  */
@@ -24,6 +30,17 @@ function env(name: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+function integer(name: string, fallback: number, min: number): number {
+  const raw = env(name);
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < min) {
+    console.error(`edge: ${name}=${raw} is not an integer ≥ ${min}`);
+    Deno.exit(2);
+  }
+  return v;
 }
 
 function positive(name: string, fallback: number, allowZero = false): number {
@@ -58,11 +75,25 @@ if (import.meta.main) {
   }
   const handler = createHandler(summarize, {
     maxBodyBytes: positive("MAX_BODY_BYTES", DEFAULT_LIMITS.maxBodyBytes),
+    bodyTimeoutSeconds: positive("BODY_TIMEOUT_S", DEFAULT_LIMITS.bodyTimeoutSeconds),
     maxTimeSeconds: positive("MAX_TIME_S", DEFAULT_LIMITS.maxTimeSeconds),
+    maxConcurrent: integer("MAX_CONCURRENT", DEFAULT_LIMITS.maxConcurrent, 1),
+    maxQueue: integer("MAX_QUEUE", DEFAULT_LIMITS.maxQueue, 0),
   }, { stats: env("ENCDEC_STATS") === "1" });
-  Deno.serve({
+  const server = Deno.serve({
     port,
     hostname,
-    onListen: ({ hostname, port }) => console.log(`listening on http://${hostname}:${port}/`),
+    onListen: ({ hostname, port }) =>
+      console.log(`listening on http://${hostname}:${port}/ (pid ${Deno.pid})`),
   }, handler);
+  // SIGTERM / SIGINT: refuse new work, abort what runs (503), close, exit 0 — within 5 s.
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    handler.abortAll();
+    setTimeout(() => Deno.exit(0), 5000);
+    server.shutdown().finally(() => Deno.exit(0));
+  };
+  for (const sig of ["SIGTERM", "SIGINT"] as const) Deno.addSignalListener(sig, stop);
 }
