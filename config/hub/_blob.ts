@@ -16,7 +16,7 @@ import {
   ResponseTooLargeError,
   UnsafeRedirectError,
 } from "./hub_errors.ts";
-import { hubErrorFromResponse, hubGet, type HubWarningSink } from "./_http.ts";
+import { describeFile, hubErrorFromResponse, hubGet, type HubWarningSink } from "./_http.ts";
 import { etagKind, hashFile } from "./_verify.ts";
 import { ProgressBar } from "./_progress.ts";
 import { ensureCacheDir, refuseSymlink } from "./_cache_fs.ts";
@@ -58,10 +58,6 @@ export interface FetchPlan {
   maxRetries: number;
   /** Where warnings go. */
   onWarning?: HubWarningSink;
-}
-
-function describeFile(ctx: HubErrorContext): string {
-  return `"${ctx.filename}" of "${ctx.repoId}" at revision "${ctx.revision}"`;
 }
 
 async function fileSize(path: string): Promise<number> {

@@ -239,6 +239,11 @@ function describe(ctx: HubErrorContext): string {
     : `repository "${ctx.repoId}"${rev}`;
 }
 
+/** `"file" of "org/name" at revision "main"`, for messages. */
+export function describeFile(ctx: HubErrorContext): string {
+  return `"${ctx.filename}" of "${ctx.repoId}" at revision "${ctx.revision}"`;
+}
+
 /**
  * Turns a non-2xx Hub answer into a typed error (the body, if any, is cancelled). Mirrors
  * `huggingface_hub.utils.hf_raise_for_status`.

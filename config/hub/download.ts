@@ -28,6 +28,7 @@ import {
   UnverifiableDownloadError,
 } from "./hub_errors.ts";
 import {
+  describeFile,
   hubErrorFromResponse,
   hubFetch,
   hubHeaders,
@@ -189,10 +190,6 @@ export async function getHfFileMetadata(
   });
 }
 
-function describeFile(ctx: HubErrorContext): string {
-  return `"${ctx.filename}" of "${ctx.repoId}" at revision "${ctx.revision}"`;
-}
-
 /**
  * Writes `refs/<revision>` = `commit` unless it already holds that (as Python does). The folder
  * must be inside the cache and the ref no symlink; a ref that collides with another (`v1` and
@@ -223,7 +220,13 @@ function repoIdOf(storage: string): string {
   return name.replace(/^models--/, "").replace("--", "/");
 }
 
-/** Links `snapshots/<commit>/<file>` to `../../blobs/<etag>` (relative), or copies where links fail. */
+let linkSeq = 0;
+
+/**
+ * Links `snapshots/<commit>/<file>` to `../../blobs/<etag>` (relative), or copies where links fail.
+ * The link is made under a temporary name and renamed over the pointer, so a concurrent reader
+ * (or another process linking the same file) never sees it missing.
+ */
 async function linkIntoSnapshot(
   blobPath: string,
   pointerPath: string,
@@ -231,21 +234,17 @@ async function linkIntoSnapshot(
   ctx: HubErrorContext,
 ): Promise<void> {
   await ensureCacheDir(dirname(pointerPath), cacheDir, ctx);
+  const tmp = join(dirname(pointerPath), `.encdec-link-${Deno.pid}-${linkSeq++}`);
   await cacheStep("link the file at", pointerPath, ctx, async () => {
     try {
-      await Deno.remove(pointerPath); // a dangling or stale link
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
-    const target = relative(dirname(pointerPath), blobPath);
-    try {
-      await Deno.symlink(target, pointerPath, { type: "file" });
-    } catch (e) {
-      if (e instanceof Deno.errors.AlreadyExists && (await exists(pointerPath))) return; // a racer
-      // No symlink support (Windows without developer mode): copy, via a temporary sibling.
-      const tmp = `${pointerPath}.tmp-${Deno.pid}`;
-      await Deno.copyFile(blobPath, tmp);
+      try {
+        await Deno.symlink(relative(dirname(pointerPath), blobPath), tmp, { type: "file" });
+      } catch {
+        await Deno.copyFile(blobPath, tmp); // no symlink support (Windows without developer mode)
+      }
       await Deno.rename(tmp, pointerPath);
+    } finally {
+      await Deno.remove(tmp).catch(() => {});
     }
   });
 }
