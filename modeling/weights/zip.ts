@@ -97,22 +97,59 @@ function checkName(file: string, name: string): void {
  * ```
  */
 export function readZip(bytes: Uint8Array, opts: ReadZipOptions = {}): ZipArchive {
-  const file = opts.file ?? "<bytes>";
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const len = bytes.length;
-  const u16 = (o: number) => v.getUint16(o, true);
-  const u32 = (o: number) => v.getUint32(o, true);
-  const u64 = (o: number, what: string): number => {
-    const x = v.getBigUint64(o, true);
+  const r = new ZipBytes(bytes, opts.file ?? "<bytes>");
+  const dir = findCentralDirectory(r);
+  const entries = new Map<string, ZipEntry>();
+  let p = dir.offset;
+  for (let i = 0; i < dir.count; i++) {
+    const { entry, next } = readCentralEntry(r, p, i, dir);
+    if (entries.has(entry.name)) {
+      throw new WeightsError(`${r.file}: zip has two entries named ${JSON.stringify(entry.name)}`);
+    }
+    entries.set(entry.name, entry);
+    p = next;
+  }
+  return { file: r.file, entries, read: (name) => readEntry(r, entries, name) };
+}
+
+/** Little-endian reads over the archive bytes, with the file name for messages. */
+class ZipBytes {
+  readonly v: DataView;
+  constructor(readonly bytes: Uint8Array, readonly file: string) {
+    this.v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  u16(o: number): number {
+    return this.v.getUint16(o, true);
+  }
+  u32(o: number): number {
+    return this.v.getUint32(o, true);
+  }
+  u64(o: number, what: string): number {
+    const x = this.v.getBigUint64(o, true);
     if (x > BigInt(Number.MAX_SAFE_INTEGER)) {
-      throw new WeightsError(`${file}: zip ${what} ${x} is beyond any file size`);
+      throw new WeightsError(`${this.file}: zip ${what} ${x} is beyond any file size`);
     }
     return Number(x);
-  };
+  }
+}
+
+/** Where the central directory is: entry count, offset, size, and where the records end. */
+interface CentralDirectory {
+  count: number;
+  offset: number;
+  end: number;
+  /** Offset of the end-of-central-directory record. */
+  eocd: number;
+}
+
+/** Finds the end-of-central-directory record (and its ZIP64 twin) and checks its ranges. */
+function findCentralDirectory(r: ZipBytes): CentralDirectory {
+  const { file } = r;
+  const len = r.bytes.length;
   // End of central directory: 22 bytes + a comment of up to 65535 bytes at the end.
   let eocd = -1;
   for (let o = len - 22; o >= Math.max(0, len - 22 - 0xffff); o--) {
-    if (u32(o) === SIG_EOCD && o + 22 + u16(o + 20) === len) {
+    if (r.u32(o) === SIG_EOCD && o + 22 + r.u16(o + 20) === len) {
       eocd = o;
       break;
     }
@@ -122,23 +159,23 @@ export function readZip(bytes: Uint8Array, opts: ReadZipOptions = {}): ZipArchiv
       `${file}: not a zip archive (no end-of-central-directory record; truncated or corrupt)`,
     );
   }
-  let count = u16(eocd + 10);
-  let cdSize = u32(eocd + 12);
-  let cdOffset = u32(eocd + 16);
+  let count = r.u16(eocd + 10);
+  let cdSize = r.u32(eocd + 12);
+  let cdOffset = r.u32(eocd + 16);
   if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
     const loc = eocd - 20;
-    if (loc < 0 || u32(loc) !== SIG_ZIP64_LOCATOR) {
+    if (loc < 0 || r.u32(loc) !== SIG_ZIP64_LOCATOR) {
       throw new WeightsError(`${file}: zip needs ZIP64 records but the ZIP64 locator is missing`);
     }
-    const rec = u64(loc + 8, "ZIP64 record offset");
-    if (rec + 56 > loc || u32(rec) !== SIG_ZIP64_EOCD) {
+    const rec = r.u64(loc + 8, "ZIP64 record offset");
+    if (rec + 56 > loc || r.u32(rec) !== SIG_ZIP64_EOCD) {
       throw new WeightsError(
         `${file}: zip ZIP64 end record at ${rec} is missing or outside the file`,
       );
     }
-    count = u64(rec + 32, "entry count");
-    cdSize = u64(rec + 40, "central directory size");
-    cdOffset = u64(rec + 48, "central directory offset");
+    count = r.u64(rec + 32, "entry count");
+    cdSize = r.u64(rec + 40, "central directory size");
+    cdOffset = r.u64(rec + 48, "central directory offset");
   }
   if (cdOffset + cdSize > eocd) {
     throw new WeightsError(
@@ -146,113 +183,133 @@ export function readZip(bytes: Uint8Array, opts: ReadZipOptions = {}): ZipArchiv
         `(records end at ${eocd})`,
     );
   }
-  const entries = new Map<string, ZipEntry>();
-  const names = new TextDecoder("utf-8", { fatal: false });
-  let p = cdOffset;
-  const cdEnd = cdOffset + cdSize;
-  for (let i = 0; i < count; i++) {
-    if (p + 46 > cdEnd || u32(p) !== SIG_CENTRAL) {
-      throw new WeightsError(
-        `${file}: zip central directory entry ${i} at offset ${p} is corrupt ` +
-          `(expected ${count} entries in [${cdOffset}, ${cdEnd}))`,
-      );
+  return { count, offset: cdOffset, end: cdOffset + cdSize, eocd };
+}
+
+/** The ZIP64 extended information of an entry: the 0xffffffff fields, in order. */
+function zip64Fields(
+  r: ZipBytes,
+  from: number,
+  to: number,
+  name: string,
+  f: { size: number; compressedSize: number; localOffset: number },
+): void {
+  let e = from;
+  while (e + 4 <= to) {
+    const id = r.u16(e);
+    const n = r.u16(e + 2);
+    if (e + 4 + n > to) break;
+    if (id === 0x0001) {
+      let q = e + 4;
+      const take = (what: string) => {
+        if (q + 8 > e + 4 + n) {
+          throw new WeightsError(`${r.file}: zip entry "${name}": ZIP64 field ${what} missing`);
+        }
+        const x = r.u64(q, `entry "${name}" ${what}`);
+        q += 8;
+        return x;
+      };
+      if (f.size === 0xffffffff) f.size = take("size");
+      if (f.compressedSize === 0xffffffff) f.compressedSize = take("compressed size");
+      if (f.localOffset === 0xffffffff) f.localOffset = take("offset");
     }
-    const flags = u16(p + 8);
-    const method = u16(p + 10);
-    const crc = u32(p + 16);
-    let compressedSize = u32(p + 20);
-    let size = u32(p + 24);
-    const nameLen = u16(p + 28);
-    const extraLen = u16(p + 30);
-    const commentLen = u16(p + 32);
-    let localOffset = u32(p + 42);
-    const next = p + 46 + nameLen + extraLen + commentLen;
-    if (next > cdEnd) {
-      throw new WeightsError(`${file}: zip central directory entry ${i} runs past the directory`);
-    }
-    const name = names.decode(bytes.subarray(p + 46, p + 46 + nameLen));
-    // ZIP64 extended information: the 0xffffffff fields, in order size, compressed, offset.
-    let e = p + 46 + nameLen;
-    const extraEnd = e + extraLen;
-    while (e + 4 <= extraEnd) {
-      const id = u16(e);
-      const n = u16(e + 2);
-      if (e + 4 + n > extraEnd) break;
-      if (id === 0x0001) {
-        let q = e + 4;
-        const take = (what: string) => {
-          if (q + 8 > e + 4 + n) {
-            throw new WeightsError(`${file}: zip entry "${name}": ZIP64 field ${what} missing`);
-          }
-          const x = u64(q, `entry "${name}" ${what}`);
-          q += 8;
-          return x;
-        };
-        if (size === 0xffffffff) size = take("size");
-        if (compressedSize === 0xffffffff) compressedSize = take("compressed size");
-        if (localOffset === 0xffffffff) localOffset = take("offset");
-      }
-      e += 4 + n;
-    }
-    checkName(file, name);
-    if (entries.has(name)) {
-      throw new WeightsError(`${file}: zip has two entries named ${JSON.stringify(name)}`);
-    }
-    if (flags & 1) {
-      throw new WeightsError(`${file}: zip entry "${name}" is encrypted`);
-    }
-    if (method !== 0 && method !== 8) {
-      throw new WeightsError(
-        `${file}: zip entry "${name}" uses compression method ${method}, expected 0 (stored) or 8 (deflate)`,
-      );
-    }
-    if (method === 0 && compressedSize !== size) {
-      throw new WeightsError(
-        `${file}: zip entry "${name}" is stored but sizes differ (${compressedSize} vs ${size})`,
-      );
-    }
-    if (localOffset + 30 > cdOffset || u32(localOffset) !== SIG_LOCAL) {
-      throw new WeightsError(
-        `${file}: zip entry "${name}": local header at ${localOffset} is missing or outside the data`,
-      );
-    }
-    const dataOffset = localOffset + 30 + u16(localOffset + 26) + u16(localOffset + 28);
-    if (dataOffset + compressedSize > cdOffset) {
-      throw new WeightsError(
-        `${file}: zip entry "${name}": data [${dataOffset}, ${dataOffset + compressedSize}) ` +
-          `lies outside the file data (which ends at ${cdOffset})`,
-      );
-    }
-    entries.set(name, { name, method, crc32: crc, compressedSize, size, dataOffset });
-    p = next;
+    e += 4 + n;
   }
-  const read = async (name: string): Promise<Uint8Array> => {
-    const entry = entries.get(name);
-    if (!entry) throw new WeightsError(`${file}: zip has no entry "${name}"`);
-    const raw = bytes.subarray(entry.dataOffset, entry.dataOffset + entry.compressedSize);
-    if (entry.method === 8 && entry.size > entry.compressedSize * MAX_DEFLATE_RATIO + 1024) {
-      throw new WeightsError(
-        `${file}: zip entry "${name}" declares ${entry.size} bytes from ${entry.compressedSize} ` +
-          `compressed (ratio over ${MAX_DEFLATE_RATIO}, more than deflate can expand): refused unread`,
-      );
-    }
-    const out = entry.method === 0 ? raw : await inflateRaw(raw, entry.size, `${file}: "${name}"`);
-    if (out.length !== entry.size) {
-      throw new WeightsError(
-        `${file}: zip entry "${name}" inflated to ${out.length} bytes, expected ${entry.size}`,
-      );
-    }
-    const c = crc32(out);
-    if (c !== entry.crc32) {
-      throw new WeightsError(
-        `${file}: zip entry "${name}" is corrupt: CRC-32 ${c.toString(16)}, expected ${
-          entry.crc32.toString(16)
-        }`,
-      );
-    }
-    return out;
+}
+
+/** Reads and validates central-directory entry `i` at `p` (name, method, sizes, data range). */
+function readCentralEntry(
+  r: ZipBytes,
+  p: number,
+  i: number,
+  dir: CentralDirectory,
+): { entry: ZipEntry; next: number } {
+  const { file } = r;
+  if (p + 46 > dir.end || r.u32(p) !== SIG_CENTRAL) {
+    throw new WeightsError(
+      `${file}: zip central directory entry ${i} at offset ${p} is corrupt ` +
+        `(expected ${dir.count} entries in [${dir.offset}, ${dir.end}))`,
+    );
+  }
+  const flags = r.u16(p + 8);
+  const method = r.u16(p + 10);
+  const nameLen = r.u16(p + 28);
+  const extraLen = r.u16(p + 30);
+  const next = p + 46 + nameLen + extraLen + r.u16(p + 32);
+  if (next > dir.end) {
+    throw new WeightsError(`${file}: zip central directory entry ${i} runs past the directory`);
+  }
+  const name = new TextDecoder("utf-8", { fatal: false }).decode(
+    r.bytes.subarray(p + 46, p + 46 + nameLen),
+  );
+  const f = { compressedSize: r.u32(p + 20), size: r.u32(p + 24), localOffset: r.u32(p + 42) };
+  zip64Fields(r, p + 46 + nameLen, p + 46 + nameLen + extraLen, name, f);
+  checkName(file, name);
+  if (flags & 1) throw new WeightsError(`${file}: zip entry "${name}" is encrypted`);
+  if (method !== 0 && method !== 8) {
+    throw new WeightsError(
+      `${file}: zip entry "${name}" uses compression method ${method}, expected 0 (stored) or 8 (deflate)`,
+    );
+  }
+  if (method === 0 && f.compressedSize !== f.size) {
+    throw new WeightsError(
+      `${file}: zip entry "${name}" is stored but sizes differ (${f.compressedSize} vs ${f.size})`,
+    );
+  }
+  if (f.localOffset + 30 > dir.offset || r.u32(f.localOffset) !== SIG_LOCAL) {
+    throw new WeightsError(
+      `${file}: zip entry "${name}": local header at ${f.localOffset} is missing or outside the data`,
+    );
+  }
+  const dataOffset = f.localOffset + 30 + r.u16(f.localOffset + 26) + r.u16(f.localOffset + 28);
+  if (dataOffset + f.compressedSize > dir.offset) {
+    throw new WeightsError(
+      `${file}: zip entry "${name}": data [${dataOffset}, ${dataOffset + f.compressedSize}) ` +
+        `lies outside the file data (which ends at ${dir.offset})`,
+    );
+  }
+  const entry = {
+    name,
+    method,
+    crc32: r.u32(p + 16),
+    compressedSize: f.compressedSize,
+    size: f.size,
+    dataOffset,
   };
-  return { file, entries, read };
+  return { entry, next };
+}
+
+/** The uncompressed, CRC-checked bytes of entry `name` (deflate bounded by its declared size). */
+async function readEntry(
+  r: ZipBytes,
+  entries: ReadonlyMap<string, ZipEntry>,
+  name: string,
+): Promise<Uint8Array> {
+  const { file } = r;
+  const entry = entries.get(name);
+  if (!entry) throw new WeightsError(`${file}: zip has no entry "${name}"`);
+  const raw = r.bytes.subarray(entry.dataOffset, entry.dataOffset + entry.compressedSize);
+  if (entry.method === 8 && entry.size > entry.compressedSize * MAX_DEFLATE_RATIO + 1024) {
+    throw new WeightsError(
+      `${file}: zip entry "${name}" declares ${entry.size} bytes from ${entry.compressedSize} ` +
+        `compressed (ratio over ${MAX_DEFLATE_RATIO}, more than deflate can expand): refused unread`,
+    );
+  }
+  const out = entry.method === 0 ? raw : await inflateRaw(raw, entry.size, `${file}: "${name}"`);
+  if (out.length !== entry.size) {
+    throw new WeightsError(
+      `${file}: zip entry "${name}" inflated to ${out.length} bytes, expected ${entry.size}`,
+    );
+  }
+  const c = crc32(out);
+  if (c !== entry.crc32) {
+    throw new WeightsError(
+      `${file}: zip entry "${name}" is corrupt: CRC-32 ${c.toString(16)}, expected ${
+        entry.crc32.toString(16)
+      }`,
+    );
+  }
+  return out;
 }
 
 /** Inflates raw deflate data, refusing output longer than `expected` bytes (zip bombs). */
