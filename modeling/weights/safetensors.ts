@@ -129,6 +129,23 @@ export function parseSafetensorsHeader(
   opts: ReadSafetensorsOptions = {},
 ): SafetensorsHeader {
   const file = opts.file ?? "<bytes>";
+  const { json, dataStart } = readHeaderJson(bytes, file);
+  const dataLen = bytes.length - dataStart;
+  const metadata: Record<string, string> = {};
+  const entries: SafetensorsEntry[] = [];
+  for (const [name, raw] of Object.entries(json)) {
+    if (name === "__metadata__") Object.assign(metadata, readMetadata(raw, file));
+    else entries.push(parseEntry(name, raw, dataLen, file));
+  }
+  checkCoverage(entries, dataLen, file);
+  return { dataStart, entries, metadata };
+}
+
+/** The header length prefix, then the header: UTF-8 JSON of one object, within the file. */
+function readHeaderJson(
+  bytes: Uint8Array,
+  file: string,
+): { json: Record<string, unknown>; dataStart: number } {
   if (bytes.length < 8) {
     throw new WeightsError(
       `${file}: truncated safetensors file: ${bytes.length} bytes, expected at least 8 (header length)`,
@@ -169,78 +186,84 @@ export function parseSafetensorsHeader(
       }`,
     );
   }
-  const dataStart = 8 + headerLen;
-  const dataLen = bytes.length - dataStart;
-  const metadata: Record<string, string> = {};
-  const entries: SafetensorsEntry[] = [];
-  for (const [name, raw] of Object.entries(json)) {
-    if (name === "__metadata__") {
-      if (!isRecord(raw)) {
-        throw new WeightsError(`${file}: "__metadata__" must be an object of strings`);
-      }
-      for (const [k, v] of Object.entries(raw)) {
-        if (typeof v !== "string") {
-          throw new WeightsError(
-            `${file}: "__metadata__"."${k}" must be a string, found ${JSON.stringify(v)}`,
-          );
-        }
-        metadata[k] = v;
-      }
-      continue;
-    }
-    const where = `${file}: tensor "${name}"`;
-    if (!isRecord(raw)) {
-      throw new WeightsError(
-        `${where}: header entry must be an object, found ${JSON.stringify(raw)}`,
-      );
-    }
-    const { dtype, shape, data_offsets: offsets } = raw;
-    if (typeof dtype !== "string" || !Object.hasOwn(DTYPES, dtype)) {
-      throw new WeightsError(
-        `${where}: unsupported dtype ${JSON.stringify(dtype)}, expected one of ${
-          Object.keys(DTYPES).join(", ")
-        }`,
-      );
-    }
-    if (!Array.isArray(shape) || !shape.every(isSize)) {
-      throw new WeightsError(
-        `${where}: shape ${JSON.stringify(shape)} must be a list of integers >= 0`,
-      );
-    }
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isSize)) {
-      throw new WeightsError(
-        `${where}: data_offsets ${JSON.stringify(offsets)} must be [begin, end] integers >= 0`,
-      );
-    }
-    const [begin, end] = offsets as number[];
-    if (begin > end) {
-      throw new WeightsError(`${where}: data_offsets [${begin}, ${end}] have begin > end`);
-    }
-    if (end > dataLen) {
-      throw new WeightsError(
-        `${where}: data_offsets [${begin}, ${end}] lie outside the data section ` +
-          `(${dataLen} bytes)`,
-      );
-    }
-    const info = DTYPES[dtype as SafetensorsDType];
-    // numel × size must equal the byte length; stop multiplying once it cannot fit.
-    let count = 1;
-    let overflow = false;
-    for (const d of shape as number[]) {
-      count *= d;
-      if (count * info.size > dataLen && count !== 0) overflow = true;
-    }
-    if (shape.includes(0)) overflow = false;
-    const want = count * info.size;
-    if (overflow || want !== end - begin) {
-      throw new WeightsError(
-        `${where}: dtype ${dtype} × shape [${shape.join(", ")}] needs ${
-          overflow && !Number.isSafeInteger(want) ? `more than ${dataLen}` : want
-        } bytes, but data_offsets [${begin}, ${end}] hold ${end - begin}`,
-      );
-    }
-    entries.push({ name, dtype: dtype as SafetensorsDType, shape: shape as number[], begin, end });
+  return { json, dataStart: 8 + headerLen };
+}
+
+/** `__metadata__`: an object of strings. */
+function readMetadata(raw: unknown, file: string): Record<string, string> {
+  if (!isRecord(raw)) {
+    throw new WeightsError(`${file}: "__metadata__" must be an object of strings`);
   }
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    if (typeof v !== "string") {
+      throw new WeightsError(
+        `${file}: "__metadata__"."${k}" must be a string, found ${JSON.stringify(v)}`,
+      );
+    }
+    out[k] = v;
+  }
+  return out;
+}
+
+/** One tensor's header entry: dtype, shape and offsets, whose byte length must match. */
+function parseEntry(name: string, raw: unknown, dataLen: number, file: string): SafetensorsEntry {
+  const where = `${file}: tensor "${name}"`;
+  if (!isRecord(raw)) {
+    throw new WeightsError(
+      `${where}: header entry must be an object, found ${JSON.stringify(raw)}`,
+    );
+  }
+  const { dtype, shape, data_offsets: offsets } = raw;
+  if (typeof dtype !== "string" || !Object.hasOwn(DTYPES, dtype)) {
+    throw new WeightsError(
+      `${where}: unsupported dtype ${JSON.stringify(dtype)}, expected one of ${
+        Object.keys(DTYPES).join(", ")
+      }`,
+    );
+  }
+  if (!Array.isArray(shape) || !shape.every(isSize)) {
+    throw new WeightsError(
+      `${where}: shape ${JSON.stringify(shape)} must be a list of integers >= 0`,
+    );
+  }
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isSize)) {
+    throw new WeightsError(
+      `${where}: data_offsets ${JSON.stringify(offsets)} must be [begin, end] integers >= 0`,
+    );
+  }
+  const [begin, end] = offsets as number[];
+  if (begin > end) {
+    throw new WeightsError(`${where}: data_offsets [${begin}, ${end}] have begin > end`);
+  }
+  if (end > dataLen) {
+    throw new WeightsError(
+      `${where}: data_offsets [${begin}, ${end}] lie outside the data section ` +
+        `(${dataLen} bytes)`,
+    );
+  }
+  const info = DTYPES[dtype as SafetensorsDType];
+  // numel × size must equal the byte length; stop multiplying once it cannot fit.
+  let count = 1;
+  let overflow = false;
+  for (const d of shape as number[]) {
+    count *= d;
+    if (count * info.size > dataLen && count !== 0) overflow = true;
+  }
+  if (shape.includes(0)) overflow = false;
+  const want = count * info.size;
+  if (overflow || want !== end - begin) {
+    throw new WeightsError(
+      `${where}: dtype ${dtype} × shape [${shape.join(", ")}] needs ${
+        overflow && !Number.isSafeInteger(want) ? `more than ${dataLen}` : want
+      } bytes, but data_offsets [${begin}, ${end}] hold ${end - begin}`,
+    );
+  }
+  return { name, dtype: dtype as SafetensorsDType, shape: shape as number[], begin, end };
+}
+
+/** The entries tile the data section exactly: no overlap, no hole, no trailing bytes. */
+function checkCoverage(entries: SafetensorsEntry[], dataLen: number, file: string): void {
   entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
   let expected = 0;
   let prev: SafetensorsEntry | undefined;
@@ -267,7 +290,6 @@ export function parseSafetensorsHeader(
         `(trailing or missing bytes)`,
     );
   }
-  return { dataStart, entries, metadata };
 }
 
 /** Decodes one validated entry into a tensor (always a copy into an aligned typed array). */
