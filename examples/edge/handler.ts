@@ -9,7 +9,7 @@ import type { Text2TextPipeline } from "@encdec/cli";
 import { readBody } from "./_body.ts";
 import { errorResponse, HttpError, json } from "./_http.ts";
 import { parseOptions } from "./_options.ts";
-import { type QueueStats, type Ticket, WorkQueue } from "./_queue.ts";
+import { type Ticket, WorkQueue } from "./_queue.ts";
 
 /** Request limits of the edge function. */
 export interface EdgeLimits {
@@ -41,7 +41,13 @@ export const DEFAULT_LIMITS: EdgeLimits = {
 };
 
 /** What `GET /stats` answers (with `features.stats`). */
-export interface EdgeStats extends QueueStats {
+export interface EdgeStats {
+  /** Generations running now. */
+  running: number;
+  /** Admitted requests not running yet (reading their body or waiting for a turn). */
+  waiting: number;
+  /** Requests refused with 503 since start. */
+  rejected: number;
   /** Summaries answered with 200. */
   requests: number;
   /** Generations stopped because their client went away (or the server is stopping). */
