@@ -1,8 +1,10 @@
 /**
  * `@encdec/cli`: `pipeline()` and the `encdec` command line, assembled from the other packages.
  * One import serves scripts: it re-exports `AutoTokenizer`, the generation-enabled
- * `EncoderDecoderModel`, the generation-enabled onnxruntime `OnnxEncoderDecoder`, `AutoConfig` and
- * `EncoderDecoderConfig`.
+ * `EncoderDecoderModel` (one class on every device: `fromPretrained(dir, { device })` with cpu,
+ * webgpu, onnx, auto, a GPU number, ...), `AutoModelForSeq2SeqLM`, the device registry
+ * (`selectDevice`), `AutoConfig` and `EncoderDecoderConfig`. `OnnxEncoderDecoder` is a deprecated
+ * alias (use `device: "onnx"`).
  *
  * @example
  * ```ts
@@ -29,13 +31,24 @@ export {
   truncationMessage,
 } from "./pipeline.ts";
 export {
+  checkDeviceDtype,
+  checkDeviceSpelling,
   DEVICE_NAMES,
+  type DeviceAvailability,
   type DeviceChoice,
+  type DeviceDefinition,
   DeviceError,
+  deviceLine,
+  type DeviceSpec,
+  DeviceUnavailableError,
   type Dtype,
   DTYPES,
+  listDevices,
+  type ParsedDevice,
+  parseDevice,
   selectDevice,
-} from "./_device.ts";
+  type SelectDeviceOptions,
+} from "./device.ts";
 export {
   ENV_VARS,
   HUB_HOSTS,
@@ -59,6 +72,9 @@ export {
 } from "./metrics/rouge.ts";
 export { AutoTokenizer, type PreTrainedTokenizer } from "@encdec/tokenization";
 export {
+  AutoModelError,
+  AutoModelForCausalLM,
+  AutoModelForSeq2SeqLM,
   EncoderDecoderModel,
   type GenerateOptions,
   type GenerateOutput,

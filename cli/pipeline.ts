@@ -7,9 +7,9 @@
  */
 import { EncdecError, type EncoderDecoderConfig, type GenerationConfig } from "@encdec/config";
 import { EncoderDecoderModel, type GenerateOptions, OnnxEncoderDecoder } from "@encdec/generation";
-import type { DeviceSpec, OnnxPrecision } from "@encdec/modeling";
+import type { DeviceSpec } from "@encdec/modeling";
 import { AutoTokenizer, type PreTrainedTokenizer } from "@encdec/tokenization";
-import { type DeviceChoice, type Dtype, selectDevice } from "./_device.ts";
+import type { DeviceChoice, Dtype } from "./device.ts";
 import { truncateToTokens } from "./_truncate.ts";
 import { fileURLToPath } from "node:url";
 
@@ -24,18 +24,22 @@ export type PipelineTask =
 export class PipelineError extends EncdecError {}
 
 /**
- * A generation-enabled model a pipeline runs: `EncoderDecoderModel` (TypeScript backends) or
- * `OnnxEncoderDecoder` (onnxruntime).
+ * A generation-enabled model a pipeline runs: `EncoderDecoderModel` (on any device) or
+ * the deprecated `OnnxEncoderDecoder` alias. `pipeline()` always builds `EncoderDecoderModel`
+ * (one class on every device).
  */
 export type Text2TextModel = EncoderDecoderModel | OnnxEncoderDecoder;
 
 /** Options of {@linkcode pipeline} (how the model is loaded). */
 export interface PipelineOptions {
   /**
-   * `"cpu"` (default), `"webgpu"`, `"onnx"` (onnxruntime-node with `--allow-ffi`, else
-   * onnxruntime-web), `"auto"` (WebGPU on a real adapter, else onnx, else cpu) or a backend.
+   * Where the model runs: `"auto"` (default: a hardware WebGPU adapter > onnxruntime-node >
+   * onnxruntime-web > cpu), `"cpu"`, `"webgpu"`, `"onnx"` (onnxruntime-node with `--allow-ffi`,
+   * else onnxruntime-web), `"onnx-node"`, `"onnx-web"`, a GPU as Python writes it (`0`,
+   * `"cuda:1"`, `"gpu"`: WebGPU on a hardware adapter, else auto's CPU-side choice; `-1` = cpu)
+   * or a backend. `pipeline.device` says what ran and why.
    */
-  device?: DeviceSpec | "auto";
+  device?: DeviceSpec;
   /**
    * Weight dtype (default float32): `float16` / `bfloat16` on cpu and webgpu; on onnx `float16`
    * (half storage) or `int8` (per-channel int8 linear layers, onnx only).
@@ -287,7 +291,6 @@ export function createText2TextPipeline(
         }
         return cut;
       });
-
       const enc = tokenizer.call(chunk, {
         padding: chunk.length > 1,
         truncation: maxInputLength !== Infinity,
@@ -318,8 +321,14 @@ export function createText2TextPipeline(
 
   const device: DeviceChoice = options.device ??
     (model instanceof OnnxEncoderDecoder
-      ? { name: "onnx", runtime: model.runtime, reason: `onnx (onnxruntime-${model.runtime})` }
-      : { name: model.backend.name, backend: model.backend, reason: model.backend.name });
+      ? {
+        device: `onnx-${model.runtime}`,
+        name: "onnx",
+        runtime: model.runtime,
+        reason: `onnx-${model.runtime}`,
+        requested: `onnx-${model.runtime}`,
+      }
+      : model.device);
   return Object.assign(run, {
     task,
     tokenizer,
@@ -331,21 +340,11 @@ export function createText2TextPipeline(
   }) as Text2TextPipeline;
 }
 
-/** onnx weight precision of a pipeline dtype. */
-function onnxPrecision(dtype: Dtype | undefined): OnnxPrecision {
-  if (dtype === "bfloat16") {
-    throw new PipelineError(
-      `dtype "bfloat16" is not supported on device onnx; use float32, float16 or int8`,
-    );
-  }
-  return dtype === "float16" ? "fp16" : dtype === "int8" ? "int8" : "fp32";
-}
-
 /**
  * HF's `pipeline(task, model)` for encoder-decoder text generation: loads `AutoTokenizer` and the
  * generation-enabled model of `model` (a local directory or a Hub id; default: the model in the
- * repository's `models/default/`) on `options.device` (`EncoderDecoderModel` on cpu / webgpu,
- * `OnnxEncoderDecoder` on onnx), applies the config's `task_specific_params[task]` (generation
+ * repository's `models/default/`) as `EncoderDecoderModel` on `options.device` (default
+ * `"auto"`), applies the config's `task_specific_params[task]` (generation
  * defaults and `prefix`) and truncates inputs to the model's maximum length.
  *
  * @example
@@ -367,26 +366,19 @@ export async function pipeline(
 ): Promise<Text2TextPipeline> {
   returnKey(task);
   const id = model ?? defaultModelPath();
-  const device = await selectDevice(options.device ?? "cpu", { dtype: options.dtype });
   const resolve = options.revision ? { revision: options.revision } : {};
-  let load: Promise<Text2TextModel>;
-  if ("runtime" in device) {
-    load = OnnxEncoderDecoder.fromPretrained(id, {
-      runtime: device.runtime,
-      precision: onnxPrecision(options.dtype),
-      resolve,
-    });
-  } else {
-    const dtype = options.dtype as Exclude<Dtype, "int8"> | undefined;
-    load = EncoderDecoderModel.fromPretrained(id, { ...resolve, device: device.backend, dtype });
-  }
+  const load = EncoderDecoderModel.fromPretrained(id, {
+    ...resolve,
+    device: options.device ?? "auto",
+    dtype: options.dtype,
+  });
   const [tokenizer, loaded] = await Promise.all([
     AutoTokenizer.fromPretrained(options.tokenizer ?? id, {}, resolve),
     load,
   ]);
   return createText2TextPipeline(task, tokenizer, loaded, {
     maxInputLength: options.maxInputLength,
-    device,
+    device: loaded.device,
     onTruncate: options.onTruncate,
   });
 }

@@ -22,6 +22,9 @@ const MODEL = ["--model", `${FIXTURES}/bert2bert`, "--max-input-length", "9"];
 const GREEDY = ["--max-new-tokens", "20"];
 const BEAM4 = ["--num-beams", "4", "--early-stopping", "--max-length", "20"];
 const STDIN = golden.inputs.texts.join("\n") + "\n";
+/** encdec's stderr lines about the device (the truncation notes are `cli_e2e_test.ts`'s). */
+const deviceLines = (stderr: string) =>
+  encdecLines(stderr).filter((l) => l.startsWith("encdec: --device"));
 
 Deno.test("cli run --device onnx under deno task encdec's flags (no --allow-ffi): onnxruntime-web, greedy and beam 4 equal the Python decoded texts", async () => {
   const greedy = await runCli(["run", "--device", "onnx", ...MODEL, "--lines", ...GREEDY], {
@@ -31,8 +34,8 @@ Deno.test("cli run --device onnx under deno task encdec's flags (no --allow-ffi)
   assertEquals(greedy.code, 0, greedy.stderr);
   assertEquals(greedy.stdout, golden.decoded.greedy.map((t) => t + "\n").join(""));
   // One line says which runtime, and how to get the native one.
-  assertEquals(encdecLines(greedy.stderr), [
-    "encdec: --device onnx → onnx (onnxruntime-web, wasm; onnxruntime-node needs --allow-ffi " +
+  assertEquals(deviceLines(greedy.stderr), [
+    "encdec: --device onnx → onnx-web (onnxruntime-web, wasm; onnx-node: needs --allow-ffi " +
     "(native add-on))",
   ]);
   const beam = await runCli(
@@ -51,7 +54,9 @@ Deno.test("cli run --device onnx with --allow-ffi: onnxruntime-node, beam 4 equa
   );
   assertEquals(r.code, 0, r.stderr);
   assertEquals(r.stdout, golden.decoded.beam4.map((t) => t + "\n").join(""));
-  assertEquals(encdecLines(r.stderr), ["encdec: --device onnx → onnx (onnxruntime-node, native)"]);
+  assertEquals(deviceLines(r.stderr), [
+    "encdec: --device onnx → onnx-node (onnxruntime-node, native)",
+  ]);
 });
 
 Deno.test("cli run --device auto: one stderr line names the pick (WebGPU only on a real adapter, else onnx); the text equals Python's", async () => {
@@ -66,7 +71,7 @@ Deno.test("cli run --device auto: one stderr line names the pick (WebGPU only on
   // Which one depends on the machine: a real GPU → webgpu; otherwise onnx (web here: no ffi).
   assertMatch(
     lines[0],
-    /^encdec: --device auto → (webgpu \(.+\)|onnx \(onnxruntime-web, wasm; .+\))$/,
+    /^encdec: --device auto → (webgpu \(.+\)|onnx-web \(onnxruntime-web, wasm; .+\))$/,
   );
 });
 
@@ -86,16 +91,21 @@ Deno.test("cli run --device onnx without read access to onnxruntime-web's wasm a
 });
 
 Deno.test("cli run --dtype int8 is onnx-only; bfloat16 is not on onnx: usage errors (exit 2)", async () => {
-  const int8 = await runCli(["run", "--dtype", "int8", ...MODEL], { stdin: "x" });
+  const int8 = await runCli(["run", "--device", "cpu", "--dtype", "int8", ...MODEL], {
+    stdin: "x",
+  });
   assertEquals(int8.code, 2, int8.stderr);
   assertEquals(encdecLines(int8.stderr), [
-    "encdec: error: --dtype int8: runs on --device onnx (or auto), not cpu",
+    'encdec: error: --dtype: dtype "int8" needs device onnx (or auto); device "cpu" has no int8',
   ]);
   const bf16 = await runCli(["run", "--device", "onnx", "--dtype", "bfloat16", ...MODEL], {
     stdin: "x",
   });
   assertEquals(bf16.code, 2, bf16.stderr);
-  assertMatch(encdecLines(bf16.stderr)[0], /--dtype bfloat16: not on --device onnx/);
+  assertMatch(
+    encdecLines(bf16.stderr)[0],
+    /--dtype: dtype "bfloat16" is not supported on device onnx; it runs float32, float16, int8$/,
+  );
 });
 
 Deno.test("cli env lists onnxruntime-node (needs --allow-ffi) and onnxruntime-web availability", async () => {

@@ -1,11 +1,12 @@
 // Golden parity of `generate` on the onnx backend: every `generate` golden of every fixture model
 // (tests/testdata/fixtures/<model>/goldens.json, Python `transformers` 4.40.2, made by
-// tests/testdata/fixtures/generate.py) driven through `OnnxEncoderDecoder.generate()` on
-// onnxruntime-node (fp32), and bert2bert's greedy + beam4 on onnxruntime-web (wasm). Sequences
+// tests/testdata/fixtures/generate.py) driven through the one model class,
+// `EncoderDecoderModel.fromPretrained(dir, { device: "onnx-node" })` (fp32), and bert2bert's
+// greedy + beam4 on `device: "onnx-web"` (wasm). Sequences
 // and beam indices identical; per-step scores and sequences_scores within 1e-4 absolute; -inf
 // exactly (the same comparison as the CPU test, from `_generation_goldens.ts`).
 import { assertEquals } from "@std/assert";
-import { OnnxEncoderDecoder } from "@encdec/generation";
+import { EncoderDecoderModel } from "@encdec/generation";
 import { assertMatchesGolden, loadGoldens, MODELS, optionsFor } from "./_generation_goldens.ts";
 
 // onnxruntime-node is a native add-on: it needs --allow-ffi (`deno task test` grants it).
@@ -18,12 +19,9 @@ for (const name of MODELS) {
     ignore: !ffi,
     async fn() {
       const g = await loadGoldens(name);
-      const model = await OnnxEncoderDecoder.fromPretrained(g.dir, {
-        runtime: "node",
-        precision: "fp32",
-      });
+      const model = await EncoderDecoderModel.fromPretrained(g.dir, { device: "onnx-node" });
       try {
-        assertEquals(model.runtime, "node");
+        assertEquals(model.device.runtime, "node");
         for (const [key, want] of Object.entries(g.generate)) {
           const out = await model.generate(g.inputIds, {
             attentionMask: g.attentionMask,
@@ -32,7 +30,7 @@ for (const name of MODELS) {
           assertMatchesGolden(out, want, `onnx-node ${name}/${key}`);
         }
       } finally {
-        await model.release();
+        await model.dispose();
       }
     },
   });
@@ -40,9 +38,9 @@ for (const name of MODELS) {
 
 Deno.test("onnx (onnxruntime-web, wasm, fp32) bert2bert: greedy and beam4 goldens; generateStream text", async () => {
   const g = await loadGoldens("bert2bert");
-  const model = await OnnxEncoderDecoder.fromPretrained(g.dir, { runtime: "web" });
+  const model = await EncoderDecoderModel.fromPretrained(g.dir, { device: "onnx-web" });
   try {
-    assertEquals(model.runtime, "web");
+    assertEquals(model.device.runtime, "web");
     // generation_config.json's values, used when the call does not override them
     assertEquals(model.generationConfig.eosTokenId, 3);
     for (const key of ["greedy", "beam4"]) {
@@ -68,6 +66,6 @@ Deno.test("onnx (onnxruntime-web, wasm, fp32) bert2bert: greedy and beam4 golden
     }
     assertEquals(pieces.join(""), decode(g.generate.greedy.sequences[0].slice(1)));
   } finally {
-    await model.release();
+    await model.dispose();
   }
 });

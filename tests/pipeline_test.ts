@@ -10,10 +10,10 @@ import {
   AutoTokenizer,
   DeviceError,
   EncoderDecoderModel,
-  OnnxEncoderDecoder,
   pipeline,
   PipelineError,
   type PipelineOutput,
+  selectDevice,
 } from "@encdec/cli";
 import { defaultModelSummary, FIXTURES } from "./cli_util.ts";
 
@@ -156,7 +156,7 @@ Deno.test("pipeline rejects an unknown task, bad inputs and an unavailable devic
   );
   await assertRejects(
     () => pipeline("summarization", B2B, { device: "onnx", dtype: "bfloat16" }),
-    PipelineError,
+    DeviceError,
     'dtype "bfloat16" is not supported on device onnx',
   );
   const summarize = await pipeline("summarization", B2B);
@@ -168,14 +168,15 @@ Deno.test("pipeline rejects an unknown task, bad inputs and an unavailable devic
   await assertRejects(() => summarize("x", { batchSize: 0 }), PipelineError, "batchSize");
 });
 
-Deno.test("pipeline device onnx: OnnxEncoderDecoder on onnxruntime-node (ffi granted), texts equal the Python decoded greedy/beam4", async () => {
+Deno.test("pipeline device onnx: the one EncoderDecoderModel on onnxruntime-node (ffi granted), texts equal the Python decoded greedy/beam4", async () => {
   const summarize = await pipeline("summarization", B2B, { device: "onnx", maxInputLength: 9 });
   try {
-    assert(summarize.model instanceof OnnxEncoderDecoder);
+    assert(summarize.model instanceof EncoderDecoderModel);
     // `deno task test` grants --allow-ffi, so the native runtime is picked over wasm.
     assertEquals(summarize.device.name, "onnx");
-    assertEquals(summarize.model.runtime, "node");
-    assertEquals(summarize.model.precision, "fp32");
+    assertEquals(summarize.device.device, "onnx-node");
+    assertEquals(summarize.model.device.runtime, "node");
+    assertEquals(summarize.model.dtype, "float32");
     const texts = golden.inputs.texts;
     assertEquals(
       await summarize(texts, { maxNewTokens: 20 }),
@@ -186,7 +187,30 @@ Deno.test("pipeline device onnx: OnnxEncoderDecoder on onnxruntime-node (ffi gra
       golden.decoded.beam4.map((t) => ({ summary_text: t })),
     );
   } finally {
-    await (summarize.model as OnnxEncoderDecoder).release();
+    await (summarize.model as EncoderDecoderModel).dispose();
+  }
+});
+
+Deno.test("pipeline device: auto by default, and GPUs as Python writes them (0, cuda; -1 = cpu) run everywhere; texts equal the Python greedy golden", async () => {
+  const auto = await selectDevice("auto");
+  for (const device of [undefined, 0, "cuda", -1] as const) {
+    const summarize = await pipeline("summarization", B2B, { device, maxInputLength: 9 });
+    try {
+      const d = summarize.device;
+      assertEquals(d.requested, String(device ?? "auto"));
+      if (device === undefined) assertEquals(d.device, auto.device);
+      if (device === -1) assertEquals([d.device, d.fallback], ["cpu", undefined]);
+      if (device === 0 || device === "cuda") {
+        // WebGPU on a hardware adapter; else auto's choice without WebGPU, said in one line.
+        assert(d.device === "webgpu" || /^device (0|cuda): .* running on /.test(d.fallback!));
+      }
+      assertEquals(
+        await summarize(golden.inputs.texts, { maxNewTokens: 20 }),
+        golden.decoded.greedy.map((t) => ({ summary_text: t })),
+      );
+    } finally {
+      await summarize.model.dispose();
+    }
   }
 });
 
@@ -197,14 +221,14 @@ Deno.test("pipeline device onnx + dtype int8: per-channel int8 weights, same gre
     maxInputLength: 9,
   });
   try {
-    assert(summarize.model instanceof OnnxEncoderDecoder);
-    assertEquals(summarize.model.precision, "int8");
+    assert(summarize.model instanceof EncoderDecoderModel);
+    assertEquals(summarize.model.dtype, "int8");
     // modeling/backends/onnx/README.md: int8 keeps every greedy golden of the fixtures.
     assertEquals(
       await summarize(golden.inputs.texts, { maxNewTokens: 20 }),
       golden.decoded.greedy.map((t) => ({ summary_text: t })),
     );
   } finally {
-    await (summarize.model as OnnxEncoderDecoder).release();
+    await (summarize.model as EncoderDecoderModel).dispose();
   }
 });

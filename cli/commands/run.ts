@@ -3,11 +3,16 @@
  *
  * @module
  */
-import { GenerationConfigError, hubCacheDir, isOfflineMode } from "@encdec/config";
+import { EncdecError, GenerationConfigError, resolveHubPaths } from "@encdec/config";
 import type { GenerateOptions } from "@encdec/generation";
-import { DEVICE_NAMES, DTYPES } from "../_device.ts";
 import {
-  AccessDeniedError,
+  checkDeviceDtype,
+  checkDeviceSpelling,
+  DeviceError,
+  deviceLine,
+  DTYPES,
+} from "../device.ts";
+import {
   choice,
   type Command,
   EXIT_OK,
@@ -19,15 +24,20 @@ import {
   writeErr,
   writeOut,
 } from "../_cli.ts";
-import { assertReadable } from "../permissions.ts";
+import { assertReadable, assertWritable, looksLikeLocalModel } from "../permissions.ts";
 import {
   defaultModelPath,
   pipeline,
   type PipelineOutput,
   type PipelineResult,
   type Text2TextPipeline,
+  type TruncationInfo,
+  truncationMessage,
 } from "../pipeline.ts";
 import { readStdinText } from "./_stdin.ts";
+
+/** A `--model` / `--tokenizer` path that does not exist or is not a directory. */
+export class ModelPathError extends EncdecError {}
 
 const TASKS = ["summarization", "translation", "text2text-generation"] as const;
 const FORMATS = ["text", "json", "jsonl"] as const;
@@ -77,9 +87,12 @@ Model
                              (default: the built-in model in models/default/)
   --tokenizer <id|dir>       tokenizer, when it is not the model's
   --revision <rev>           Hub branch, tag or commit (default main)
-  --device <name>            cpu (default); webgpu; onnx (onnxruntime-node with --allow-ffi,
-                             else onnxruntime-web/wasm); auto (WebGPU on a real adapter, else
-                             onnx, else cpu; says on stderr which it picked)
+  --device <name>            auto (default: a hardware WebGPU adapter, else onnxruntime-node,
+                             else onnxruntime-web, else cpu); cpu; webgpu; onnx (node, else
+                             web); onnx-node; onnx-web; N, cuda, cuda:N, gpu (GPU N through
+                             WebGPU; without a hardware adapter auto's CPU-side choice, said
+                             on stderr); -1 (cpu). A named auto/onnx/GPU says on stderr what
+                             it picked
   --dtype <type>             float32 (default), float16, bfloat16 (cpu/webgpu), int8 (onnx:
                              per-channel int8 linear layers)
   --max-input-length <n>     truncate inputs to n tokens (default: the model's maximum)
@@ -135,32 +148,24 @@ function generationOptions(p: Parsed): GenerateOptions {
   return o;
 }
 
-/** Looks like a filesystem path rather than a Hub id `org/name`. */
-function looksLikePath(s: string): boolean {
-  return /^(\.{1,2}(\/|$)|\/|~)/.test(s) || s.split("/").length > 2 || s.includes("\\");
+/** `--device -1` as `--device=-1` (`parseArgs` takes a value starting with "-" for an option). */
+function joinNegativeDevice(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--device" && /^-\d+$/.test(args[i + 1] ?? "")) {
+      out.push(`--device=${args[++i]}`);
+    } else out.push(args[i]);
+  }
+  return out;
 }
 
-/** Fails early, with the flag to add, when the model or the cache is outside the permissions. */
-function checkAccess(model: string | undefined, tokenizer: string | undefined): void {
-  if (model === undefined) assertReadable(defaultModelPath(), "the built-in model");
-  let hub = false;
-  for (const [what, id] of [["model", model], ["tokenizer", tokenizer]] as const) {
-    if (id === undefined) continue;
-    const readable = Deno.permissions.querySync({ name: "read", path: id }).state === "granted";
-    if (looksLikePath(id)) assertReadable(id, `${what} directory`);
-    else if (!readable || !isDir(id)) hub = true;
-  }
-  if (!hub) return;
-  const cache = hubCacheDir();
-  assertReadable(cache, "the Hub cache");
-  if (
-    !isOfflineMode() &&
-    Deno.permissions.querySync({ name: "write", path: cache }).state !== "granted"
-  ) {
-    throw new AccessDeniedError(
-      `the Hub cache "${cache}" is not writable with the current permissions; add ` +
-        `--allow-write=${cache} (or set HF_HOME to an allowed directory, or HF_HUB_OFFLINE=1)`,
-    );
+/** `--device` as written (default `auto`); a spelling that names no device is a usage error. */
+function deviceOption(value: string | undefined): string {
+  try {
+    return checkDeviceSpelling(value ?? "auto");
+  } catch (e) {
+    if (e instanceof DeviceError) throw new UsageError(`--device: ${e.message}`);
+    throw e;
   }
 }
 
@@ -170,6 +175,43 @@ function isDir(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Fails early with the real cause: a model directory that this process may not read (the
+ * permission, not "not found"), one that does not exist (named with the working directory), or
+ * a Hub cache it may not use.
+ */
+function checkAccess(model: string | undefined, tokenizer: string | undefined): void {
+  if (model === undefined) assertReadable(defaultModelPath(), "the built-in model");
+  let hub = false;
+  for (const [what, id] of [["model", model], ["tokenizer", tokenizer]] as const) {
+    if (id === undefined) continue;
+    if (!looksLikeLocalModel(id, isDir)) {
+      hub = true;
+      continue;
+    }
+    assertReadable(id, `${what} directory`);
+    let info: Deno.FileInfo;
+    try {
+      info = Deno.statSync(id);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) {
+        throw new ModelPathError(
+          `${what} directory "${id}" does not exist (relative paths are taken from ` +
+            `${Deno.cwd()}); for a Hub model give its id as org/name`,
+        );
+      }
+      throw e;
+    }
+    if (!info.isDirectory) {
+      throw new ModelPathError(`${what} "${id}" is a file; expected a model directory`);
+    }
+  }
+  if (!hub) return;
+  const { cacheDir, offline } = resolveHubPaths();
+  assertReadable(cacheDir, "the Hub cache");
+  if (!offline) assertWritable(cacheDir, "the Hub cache");
 }
 
 function texts(result: PipelineOutput[]): string[] {
@@ -182,7 +224,7 @@ export const runCommand: Command = {
   summary: "summarize / translate / generate from stdin",
   help: HELP,
   async run(args) {
-    const p = parseCommandArgs("run", args, OPTIONS);
+    const p = parseCommandArgs("run", joinNegativeDevice(args), OPTIONS);
     if (p.values.help) {
       await writeOut(HELP + "\n");
       return EXIT_OK;
@@ -201,13 +243,13 @@ export const runCommand: Command = {
       );
     }
     const format = choice(p, "format", FORMATS) ?? "text";
-    const device = choice(p, "device", DEVICE_NAMES) ?? "cpu";
+    const device = deviceOption(str(p, "device"));
     const dtype = choice(p, "dtype", DTYPES);
-    if (dtype === "int8" && device !== "onnx" && device !== "auto") {
-      throw new UsageError(`--dtype int8: runs on --device onnx (or auto), not ${device}`);
-    }
-    if (dtype === "bfloat16" && device === "onnx") {
-      throw new UsageError("--dtype bfloat16: not on --device onnx; use float32, float16 or int8");
+    try {
+      checkDeviceDtype(device, dtype);
+    } catch (e) {
+      if (e instanceof DeviceError) throw new UsageError(`--dtype: ${e.message}`);
+      throw e;
     }
     const batchSize = num(p, "batch-size", "int", (v) => v > 0, "a positive integer") ?? 1;
     const maxInputLength = num(p, "max-input-length", "int", (v) => v >= 2, "an integer ≥ 2");
@@ -232,16 +274,23 @@ export const runCommand: Command = {
       throw new UsageError("run: stdin has no non-blank line to process (--lines)");
     }
 
+    let truncated = 0;
+    const onTruncate = (info: TruncationInfo) => {
+      if (truncated++ === 0 && !quiet) writeErr(truncationMessage(info, "--max-input-length"));
+    };
     const pipe = await pipeline(task, model, {
       device,
       dtype,
       revision: str(p, "revision"),
       tokenizer,
       maxInputLength,
+      onTruncate,
     });
-    if (!quiet && (device === "auto" || device === "onnx")) {
-      writeErr(`encdec: --device ${device} → ${pipe.device.reason}`);
-    }
+    // Quiet by default: the device line only when --device auto / onnx / a GPU was asked for
+    // (a GPU that fell back to the CPU path always says so).
+    const line = deviceLine(pipe.device);
+    if (!quiet && line && (p.values.device !== undefined || pipe.device.fallback)) writeErr(line);
+    if (!quiet) reportNewWeights(pipe, model ?? "the built-in model");
     const collected: PipelineOutput[][] = [];
     for (let start = 0; start < docs.length; start += batchSize) {
       const chunk = docs.slice(start, start + batchSize);
@@ -267,9 +316,29 @@ export const runCommand: Command = {
         : collected;
       await writeOut(JSON.stringify(lines ? shaped : collected[0], null, 2) + "\n");
     }
+    if (truncated > 1 && !quiet) {
+      writeErr(`encdec: ${truncated} of ${docs.length} inputs were truncated`);
+    }
     return EXIT_OK;
   },
 };
+
+/**
+ * One stderr line when the checkpoint lacked weights the model has (they were newly initialised,
+ * so the output is partly random), as HF's "Some weights ... were newly initialized" warning.
+ */
+function reportNewWeights(pipe: Text2TextPipeline, model: string): void {
+  const info = (pipe.model as { loadingInfo?: { newlyInitialized?: readonly string[] } })
+    .loadingInfo;
+  const fresh = info?.newlyInitialized ?? [];
+  if (fresh.length === 0) return;
+  const shown = fresh.slice(0, 8).join(", ") + (fresh.length > 8 ? `, … (${fresh.length})` : "");
+  writeErr(
+    `encdec: warning: ${fresh.length} weight${fresh.length === 1 ? "" : "s"} of ${model} ` +
+      `${fresh.length === 1 ? "is" : "are"} not in the checkpoint and newly initialised: ` +
+      `${shown}; train the model (encdec train) before relying on its output`,
+  );
+}
 
 /** Generates one batch of documents; blank documents give an empty text without the model. */
 async function generateChunk(

@@ -21,16 +21,15 @@ import { EncdecError, resolveModelFile } from "@encdec/config";
 import {
   AdamW,
   type AdamWState,
-  AutogradBackend,
+  type AutogradBackend,
   clipGradNorm,
-  cpu,
   decayGroups,
   EncoderDecoderModel,
   getLinearScheduleWithWarmup,
   loadSafetensorsFile,
-  OrtCpuBackend,
   saveSafetensorsFile,
   seededRandom,
+  selectDevice,
   Tensor,
 } from "@encdec/modeling";
 import { AutoTokenizer, type PreTrainedTokenizer } from "@encdec/tokenization";
@@ -296,18 +295,16 @@ function positiveInt(name: string, v: number): number {
   return v;
 }
 
+/** The training backend from the one device registry (`auto`: autograd-ort > autograd). */
 async function trainingDevice(
   name: "auto" | "autograd" | "autograd-ort",
   log: (line: string) => void,
 ): Promise<AutogradBackend> {
-  if (name === "autograd") return new AutogradBackend(cpu);
-  try {
-    return new AutogradBackend(await OrtCpuBackend.create());
-  } catch (e) {
-    if (name === "autograd-ort") throw e;
-    log(`train: onnxruntime-node unavailable (${(e as Error).message}); plain CPU kernels`);
-    return new AutogradBackend(cpu);
+  const choice = await selectDevice(name, { training: true });
+  if (name === "auto" && choice.device !== "autograd-ort") {
+    log(`train: device auto → ${choice.reason}`);
   }
+  return choice.backend as AutogradBackend;
 }
 
 /**

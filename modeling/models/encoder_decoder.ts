@@ -5,6 +5,10 @@
  * word embeddings, the labels → shifted decoder inputs + loss path, and the incremental
  * `Seq2SeqModel` interface (`encode` / `decodeStep` / `reorderCache`) generation drives.
  *
+ * One class on every device: `fromPretrained(dir, { device })` runs the model code on a backend
+ * (`cpu`, `webgpu`, `autograd`, `autograd-ort`) or hands it whole to the onnxruntime engine
+ * (`onnx`, `onnx-node`, `onnx-web`); `auto` picks (see `device.ts`).
+ *
  * @module
  */
 import {
@@ -14,11 +18,12 @@ import {
   type PretrainedConfig,
 } from "@encdec/config";
 import type { Backend, RandomSource } from "../backend.ts";
-import { AutogradBackend, GradTensor } from "../autograd/backend.ts";
+import { AutogradBackend } from "../autograd/backend.ts";
 import { AutogradError, type Var } from "../autograd/var.ts";
 import { seededRandom } from "../autograd/random.ts";
 import { Tensor } from "../tensor.ts";
 import { loadStateDict } from "../weights/mod.ts";
+import { OnnxEncoderDecoder, type OnnxPrecision } from "../backends/onnx/mod.ts";
 import { EncoderDecoderCache } from "./cache.ts";
 import type { DecoderStack, EncoderStack } from "./stacks.ts";
 import { scoped } from "./_layers.ts";
@@ -39,8 +44,19 @@ import {
   toConfig,
   weightsWriter,
 } from "./_composite.ts";
-import { sameBatch, shiftTokensRight, toIds, toLabels, toMask } from "./_inputs.ts";
-import { type DeviceSpec, deviceSync, resolveDevice } from "./device.ts";
+import { sameBatch, toGlobalAttentionMask, toIds, toMask } from "./_inputs.ts";
+import { forwardOnBackend, type ShiftConfig } from "./_forward.ts";
+import { forwardOnOnnx } from "./_onnx_forward.ts";
+import { type DecodeParts, decodeStepOnBackend, decodeStepTopKOnBackend } from "./_decode.ts";
+import {
+  type DeviceChoice,
+  DeviceError,
+  type DeviceSpec,
+  deviceSync,
+  type Dtype,
+  resolveDevice,
+  selectDevice,
+} from "./device.ts";
 import type {
   EncoderDecoderConfigInput,
   EncoderDecoderModelClass,
@@ -58,10 +74,24 @@ function nullableId(v: unknown): number | null {
   return typeof v === "number" ? v : null;
 }
 
+/** onnxruntime weight storage for a dtype (the device registry has checked it). */
+function onnxPrecision(dtype: Dtype | undefined): OnnxPrecision {
+  return dtype === "float16" ? "fp16" : dtype === "int8" ? "int8" : "fp32";
+}
+
+/** The device choice of a model built on `backend` without `selectDevice`. */
+function backendChoice(backend: Backend<unknown>): DeviceChoice {
+  const n = backend.name;
+  return { device: n, name: n, backend, reason: n, requested: n };
+}
+
 // ---- the model ---------------------------------------------------------------------------------
 
 /**
- * HF's `EncoderDecoderModel` over a `Backend`.
+ * HF's `EncoderDecoderModel`, one class on every device: on a backend device (`cpu`, `webgpu`,
+ * `autograd`, `autograd-ort`) this file's model code runs over the `Backend`; on an onnx device
+ * (`onnx`, `onnx-node`, `onnx-web`) the onnxruntime engine runs the whole model and every method
+ * delegates to it. `fromPretrained(dir, { device })` picks (see `device.ts`, `auto` included).
  *
  * @example
  * ```ts
@@ -80,12 +110,10 @@ export class EncoderDecoderModel {
   readonly config: EncoderDecoderConfig;
   /** Generation defaults (`generation_config.json`, else derived from the config). */
   generationConfig: GenerationConfig;
-  /** The device. */
-  readonly backend: Backend<unknown>;
-  /** The encoder stack. */
-  readonly encoder: EncoderStack<unknown>;
-  /** The decoder stack with LM head. */
-  readonly decoder: DecoderStack<unknown>;
+  /** Where the model runs: the registered device, its backend or onnxruntime, and why. */
+  readonly device: DeviceChoice;
+  /** The weights' dtype on the device (`int8`: onnxruntime's per-channel int8 linear layers). */
+  readonly dtype: Dtype;
   /** Missing (initialised) and unexpected checkpoint keys. */
   readonly loadingInfo: LoadingInfo;
   /** Per-part report, set by `fromEncoderDecoderPretrained`. */
@@ -98,8 +126,15 @@ export class EncoderDecoderModel {
   training = false;
   /** The seeded generator dropout draws from in training mode. */
   dropoutRng: RandomSource;
-  private readonly handles: Map<string, unknown>;
-  private readonly proj: { weight: unknown; bias: unknown } | null;
+  private handles = new Map<string, unknown>();
+  private proj: { weight: unknown; bias: unknown } | null = null;
+  #backend: Backend<unknown> | null = null;
+  #encoder: EncoderStack<unknown> | null = null;
+  #decoder: DecoderStack<unknown> | null = null;
+  /** The onnxruntime engine of an onnx device (it runs the whole model), else null. */
+  #onnx: OnnxEncoderDecoder | null = null;
+  #reloadWeights: (() => Promise<ReadonlyMap<string, Tensor>>) | null = null;
+  #disposed = false;
 
   /**
    * Builds the model from `config`: weights from `options.stateDict` where present, the rest
@@ -111,11 +146,33 @@ export class EncoderDecoderModel {
     // The models read HF's snake_case fields (defaults filled by the config classes).
     const enc = checkSupported(this.config.encoder.toDict(), "encoder");
     const dec = checkSupported(this.config.decoder.toDict(), "decoder");
-    this.backend = deviceSync(options.device);
-
     // One key table for the whole model: encoder.* + decoder.* (+ enc_to_dec_proj.*).
     const { ea, da, table, needProj } = compositeTable(this.config, enc, dec);
-    const built = materialize(this.backend, table, {
+    this.keyTable = table;
+    this.dropoutRng = seededRandom((options.seed ?? 0) ^ 0x5eed);
+    this.generationConfig = options.generationConfig ??
+      GenerationConfig.fromModelConfig(this.config as PretrainedConfig);
+    if (options.engine) {
+      // onnxruntime runs the whole model: no weights on a backend.
+      const engine = this.#onnx = options.engine;
+      this.#reloadWeights = options.reloadWeights ?? null;
+      const dev = `onnx-${engine.runtime}`;
+      const precisions = { fp32: "float32", fp16: "float16", int8: "int8" } as const;
+      this.dtype = precisions[engine.precision];
+      this.device = options.deviceChoice ??
+        { device: dev, name: "onnx", runtime: engine.runtime, reason: dev, requested: dev };
+      this.vocabSize = engine.vocabSize;
+      this.loadingInfo = { missingKeys: [], unexpectedKeys: [], newlyInitialized: [] };
+      // Generation's top-k fast path only where the engine computes it.
+      if (!("decodeStepTopK" in engine)) {
+        Object.defineProperty(this, "decodeStepTopK", { value: undefined });
+      }
+      return;
+    }
+    const backend = this.#backend = deviceSync(options.device);
+    this.dtype = options.dtype ?? "float32";
+    this.device = options.deviceChoice ?? backendChoice(backend);
+    const built = materialize(backend, table, {
       stateDict: options.stateDict,
       seed: options.seed ?? 0,
       dtype: options.dtype,
@@ -125,20 +182,38 @@ export class EncoderDecoderModel {
     });
     this.handles = built.handles;
     this.loadingInfo = built.info;
-    this.keyTable = table;
-    if (this.backend instanceof AutogradBackend) {
+    if (backend instanceof AutogradBackend) {
       for (const s of table) if (!s.tiedTo) (this.handles.get(s.key) as Var).requiresGrad = true;
     }
-    this.dropoutRng = seededRandom((options.seed ?? 0) ^ 0x5eed);
     const w = new ParamView(this.handles);
-    this.encoder = ea.build(this.backend, w.pp("encoder"));
-    this.decoder = da.build(this.backend, w.pp("decoder"));
+    this.#encoder = ea.build(backend, w.pp("encoder"));
+    const decoder = this.#decoder = da.build(backend, w.pp("decoder"));
     this.proj = needProj
       ? { weight: w.get("enc_to_dec_proj.weight"), bias: w.get("enc_to_dec_proj.bias") }
       : null;
-    this.vocabSize = this.decoder.vocabSize;
-    this.generationConfig = options.generationConfig ??
-      GenerationConfig.fromModelConfig(this.config as PretrainedConfig);
+    this.vocabSize = decoder.vocabSize;
+  }
+
+  /** The backend (cpu, webgpu, autograd, ...); onnx devices have none (`DeviceError`). */
+  get backend(): Backend<unknown> {
+    return this.#backend ?? this.#noBackend("backend");
+  }
+
+  /** The encoder stack (backend devices). */
+  get encoder(): EncoderStack<unknown> {
+    return this.#encoder ?? this.#noBackend("encoder");
+  }
+
+  /** The decoder stack with LM head (backend devices). */
+  get decoder(): DecoderStack<unknown> {
+    return this.#decoder ?? this.#noBackend("decoder");
+  }
+
+  #noBackend(what: string): never {
+    throw new DeviceError(
+      `model.${what}: the model runs on device ${this.device.device}, where onnxruntime runs ` +
+        `the whole graph; load it with { device: "cpu" } (or "webgpu") to reach its ${what}`,
+    );
   }
 
   /** `config.decoderStartTokenId` (or `null`), used to shift labels right. */
@@ -155,7 +230,20 @@ export class EncoderDecoderModel {
 
   /**
    * Loads `config.json`, `generation_config.json` (optional) and the weights (safetensors,
-   * `pytorch_model.bin`, sharded) of a saved `EncoderDecoderModel`.
+   * `pytorch_model.bin`, sharded) of a saved `EncoderDecoderModel` onto `options.device`
+   * (default `"cpu"`; see `FromPretrainedOptions.device`): a backend device runs this file's
+   * model code; an onnx device hands the checkpoint to the onnxruntime engine, which runs it
+   * whole. `model.device` says where it runs and why.
+   *
+   * @example
+   * ```ts
+   * import { EncoderDecoderModel } from "@encdec/modeling";
+   * const model = await EncoderDecoderModel.fromPretrained("tests/testdata/fixtures/bert2bert", {
+   *   device: "auto", // a hardware GPU > onnxruntime-node > onnxruntime-web > cpu
+   * });
+   * console.log(model.device.reason);
+   * await model.dispose();
+   * ```
    */
   static async fromPretrained<M>(
     this: EncoderDecoderModelClass<M>,
@@ -165,12 +253,28 @@ export class EncoderDecoderModel {
     const resolve = options.revision ? { revision: options.revision } : {};
     const config = toConfig(await AutoConfig.fromPretrained(dirOrHubId, resolve));
     const generationConfig = await GenerationConfig.fromPretrained(dirOrHubId, resolve);
+    const choice = await selectDevice(options.device ?? "cpu", { dtype: options.dtype });
+    if (choice.runtime) {
+      const engine = await OnnxEncoderDecoder.fromPretrained(dirOrHubId, {
+        runtime: choice.runtime,
+        precision: onnxPrecision(options.dtype),
+        numThreads: options.numThreads,
+        resolve,
+        generationConfig,
+      });
+      return new this(config, {
+        engine,
+        deviceChoice: choice,
+        generationConfig,
+        reloadWeights: async () => (await loadStateDict(dirOrHubId, resolve)).tensors,
+      });
+    }
     const sd = await loadStateDict(dirOrHubId, resolve);
-    const device = await resolveDevice(options.device);
     return new this(config, {
       stateDict: sd.tensors,
-      device,
-      dtype: options.dtype,
+      device: choice.backend,
+      deviceChoice: choice,
+      dtype: options.dtype as Exclude<Dtype, "int8"> | undefined,
       generationConfig,
       source: sd.files[0],
       strict: options.strict,
@@ -218,9 +322,22 @@ export class EncoderDecoderModel {
     return model;
   }
 
-  /** The weights in HF's checkpoint layout (tied weights once), as host float32 tensors. */
-  stateDict(): Promise<Map<string, Tensor>> {
-    return exportStateDict(this.backend, this.keyTable, this.handles);
+  /**
+   * The weights in HF's checkpoint layout (tied weights once), as host float32 tensors. On an
+   * onnx device they are read again from the checkpoint the model was loaded from.
+   */
+  async stateDict(): Promise<Map<string, Tensor>> {
+    if (this.#onnx) {
+      if (!this.#reloadWeights) {
+        throw new DeviceError(
+          `stateDict: this model runs on ${this.device.device} and was not loaded by ` +
+            `fromPretrained, so its weights cannot be read back`,
+        );
+      }
+      const host = new EncoderDecoderModel(this.config, { stateDict: await this.#reloadWeights() });
+      return await host.stateDict();
+    }
+    return await exportStateDict(this.backend, this.keyTable, this.handles);
   }
 
   /**
@@ -241,7 +358,7 @@ export class EncoderDecoderModel {
     const sd = await this.stateDict();
     const write = weightsWriter(this.keyTable, sd, options);
     // Weights, config.json and generation_config.json as ONE set: built in a staging sibling of
-    // `dir` and swapped in, so a crash leaves the old set or the new one (config/_atomic.ts).
+    // `dir` and swapped in, so a crash leaves the old set or the new one (config/atomic_write.ts).
     await this.config.savePretrained(dir, {
       generationConfig: this.generationConfig,
       alongside: {
@@ -304,151 +421,56 @@ export class EncoderDecoderModel {
    * HF's `EncoderDecoderModel.forward`. With `labels` and no decoder inputs, the decoder inputs
    * are the labels shifted right (`decoder_start_token_id` first, -100 → pad) and the decoder
    * mask is `decoder_input_ids != pad`; `loss` is the mean cross-entropy over labels != -100.
+   *
+   * Every device returns `logits`, `loss` and `encoderLastHiddenState`. Hidden states,
+   * attentions, `pastKeyValues`, `encoderOutputs` and embedding inputs need a backend device
+   * (cpu, webgpu, autograd): on an onnx device asking for them throws `ModelInputError`.
    */
   async forward(args: Seq2SeqForwardArgs): Promise<Seq2SeqLMOutput> {
-    const b = this.backend;
-    const past = args.pastKeyValues ?? null;
-    // -- encoder
-    const inputIds = args.inputIds !== undefined ? toIds(args.inputIds, "input_ids") : undefined;
-    const attentionMask = args.attentionMask !== undefined
-      ? toMask(args.attentionMask, "attention_mask")
-      : undefined;
-    if (inputIds && attentionMask) {
-      sameBatch(inputIds.dims[0], attentionMask.dims[0], "input_ids vs attention_mask");
-      if (inputIds.dims[1] !== attentionMask.dims[1]) {
-        throw new ModelInputError(
-          `attention_mask has ${attentionMask.dims[1]} columns, input_ids has ${inputIds.dims[1]}`,
-        );
-      }
-    }
-    // The device graph; intermediates are freed when the scope returns.
-    const useCache = args.useCache !== false;
-    const g = scoped(b, () => {
-      // -- encoder
-      let enc: { last: unknown; hidden?: unknown[]; attn?: unknown[] } | undefined;
-      if (args.encoderOutputs) {
-        enc = { last: b.upload(args.encoderOutputs.lastHiddenState) };
-      } else if (inputIds || args.inputsEmbeds) {
-        const o = this.encoder.forward({
-          inputIds,
-          inputsEmbeds: args.inputsEmbeds ? b.upload(args.inputsEmbeds) : undefined,
-          attentionMask,
-          dropout: this.training ? this.dropoutRng : undefined,
-          outputHiddenStates: args.outputHiddenStates,
-          outputAttentions: args.outputAttentions,
-        });
-        enc = { last: o.lastHiddenState, hidden: o.hiddenStates, attn: o.attentions };
-      } else if (!past || past.cross.length === 0) {
-        throw new ModelInputError("forward: give inputIds, inputsEmbeds or encoderOutputs");
-      }
-      const encBatch = enc ? b.dims(enc.last)[0] : past!.batchSize;
-      if (attentionMask) {
-        sameBatch(attentionMask.dims[0], encBatch, "attention_mask vs encoder output");
-      }
-      // -- decoder inputs (labels shifted right when absent)
-      const labels = args.labels !== undefined ? toLabels(args.labels, this.vocabSize) : undefined;
-      let decIds = args.decoderInputIds !== undefined
-        ? toIds(args.decoderInputIds, "decoder_input_ids")
-        : undefined;
-      let decMask = args.decoderAttentionMask !== undefined
-        ? toMask(args.decoderAttentionMask, "decoder_attention_mask")
-        : undefined;
-      if (labels && !decIds && !args.decoderInputsEmbeds) {
-        decIds = shiftTokensRight(labels, this.padTokenId, this.decoderStartTokenId);
-        if (!decMask) {
-          const pad = this.padTokenId!;
-          decMask = new Tensor(
-            "float32",
-            Float32Array.from(decIds.data, (v) => v === pad ? 0 : 1),
-            decIds.dims,
-          );
-        }
-      }
-      if (!decIds && !args.decoderInputsEmbeds) {
-        throw new ModelInputError("forward: give decoderInputIds, decoderInputsEmbeds or labels");
-      }
-      const decBatch = decIds ? decIds.dims[0] : args.decoderInputsEmbeds!.dims[0];
-      sameBatch(decBatch, encBatch, "decoder inputs vs encoder inputs");
-      if (decMask) sameBatch(decMask.dims[0], decBatch, "decoder_attention_mask vs decoder inputs");
-      if (labels) {
-        sameBatch(labels.dims[0], decBatch, "labels vs decoder inputs");
-        const t = decIds ? decIds.dims[1] : args.decoderInputsEmbeds!.dims[1];
-        if (labels.dims[1] !== t) {
-          throw new ModelInputError(
-            `labels have ${labels.dims[1]} columns, decoder inputs have ${t}`,
-          );
-        }
-      }
-      // -- decoder
-      const d = this.decoder.forward({
-        inputIds: decIds,
-        inputsEmbeds: args.decoderInputsEmbeds ? b.upload(args.decoderInputsEmbeds) : undefined,
-        attentionMask: decMask,
-        encoderHiddenStates: enc ? this.project(enc.last) : undefined,
-        encoderAttentionMask: attentionMask,
-        past,
-        useCache,
-        dropout: this.training ? this.dropoutRng : undefined,
-        outputHiddenStates: args.outputHiddenStates,
-        outputAttentions: args.outputAttentions,
-      });
-      const loss = labels
-        ? b.crossEntropy(
-          b.reshape(d.logits, [-1, this.vocabSize]), // [b * t, V]
-          b.upload(labels.reshape([-1])),
-          { ignoreIndex: -100 },
-        )
-        : undefined;
-      // Only what is read back or cached leaves the scope (without `useCache`, no K/V).
-      return {
-        loss,
-        enc,
-        d: {
-          logits: d.logits,
-          hiddenStates: d.hiddenStates,
-          attentions: d.attentions,
-          crossAttentions: d.crossAttentions,
-          self: useCache ? d.self : undefined,
-          cross: useCache ? d.cross : undefined,
-        },
-      };
-    });
-    const { enc, d } = g;
-
-    const readAll = (xs?: unknown[]) => xs ? Promise.all(xs.map((x) => b.read(x))) : undefined;
-    const l = g.loss === undefined ? undefined : await b.read(g.loss);
-    const out: Seq2SeqLMOutput = {
-      loss: l === undefined || l instanceof GradTensor ? l : new GradTensor(l, null),
-      logits: await b.read(d.logits),
-      decoderHiddenStates: await readAll(d.hiddenStates),
-      decoderAttentions: await readAll(d.attentions),
-      crossAttentions: await readAll(d.crossAttentions),
-      encoderLastHiddenState: args.encoderOutputs?.lastHiddenState ??
-        (enc ? await b.read(enc.last) : undefined),
-      encoderHiddenStates: args.encoderOutputs?.hiddenStates ?? await readAll(enc?.hidden),
-      encoderAttentions: args.encoderOutputs?.attentions ?? await readAll(enc?.attn),
+    const shift: ShiftConfig = {
+      vocabSize: this.vocabSize,
+      padTokenId: this.padTokenId,
+      decoderStartTokenId: this.decoderStartTokenId,
     };
-    // Everything read back is freed; only the cache stays on the device.
-    for (
-      const x of [
-        g.loss,
-        d.logits,
-        ...d.hiddenStates ?? [],
-        ...d.attentions ?? [],
-        ...d.crossAttentions ?? [],
-        enc?.last,
-        ...enc?.hidden ?? [],
-        ...enc?.attn ?? [],
-      ]
-    ) if (x !== undefined) b.dispose(x);
-    if (useCache && d.self) out.pastKeyValues = new EncoderDecoderCache(b, d.self, d.cross ?? []);
-    return out;
+    if (this.#onnx) return await forwardOnOnnx(this.#onnx, this.device.device, args, shift);
+    const parts = {
+      backend: this.backend,
+      encoder: this.encoder,
+      decoder: this.decoder,
+      project: (h: unknown) => this.project(h),
+      dropout: this.training ? this.dropoutRng : undefined,
+      vocabSize: this.vocabSize,
+    };
+    return await forwardOnBackend(parts, args, shift);
   }
 
   // ---- the Seq2SeqModel interface generation drives ------------------------------------------------
+  // On an onnx device each method hands its arguments to the onnxruntime engine; its encoder
+  // states and caches are the engine's own values, typed here as the backend's (opaque handles).
 
-  /** Runs the encoder once; `inputIds` / `attentionMask` `[batch, srcLen]`. */
-  encode(inputIds: number[][], attentionMask: number[][]): Promise<EncoderState> {
+  /**
+   * Runs the encoder once; `inputIds` / `attentionMask` `[batch, srcLen]`; `encoderKwargs`:
+   * what the encoder takes besides them (a Longformer's `globalAttentionMask`).
+   */
+  encode(
+    inputIds: number[][],
+    attentionMask: number[][],
+    encoderKwargs: { globalAttentionMask?: number[][] } = {},
+  ): Promise<EncoderState> {
+    if (this.#onnx && encoderKwargs.globalAttentionMask === undefined) {
+      return this.#onnx.encode(inputIds, attentionMask) as Promise<never>;
+    }
+    const global = encoderKwargs.globalAttentionMask === undefined
+      ? undefined
+      : toGlobalAttentionMask(encoderKwargs.globalAttentionMask, this.encoder, [
+        inputIds.length,
+        inputIds[0]?.length ?? 0,
+      ]);
+    if (this.#onnx) {
+      throw new ModelInputError(
+        "encode: globalAttentionMask is not supported on an onnx device yet",
+      );
+    }
     const ids = toIds(inputIds, "input_ids");
     const mask = toMask(attentionMask, "attention_mask");
     sameBatch(ids.dims[0], mask.dims[0], "input_ids vs attention_mask");
@@ -460,13 +482,17 @@ export class EncoderDecoderModel {
     const hidden = scoped(
       this.backend,
       () =>
-        this.project(this.encoder.forward({ inputIds: ids, attentionMask: mask }).lastHiddenState),
+        this.project(
+          this.encoder.forward({ inputIds: ids, attentionMask: mask, globalAttentionMask: global })
+            .lastHiddenState,
+        ),
     );
     return Promise.resolve({ hidden, mask });
   }
 
   /** Repeats each row `n` times (`repeat_interleave`), for beams / samples. */
   expandEncoderState(state: EncoderState, n: number): EncoderState {
+    if (this.#onnx) return this.#onnx.expandEncoderState(state as never, n) as never;
     if (!Number.isInteger(n) || n < 1) {
       throw new ModelInputError(`expandEncoderState: n = ${n}, expected an integer >= 1`);
     }
@@ -490,12 +516,10 @@ export class EncoderDecoderModel {
     newTokens: number[][],
     cache: EncoderDecoderCache | null,
   ): Promise<{ logits: Float32Array; cache: EncoderDecoderCache }> {
-    const b = this.backend;
-    const step = this.decodeOnDevice(state, newTokens, cache, (last) => last);
-    const last = await b.read(step.out); // [b, 1, V]
-    b.dispose(step.out);
-    const logits = (last.dtype === "float32" ? last : last.toFloat32()).data as Float32Array;
-    return { logits, cache: step.cache };
+    if (this.#onnx) {
+      return await this.#onnx.decodeStep(state as never, newTokens, cache as never) as never;
+    }
+    return await decodeStepOnBackend(this.#decodeParts(), state, newTokens, cache);
   }
 
   /**
@@ -509,73 +533,47 @@ export class EncoderDecoderModel {
     cache: EncoderDecoderCache | null,
     k: number,
   ): Promise<{ values: Float32Array; indices: Int32Array; cache: EncoderDecoderCache }> {
-    const b = this.backend;
-    const step = this.decodeOnDevice(state, newTokens, cache, (last) => {
-      const [n, , v] = b.dims(last);
-      return b.topk(b.logSoftmax(b.reshape(last, [n, v])), k); // [b, k] each
-    });
-    const [values, indices] = await Promise.all([
-      b.read(step.out.values),
-      b.read(step.out.indices),
-    ]);
-    b.dispose(step.out.values);
-    b.dispose(step.out.indices);
-    return {
-      values: (values.dtype === "float32" ? values : values.toFloat32()).data as Float32Array,
-      indices: Int32Array.from(indices.data as ArrayLike<number>),
-      cache: step.cache,
-    };
+    const engine = this.#onnx as unknown as Pick<this, "decodeStepTopK"> | null;
+    if (engine) return await engine.decodeStepTopK(state, newTokens, cache, k);
+    return await decodeStepTopKOnBackend(this.#decodeParts(), state, newTokens, cache, k);
   }
 
-  /**
-   * Runs the decoder on `newTokens` and `head` on the last position's logits `[b, 1, V]` in a
-   * backend scope: only `head`'s result and the new cache stay on the device; the self K/V of
-   * `cache` are released (its cross K/V move to the new cache).
-   */
-  private decodeOnDevice<R>(
-    state: EncoderState,
-    newTokens: number[][],
-    cache: EncoderDecoderCache | null,
-    head: (last: unknown) => R,
-  ): { out: R; cache: EncoderDecoderCache } {
-    const b = this.backend;
-    const ids = toIds(newTokens, "decoder_input_ids");
-    sameBatch(ids.dims[0], state.mask.dims[0], "decoder tokens vs encoder state");
-    if (cache && cache.self.length > 0) {
-      sameBatch(ids.dims[0], cache.batchSize, "decoder tokens vs cache");
-    }
-    const r = scoped(b, () => {
-      const d = this.decoder.forward({
-        inputIds: ids,
-        encoderHiddenStates: cache && cache.cross.length > 0 ? undefined : state.hidden,
-        encoderAttentionMask: state.mask,
-        past: cache,
-        useCache: true,
-      });
-      const t = ids.dims[1];
-      return {
-        out: head(b.slice(d.logits, 1, t - 1, t)),
-        self: d.self ?? [],
-        cross: d.cross ?? [],
-      };
-    });
-    if (cache) {
-      for (const kv of cache.self) {
-        b.dispose(kv.key);
-        b.dispose(kv.value);
-      }
-    }
-    return { out: r.out, cache: new EncoderDecoderCache(b, r.self, r.cross) };
+  #decodeParts(): DecodeParts<unknown> {
+    return { backend: this.backend, decoder: this.decoder };
   }
 
   /** Keeps cache rows `rows` (beam reordering). */
   reorderCache(cache: EncoderDecoderCache, rows: readonly number[]): EncoderDecoderCache {
+    if (this.#onnx) return this.#onnx.reorderCache(cache as never, rows) as never;
     return cache.reorder(rows);
   }
 
+  /**
+   * Frees memory. With a cache or encoder state: its device buffers (generation calls this).
+   * Without an argument: the model itself (its weights on the device; on an onnx device the
+   * onnxruntime sessions); the model cannot run afterwards. Disposing twice is a no-op.
+   */
+  dispose(): Promise<void>;
   /** Frees the device memory of a cache or encoder state. */
-  dispose(value: EncoderDecoderCache | EncoderState): void {
+  dispose(value: EncoderDecoderCache | EncoderState): void;
+  dispose(value?: EncoderDecoderCache | EncoderState): Promise<void> | void {
+    if (value === undefined) return this.#disposeModel();
+    if (this.#onnx) return this.#onnx.dispose(value as never);
     if (value instanceof EncoderDecoderCache) value.dispose();
     else this.backend.dispose(value.hidden);
+  }
+
+  /** @deprecated Use `dispose()` (the one release method of every model). */
+  release(): Promise<void> {
+    return this.dispose();
+  }
+
+  async #disposeModel(): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    if (this.#onnx) return await this.#onnx.release();
+    const b = this.backend;
+    for (const h of new Set(this.handles.values())) b.dispose(h);
+    this.handles.clear();
   }
 }

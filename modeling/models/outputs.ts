@@ -7,7 +7,8 @@ import type { EncoderDecoderConfig, GenerationConfig } from "@encdec/config";
 import type { GradTensor } from "../autograd/backend.ts";
 import type { Tensor } from "../tensor.ts";
 import type { EncoderDecoderCache } from "./cache.ts";
-import type { DeviceSpec } from "./device.ts";
+import type { DeviceChoice, DeviceSpec, Dtype } from "./device.ts";
+import type { OnnxEncoderDecoder } from "../backends/onnx/mod.ts";
 import type { Mask } from "./stacks.ts";
 import type { LoadingInfo } from "./key_table.ts";
 
@@ -33,6 +34,11 @@ export interface Seq2SeqForwardArgs {
   inputIds?: IdsInput;
   /** Encoder 0/1 mask `[batch, srcLen]`. */
   attentionMask?: IdsInput;
+  /**
+   * Encoder 0/1 `[batch, srcLen]`: tokens with global attention (HF's `global_attention_mask`,
+   * handed to a Longformer encoder as Python's `EncoderDecoderModel` hands encoder kwargs).
+   */
+  globalAttentionMask?: IdsInput;
   /** Decoder ids `[batch, tgtLen]` (made from `labels` when absent). */
   decoderInputIds?: IdsInput;
   /** Decoder 0/1 mask `[batch, past + tgtLen]`. */
@@ -92,8 +98,23 @@ export interface EncoderState {
 export interface EncoderDecoderModelOptions {
   /** Seed of HF-style initialisation of every weight not in `stateDict`. */
   seed?: number;
-  /** Where to compute (default `"cpu"`; async devices: pass an instance). */
+  /**
+   * Where to compute (default `"cpu"`): a device that starts synchronously (`"cpu"`, `-1`,
+   * `"autograd"`) or a `Backend` instance; other devices go through `fromPretrained`.
+   */
   device?: DeviceSpec;
+  /**
+   * The onnxruntime engine that runs the whole model (set by `fromPretrained` on an onnx
+   * device): no weights are put on a backend, and every method delegates to it.
+   */
+  engine?: OnnxEncoderDecoder;
+  /** What `selectDevice` decided (`model.device`); derived from the device when absent. */
+  deviceChoice?: DeviceChoice;
+  /**
+   * Reads the checkpoint's tensors again (onnx engine only: what `stateDict()` and
+   * `savePretrained` write, since the weights live in onnxruntime).
+   */
+  reloadWeights?: () => Promise<ReadonlyMap<string, Tensor>>;
   /** Weight dtype on the device (default float32: half checkpoints are upcast). */
   dtype?: "float32" | "float16" | "bfloat16";
   /** Checkpoint tensors by key (HF's layout); absent keys are initialised. */
@@ -111,10 +132,21 @@ export interface EncoderDecoderModelOptions {
 
 /** Options of `fromPretrained`. */
 export interface FromPretrainedOptions {
-  /** Weight dtype on the device (default float32). */
-  dtype?: "float32" | "float16" | "bfloat16";
-  /** Device name or backend (default `"cpu"`). */
+  /**
+   * Weight dtype on the device (default float32): `float16` / `bfloat16` on cpu and webgpu;
+   * `float16` (half storage) and `int8` (per-channel int8 linear layers) on onnx devices.
+   */
+  dtype?: Dtype;
+  /**
+   * Where the model runs (default `"cpu"`): `"cpu"`, `"webgpu"`, `"onnx"` (onnxruntime-node
+   * when `--allow-ffi` is granted, else onnxruntime-web), `"onnx-node"`, `"onnx-web"`,
+   * `"autograd"`, `"autograd-ort"`, `"auto"` (a hardware WebGPU adapter > onnxruntime-node >
+   * onnxruntime-web > cpu), a GPU as Python writes it (`0`, `"cuda:1"`, `"gpu"`; `-1` = cpu),
+   * or a `Backend` instance.
+   */
   device?: DeviceSpec;
+  /** onnx devices: intra-op threads (default: the logical cores). */
+  numThreads?: number;
   /** Hub revision. */
   revision?: string;
   /**
