@@ -34,14 +34,30 @@ export interface DecodeStepTopKOutput<Cache> {
 }
 
 /**
+ * Encoder keyword arguments `generate` hands through to the encoder, as HF's `model_kwargs`
+ * (e.g. Longformer's `global_attention_mask`).
+ */
+export interface EncoderKwargs {
+  /** `[batch, srcLen]` 0/1: tokens with global attention (Longformer encoders). */
+  globalAttentionMask?: number[][];
+}
+
+/**
  * An encoder-decoder model as generation sees it.
  *
  * `EncState` holds the encoder output (and its attention mask); `Cache` is the
  * `EncoderDecoderCache` (self-attention K/V growing per step, cross-attention K/V computed once).
  */
 export interface Seq2SeqModel<EncState = unknown, Cache = unknown> extends Seq2SeqModelInfo {
-  /** Runs the encoder once. `inputIds`/`attentionMask` are `[batch, srcLen]`. */
-  encode(inputIds: number[][], attentionMask: number[][]): Promise<EncState>;
+  /**
+   * Runs the encoder once. `inputIds`/`attentionMask` are `[batch, srcLen]`; `encoderKwargs`
+   * holds what a caller hands the encoder besides them (Longformer's `globalAttentionMask`).
+   */
+  encode(
+    inputIds: number[][],
+    attentionMask: number[][],
+    encoderKwargs?: EncoderKwargs,
+  ): Promise<EncState>;
   /** Repeats each batch row `n` times in place order (`repeat_interleave`), for beams/samples. */
   expandEncoderState(state: EncState, n: number): EncState;
   /**

@@ -5,7 +5,7 @@
  * @module
  */
 import { Tensor } from "../tensor.ts";
-import type { Ids, Mask } from "./stacks.ts";
+import type { EncoderStack, Ids, Mask } from "./stacks.ts";
 import { ModelInputError } from "./errors.ts";
 
 function values(
@@ -112,4 +112,30 @@ export function shiftTokensRight(labels: Ids, pad: number | null, start: number 
 /** Throws a `ModelInputError` naming `what` when two batch sizes differ. */
 export function sameBatch(a: number, b: number, what: string): void {
   if (a !== b) throw new ModelInputError(`batch size mismatch: ${what} (${a} vs ${b})`);
+}
+
+/**
+ * The `globalAttentionMask` a caller hands the encoder (HF's `global_attention_mask`), checked:
+ * 0/1 `[batch, len]` of the encoder input, for an encoder that takes it (Longformer); any other
+ * encoder rejects it, as HF's `forward` rejects an unexpected keyword argument.
+ */
+export function toGlobalAttentionMask(
+  input: number[][] | Tensor,
+  encoder: EncoderStack<unknown>,
+  inputDims: readonly number[] | undefined,
+): Mask {
+  if (!encoder.globalAttention) {
+    throw new ModelInputError(
+      `global_attention_mask: the encoder (${encoder.constructor.name}) takes no global attention (only Longformer encoders do)`,
+    );
+  }
+  const mask = toMask(input, "global_attention_mask");
+  if (inputDims && (mask.dims[0] !== inputDims[0] || mask.dims[1] !== inputDims[1])) {
+    throw new ModelInputError(
+      `global_attention_mask is [${mask.dims.join(", ")}], expected the input's [${
+        inputDims.join(", ")
+      }]`,
+    );
+  }
+  return mask;
 }

@@ -90,6 +90,8 @@ export interface DecoderOutput<T> {
 export interface EncoderStack<T> {
   /** Width of the output. */
   readonly hiddenSize: number;
+  /** Takes `globalAttentionMask` (Longformer); other encoders reject it. */
+  readonly globalAttention?: boolean;
   /** Runs the encoder. */
   forward(args: EncoderArgs<T>): EncoderOutput<T>;
 }
