@@ -1,6 +1,6 @@
 import { assertEquals } from "@std/assert";
-import { TextStreamer } from "./streamer.ts";
-import { generateStream } from "./stream.ts";
+import { TextStreamer } from "./streamers.ts";
+import { generateStream } from "./generate_stream.ts";
 import { StubModel } from "./testdata/stub_model.ts";
 
 const WORDS = ["<pad>", "<s>", "</s>", "hello", "world", "again", "\n", "你", "好"];

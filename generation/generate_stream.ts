@@ -8,7 +8,7 @@ import { generate, type GenerateOptions, type GenerateOutput } from "./generate.
 import type { InputIds } from "./logits_process.ts";
 import type { Seq2SeqModel } from "./model.ts";
 import type { StoppingCriteria } from "./stopping.ts";
-import { type DecodeFn, TextStreamer } from "./streamer.ts";
+import { type DecodeFn, TextStreamer } from "./streamers.ts";
 
 /** One streamed piece of text of batch row `row`. */
 export interface StreamedText {
