@@ -13,6 +13,8 @@
  *
  * Environment: `PORT` (default 8000; 0 = any free port), `HOSTNAME` (default 127.0.0.1),
  * `ENCDEC_MODEL` (a local model directory, default the repository's `models/default/`),
+ * `ENCDEC_DEVICE` (default `cpu`; `onnx-web`: onnxruntime's wasm build, no FFI), `ENCDEC_DTYPE`
+ * (default float32; `int8` on onnx),
  * `MAX_BODY_BYTES` (default 65536), `BODY_TIMEOUT_S` (default 10), `MAX_TIME_S` (generation time
  * limit, default 10), `MAX_CONCURRENT` (generations at once, default 1), `MAX_QUEUE` (requests
  * admitted beyond those, default 16; more → 503), `ENCDEC_STATS=1` (adds `GET /stats`).
@@ -21,7 +23,7 @@
  *
  * @module
  */
-import { defaultModelPath, pipeline } from "@encdec/cli";
+import { defaultModelPath, type Dtype, pipeline } from "@encdec/cli";
 import { createHandler, DEFAULT_LIMITS } from "./handler.ts";
 
 function env(name: string): string | undefined {
@@ -68,7 +70,12 @@ if (import.meta.main) {
   }
   let summarize;
   try {
-    summarize = await pipeline("summarization", model, { device: "cpu" });
+    // Default cpu (pure TypeScript); ENCDEC_DEVICE=onnx-web runs onnxruntime's wasm build
+    // (no --allow-ffi), with ENCDEC_DTYPE=int8 for per-channel int8 linear layers.
+    summarize = await pipeline("summarization", model, {
+      device: env("ENCDEC_DEVICE") ?? "cpu",
+      dtype: env("ENCDEC_DTYPE") as Dtype | undefined,
+    });
   } catch (e) {
     console.error(`edge: cannot load the model "${model}": ${(e as Error).message}`);
     Deno.exit(1);

@@ -1,21 +1,21 @@
 /**
  * The edge example's soak run (`deno task soak`): starts `main.ts` on 127.0.0.1 with its
- * documented flags, then 16 concurrent clients send 20 warm-up and 2 × 200 valid requests. It
- * prints p50/p99 latency per round and the server's RSS before and after each round, and exits 1
- * on any error or on RSS growth over 32 MiB from the first round to the second. Latencies are
- * reported, never asserted: this is a measurement, not a test (`tests/load_test.ts` is the test).
+ * documented least-privilege flags, then `--concurrency` clients send `--warmup` requests and two
+ * rounds of `--requests` valid requests each. It prints p50/p99 latency per round, the server's
+ * RSS after start-up and after each round, and its peak RSS (`VmHWM`), and exits 1 on any error
+ * or on RSS growth over 32 MiB from the first round to the second. Latencies are reported, never
+ * asserted: this is a measurement, not a test (`tests/load_test.ts` is the test).
  *
  * ```sh
- * deno task soak
+ * deno task soak                                   # models/default on cpu: 20 + 2 × 200 requests, 16 clients
+ * deno task soak --model bench/.cache/bert2bert-base --device onnx-web --dtype int8 \
+ *   --warmup 0 --requests 50 --concurrency 1        # issue 18 goal 4: bert-base int8 on wasm
  * ```
  *
  * @module
  */
-import { startEdge } from "../../tests/cli_util.ts";
 
-const CONCURRENCY = 16;
-const ROUND = 200;
-const WARMUP = 20;
+const ROOT = decodeURIComponent(new URL("../..", import.meta.url).pathname).replace(/\/$/, "");
 
 const WORDS = "the quick brown fox sat on the old mat hello world big storm people paper".split(
   " ",
@@ -31,7 +31,7 @@ export function soakBody(i: number): string {
   return JSON.stringify({ text, options });
 }
 
-/** Latencies and errors of `count` requests from `concurrency` clients. */
+/** Latencies and errors of one round of requests. */
 export interface RoundResult {
   /** Requests that did not answer 200 with a summary. */
   errors: number;
@@ -43,12 +43,12 @@ export interface RoundResult {
   n: number;
 }
 
-/** Sends requests `start … start + count - 1` to `url` from `concurrency` clients. */
+/** Sends requests `start … start + count - 1` ({@linkcode soakBody}) to `url` from `concurrency` clients. */
 export async function soakRound(
   url: string,
   start: number,
   count: number,
-  concurrency: number = CONCURRENCY,
+  concurrency: number,
 ): Promise<RoundResult> {
   const latencies: number[] = [];
   let errors = 0;
@@ -70,28 +70,118 @@ export async function soakRound(
   return { errors, p50: q(0.5), p99: q(0.99), n: latencies.length };
 }
 
-async function rss(base: string): Promise<number> {
-  return (await (await fetch(`${base}/stats`)).json()).rss;
+/** Parsed command line of the soak run. */
+interface SoakArgs {
+  model: string;
+  device: string;
+  dtype?: string;
+  warmup: number;
+  requests: number;
+  concurrency: number;
+}
+
+function parseArgs(args: string[]): SoakArgs {
+  const out: SoakArgs = {
+    model: `${ROOT}/models/default`,
+    device: "cpu",
+    warmup: 20,
+    requests: 200,
+    concurrency: 16,
+  };
+  for (let i = 0; i < args.length; i += 2) {
+    const [flag, value] = [args[i], args[i + 1]];
+    if (value === undefined) throw new Error(`soak: ${flag} needs a value`);
+    if (flag === "--model") out.model = value;
+    else if (flag === "--device") out.device = value;
+    else if (flag === "--dtype") out.dtype = value;
+    else if (["--warmup", "--requests", "--concurrency"].includes(flag)) {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 0) throw new Error(`soak: ${flag} ${value}: not a count`);
+      out[flag.slice(2) as "warmup" | "requests" | "concurrency"] = n;
+    } else {
+      throw new Error(
+        `soak: unknown flag ${flag}; flags: --model --device --dtype --warmup ` +
+          `--requests --concurrency`,
+      );
+    }
+  }
+  return out;
+}
+
+/** Peak resident set size of `pid` in bytes (Linux `VmHWM`), or `null` where unreadable. */
+function peakRss(pid: number): number | null {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
 }
 
 if (import.meta.main) {
-  // MAX_QUEUE above the client count: the soak measures service, not refusals.
-  const edge = await startEdge({ ENCDEC_STATS: "1", MAX_QUEUE: String(2 * CONCURRENCY) });
+  const a = parseArgs(Deno.args);
+  // The documented flags; onnx-web also reads onnxruntime-web's wasm file from node_modules.
+  const read = [a.model, ...(a.device.startsWith("onnx") ? [`${ROOT}/node_modules`] : [])];
+  const t0 = performance.now();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--no-prompt",
+      "--unstable-no-legacy-abort",
+      `--allow-read=${read.join(",")}`,
+      "--allow-net=127.0.0.1",
+      "--allow-env=PORT,HOSTNAME,ENCDEC_MODEL,ENCDEC_DEVICE,ENCDEC_DTYPE,MAX_QUEUE,MAX_TIME_S,ENCDEC_STATS",
+      `${ROOT}/examples/edge/main.ts`,
+    ],
+    env: {
+      PORT: "0",
+      HOSTNAME: "127.0.0.1",
+      ENCDEC_MODEL: a.model,
+      ENCDEC_DEVICE: a.device,
+      ...(a.dtype ? { ENCDEC_DTYPE: a.dtype } : {}),
+      ENCDEC_STATS: "1",
+      // The soak measures service, not refusals or time-outs.
+      MAX_QUEUE: String(2 * a.concurrency),
+      MAX_TIME_S: "60",
+    },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  let base: string | null = null;
+  while (base === null) {
+    const { done, value } = await reader.read();
+    if (done) {
+      console.error(`soak: the edge example exited before listening: ${seen}`);
+      Deno.exit(1);
+    }
+    seen += value;
+    base = /listening on (http:\/\/127\.0\.0\.1:\d+)\//.exec(seen)?.[1] ?? null;
+  }
+  const startSeconds = (performance.now() - t0) / 1000;
+  const rss = async () => (await (await fetch(`${base}/stats`)).json()).rss as number;
+  const mib = (b: number | null) => b === null ? "?" : `${(b / 2 ** 20).toFixed(1)} MiB`;
   let failed = false;
   try {
-    const url = `${edge.url}/summarize`;
-    await soakRound(url, 0, WARMUP); // JIT, allocator pools
-    const rss0 = await rss(edge.url);
-    const first = await soakRound(url, 1000, ROUND);
-    const rss1 = await rss(edge.url);
-    const second = await soakRound(url, 2000, ROUND);
-    const rss2 = await rss(edge.url);
-    const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+    const url = `${base}/summarize`;
+    const rssStart = await rss();
+    const peakStart = peakRss(child.pid);
+    if (a.warmup > 0) await soakRound(url, 0, a.warmup, a.concurrency); // JIT, allocator pools
+    const rss0 = await rss();
+    const first = await soakRound(url, 1000, a.requests, a.concurrency);
+    const rss1 = await rss();
+    const second = await soakRound(url, 2000, a.requests, a.concurrency);
+    const rss2 = await rss();
+    const ms = (x: number) => `${x.toFixed(1)} ms`;
     console.log(
-      `soak: ${CONCURRENCY} clients; round 1 p50 ${first.p50.toFixed(1)} ms p99 ${
-        first.p99.toFixed(1)
-      } ms; round 2 p50 ${second.p50.toFixed(1)} ms p99 ${second.p99.toFixed(1)} ms; ` +
-        `RSS ${mib(rss0)} → ${mib(rss1)} → ${mib(rss2)}`,
+      `soak: ${a.model} on ${a.device}${a.dtype ? ` ${a.dtype}` : ""}, ${a.concurrency} clients, ` +
+        `${a.warmup} + 2 × ${a.requests} requests; start-up ${startSeconds.toFixed(1)} s\n` +
+        `  round 1 p50 ${ms(first.p50)} p99 ${ms(first.p99)}; round 2 p50 ${ms(second.p50)} ` +
+        `p99 ${ms(second.p99)}\n` +
+        `  RSS after start ${mib(rssStart)} (peak so far ${mib(peakStart)}), after warm-up ` +
+        `${mib(rss0)}, round 1 ${mib(rss1)}, round 2 ${mib(rss2)}; peak ${mib(peakRss(child.pid))}`,
     );
     if (first.errors + second.errors > 0) {
       console.error(`soak: ${first.errors + second.errors} errors for valid requests`);
@@ -102,7 +192,9 @@ if (import.meta.main) {
       failed = true;
     }
   } finally {
-    await edge.stop();
+    child.kill("SIGTERM");
+    await child.status;
+    await reader.cancel().catch(() => {});
   }
   if (failed) Deno.exit(1);
 }
