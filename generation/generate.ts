@@ -34,6 +34,11 @@ export interface GenerateOptions extends Partial<GenerationParams> {
   /** `[batch, srcLen]` 1/0 mask; defaults to `inputIds != padTokenId` (HF rule). */
   attentionMask?: number[][];
   /**
+   * `[batch, srcLen]` 1/0: tokens with global attention, handed to the encoder (HF's
+   * `global_attention_mask` of a Longformer encoder; other encoders reject it).
+   */
+  globalAttentionMask?: number[][];
+  /**
    * The model's generation config: a `GenerationConfig`, or a plain object with its fields
    * (camelCase or `generation_config.json` snake_case). Call options are merged over it.
    */
@@ -130,6 +135,7 @@ export async function generate<S, C>(
   const {
     generationConfig,
     attentionMask,
+    globalAttentionMask,
     rng,
     seed,
     streamer,
@@ -206,7 +212,9 @@ export async function generate<S, C>(
   let dec: Decoder<S, C> | null = null;
   try {
     guard.check();
-    const state = await model.encode(inputIds, mask);
+    const state = globalAttentionMask
+      ? await model.encode(inputIds, mask, { globalAttentionMask })
+      : await model.encode(inputIds, mask);
     const expanded = expand > 1 ? model.expandEncoderState(state, expand) : state;
     if (expanded !== state) model.dispose?.(state);
     dec = new Decoder(model, expanded, guard);

@@ -9,7 +9,7 @@ import { camelToSnake, EncdecError, GenerationConfigError } from "@encdec/config
 import { generate } from "./generate.ts";
 import { GenerationError } from "./errors.ts";
 import { createRng } from "./rng.ts";
-import type { Streamer } from "./streamer.ts";
+import type { Streamer } from "./streamers.ts";
 import { StubModel, tableModel } from "./testdata/stub_model.ts";
 
 // Vocabulary of the hand-checked tables: 0 pad, 1 start, 2 eos, 3 "A", 4 "B".
