@@ -61,3 +61,24 @@ Deno.test("the seed's line as written: echo text | deno task encdec run --task s
   assertEquals(lines.length, 1, r.stderr);
   if (!lines[0].includes("→ webgpu")) assertMatch(lines[0], FALLBACK);
 });
+
+/** onnxruntime-node's add-on file, as `deno task encdec` grants it (`--allow-ffi=<file>`). */
+function nodeAddon(): string {
+  const entry = decodeURIComponent(new URL(import.meta.resolve("onnxruntime-node")).pathname);
+  const pkg = entry.slice(0, entry.lastIndexOf("/onnxruntime-node/") + "/onnxruntime-node".length);
+  const arch = Deno.build.arch === "x86_64" ? "x64" : "arm64";
+  return `${pkg}/bin/napi-v6/${Deno.build.os}/${arch}/onnxruntime_binding.node`;
+}
+
+Deno.test("cli run --device auto with FFI scoped to onnxruntime-node's add-on (the launcher's grant) picks onnxruntime-node", async () => {
+  const r = await runCli([...ARGS, "--device", "auto"], {
+    stdin: golden.inputs.texts[1],
+    scope: SCOPE,
+    extraFlags: [`--allow-ffi=${nodeAddon()}`],
+  });
+  assertEquals(r.code, 0, r.stderr);
+  assertEquals(r.stdout, golden.decoded.greedy[1] + "\n");
+  const lines = encdecLines(r.stderr).filter((l) => l.startsWith("encdec: --device"));
+  assertEquals(lines.length, 1, r.stderr);
+  assertMatch(lines[0], /^encdec: --device auto → onnx-node \(onnxruntime-node, native(; .+)?\)$/);
+});

@@ -92,6 +92,27 @@ export async function loadRuntime(
   }
 }
 
+/**
+ * onnxruntime-node's native add-on for this platform (`bin/napi-v6/<os>/<arch>/`), the one file
+ * a scoped `--allow-ffi=<file>` grants (the path as resolved, without reading it: a scoped grant
+ * need not include read access); `null` when the package is not a local file.
+ */
+function nodeAddonPath(): string | null {
+  try {
+    const entry = new URL(import.meta.resolve("onnxruntime-node"));
+    if (entry.protocol !== "file:") return null;
+    const path = decodeURIComponent(entry.pathname);
+    const i = path.lastIndexOf("/onnxruntime-node/");
+    if (i < 0) return null;
+    const os = Deno.build.os === "windows" ? "win32" : Deno.build.os;
+    const arch = Deno.build.arch === "x86_64" ? "x64" : "arm64";
+    return `${path.slice(0, i)}/onnxruntime-node/bin/napi-v6/${os}/${arch}/` +
+      "onnxruntime_binding.node";
+  } catch {
+    return null;
+  }
+}
+
 /** Whether each onnxruntime package can be used here, and why not. */
 export interface OnnxRuntimeStatus {
   /** onnxruntime-node: the native add-on loads (needs `--allow-ffi`). */
@@ -113,7 +134,10 @@ export interface OnnxRuntimeStatus {
  */
 export async function onnxRuntimeStatus(): Promise<OnnxRuntimeStatus> {
   let node: OnnxRuntimeStatus["node"];
-  if ((await Deno.permissions.query({ name: "ffi" })).state !== "granted") {
+  // `--allow-ffi` or `--allow-ffi=<the add-on file>` (what `deno task encdec` grants).
+  const addon = nodeAddonPath();
+  const ffi = await Deno.permissions.query(addon ? { name: "ffi", path: addon } : { name: "ffi" });
+  if (ffi.state !== "granted") {
     node = { available: false, detail: "needs --allow-ffi (native add-on)" };
   } else {
     try {
