@@ -1,7 +1,8 @@
 /**
  * `@encdec/modeling`: the one `Tensor` type, the `Backend` op interface and the CPU backend,
  * weight files (safetensors, torch `.bin`, sharded indexes) and the models: BERT, RoBERTa,
- * BertGeneration, GPT-2 and `EncoderDecoderModel` with its `EncoderDecoderCache`.
+ * XLM-RoBERTa, CamemBERT, ELECTRA, DistilBERT, Longformer, BertGeneration, GPT-2 and
+ * `EncoderDecoderModel` with its `EncoderDecoderCache`.
  *
  * @example
  * ```ts
@@ -25,6 +26,11 @@ export * from "./models/bert.ts";
 export * from "./models/roberta.ts";
 export * from "./models/bert_generation.ts";
 export * from "./models/gpt2.ts";
+export * from "./models/xlm_roberta.ts";
+export * from "./models/camembert.ts";
+export * from "./models/electra.ts";
+export * from "./models/distilbert.ts";
+export * from "./models/longformer.ts";
 export * from "./autograd/mod.ts";
 export * from "./training/mod.ts";
 export { ModelInputError, ModelLoadError } from "./models/errors.ts";

@@ -7,7 +7,7 @@
  * known answers, and DistilBERT's sinusoidal position table.
  */
 import { assert, assertEquals, assertNotEquals, assertRejects } from "@std/assert";
-import { AutoConfig, EncoderDecoderConfig, GPT2Config, XLMRobertaConfig } from "@encdec/config";
+import { AutoConfig, type EncoderDecoderConfig, GPT2Config, XLMRobertaConfig } from "@encdec/config";
 import { EncoderDecoderModel } from "./encoder_decoder.ts";
 import { ModelInputError } from "./errors.ts";
 import { loadStateDict, readSafetensors } from "../weights/mod.ts";

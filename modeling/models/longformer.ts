@@ -141,7 +141,10 @@ export class LongformerModel<T> extends RobertaModel<T> implements EncoderStack<
       );
     }
     const pad = cfg.pad_token_id ?? 1;
-    const window = Math.max(...this.windows);
+    // HF pads to a multiple of the largest window (its chunked kernel needs it). Over the band
+    // mask the padded keys are masked and their rows cut, so a tracing backend (symbolic length)
+    // skips the padding: the same numbers for every real row.
+    const window = b.tracing ? 1 : Math.max(...this.windows);
     const p = padToWindow(args.inputIds, args.attentionMask, global, [batch, len], window, pad);
     let embeds = args.inputsEmbeds;
     if (embeds !== undefined && p.padding > 0) {
@@ -160,7 +163,8 @@ export class LongformerModel<T> extends RobertaModel<T> implements EncoderStack<
     };
     let x = this.embed(embedArgs, 0); // [b, T, H]
 
-    const hasGlobal = p.global !== undefined && anyNonZero(p.global);
+    // A traced graph keeps the global branch (exact: rows without global tokens select 0 of it).
+    const hasGlobal = p.global !== undefined && (!!b.tracing || anyNonZero(p.global));
     const queryKeep = rowSelector(b, p.mask); // [b, 1, T, 1]: padded queries get output 0
     const globalRows = hasGlobal ? rowSelector(b, p.global!) : undefined;
     const localRows = hasGlobal ? rowSelectorInverse(b, p.global!) : undefined;
