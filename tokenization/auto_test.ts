@@ -114,3 +114,21 @@ Deno.test("applyChatTemplate renders chat_template from tokenizer_config.json wi
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("truncation: true without maxLength cuts at the tokenizer's model_max_length (HF semantics)", async () => {
+  // models/default ships model_max_length 64; here the override plays that role.
+  const tok = await AutoTokenizer.fromPretrained(dir("bert2bert"), { modelMaxLength: 8 });
+  assertEquals(tok.modelMaxLength, 8);
+  const text = "the quick brown fox sat on the old mat and the quick brown fox sat again";
+  const full = tok.call(text).inputIds;
+  const cut = tok.call(text, { truncation: true }).inputIds;
+  assertEquals(cut.length, 8);
+  // [CLS] + the first 6 word pieces + [SEP], as HF's tokenizer(text, truncation=True).
+  assertEquals(cut, [...full.slice(0, 7), full[full.length - 1]]);
+  // An explicit maxLength wins; without truncation nothing is cut.
+  assertEquals(tok.call(text, { truncation: true, maxLength: 5 }).inputIds.length, 5);
+  assertEquals(tok.call(text).inputIds.length, full.length);
+  // Batches too, and padding "max_length" pads to model_max_length.
+  const b = tok.call([text, "hi"], { truncation: true, padding: "max_length" });
+  assertEquals(b.inputIds.map((r) => r.length), [8, 8]);
+});
