@@ -9,7 +9,6 @@ import type { Tensor } from "../tensor.ts";
 import type { EncoderDecoderCache } from "./cache.ts";
 import type { DeviceChoice, DeviceSpec, Dtype } from "./device.ts";
 import type { OnnxEncoderDecoder } from "../backends/onnx/mod.ts";
-import type { Mask } from "./stacks.ts";
 import type { LoadingInfo } from "./key_table.ts";
 
 /** A composite config: an `EncoderDecoderConfig`, or HF's `config.json` dict for one. */
@@ -91,7 +90,7 @@ export interface EncoderState {
   /** Encoder output in the decoder's width `[batch, srcLen, decoderHidden]` (backend handle). */
   hidden: unknown;
   /** 0/1 `[batch, srcLen]`. */
-  mask: Mask;
+  mask: Tensor<"float32">;
 }
 
 /** Options of `new EncoderDecoderModel(config, options)`. */
