@@ -8,7 +8,7 @@
  */
 import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { EncoderDecoderModel } from "./encoder_decoder.ts";
-import { DeviceError } from "./device.ts";
+import { DeviceError, selectDevice } from "./device.ts";
 import { ModelInputError } from "./errors.ts";
 import { FIXTURES, forwardArgs, goldens, maxDiff, MODELS, type Nested } from "./_test_util.ts";
 import type { Tensor } from "../tensor.ts";
@@ -41,6 +41,7 @@ async function forwardMatches(name: string, device: string): Promise<EncoderDeco
     g.forward.encoder_last_hidden_state,
     `${device} ${name} encoder_last_hidden_state`,
   );
+  out.pastKeyValues?.dispose(); // the cache HF's use_cache returns (device K/V)
   return model;
 }
 
@@ -64,12 +65,17 @@ Deno.test("onnx-web bert2bert: the one class's forward(labels) = HF (1e-4)", asy
 });
 
 Deno.test({
-  name: "webgpu bert2bert: the one class's forward(labels) = HF (1e-4)",
+  name:
+    "webgpu bert2bert: the one class's forward(labels) = HF (1e-4); dispose() frees the weights",
   ignore: !gpu,
   async fn() {
+    const gpu = (await selectDevice("webgpu")).backend as WebGpuBackend;
+    const before = gpu.stats().pool.live;
     const model = await forwardMatches("bert2bert", "webgpu");
     assertEquals(model.backend.name, "webgpu");
-    await model.dispose();
+    assert(gpu.stats().pool.live > before, "the weights live on the GPU");
+    await model.dispose(); // frees every weight buffer: back to what was live before loading
+    assertEquals(gpu.stats().pool.live, before);
   },
 });
 
