@@ -37,6 +37,26 @@ for (const name of FAMILY_MODELS) {
   });
 }
 
+Deno.test({
+  name:
+    "webgpu bert2bert-bf16 with dtype bfloat16 (bf16 weights on the GPU): greedy and beam4 goldens",
+  ignore,
+  fn: async () => {
+    const g = await loadGoldens("bert2bert-bf16");
+    const model = await EncoderDecoderModel.fromPretrained(g.dir, {
+      device: "webgpu",
+      dtype: "bfloat16",
+    });
+    for (const key of ["greedy", "beam4"]) {
+      const out = await model.generate(g.inputIds, {
+        attentionMask: g.attentionMask,
+        ...optionsFor(key, g.generate[key]),
+      });
+      assertMatchesGolden(out, g.generate[key], `webgpu bf16 bert2bert-bf16/${key}`);
+    }
+  },
+});
+
 Deno.test("longformer2roberta: generate hands globalAttentionMask to the encoder (= greedy steps of forward with it)", async () => {
   const g = await loadGoldens("longformer2roberta");
   const model = await EncoderDecoderModel.fromPretrained(g.dir);

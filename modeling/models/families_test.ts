@@ -7,7 +7,12 @@
  * known answers, and DistilBERT's sinusoidal position table.
  */
 import { assert, assertEquals, assertNotEquals, assertRejects } from "@std/assert";
-import { AutoConfig, type EncoderDecoderConfig, GPT2Config, XLMRobertaConfig } from "@encdec/config";
+import {
+  AutoConfig,
+  type EncoderDecoderConfig,
+  GPT2Config,
+  XLMRobertaConfig,
+} from "@encdec/config";
 import { EncoderDecoderModel } from "./encoder_decoder.ts";
 import { ModelInputError } from "./errors.ts";
 import { loadStateDict, readSafetensors } from "../weights/mod.ts";
@@ -127,6 +132,16 @@ Deno.test("bert2bert-bf16: BF16 safetensors load upcast to float32 (goldens from
   // bf16 rounding changes the outputs: the bert2bert goldens are not these
   const fp32 = await goldens("bert2bert");
   assert(maxDiff(out.logits, fp32.forward.logits, "logits vs fp32") > 1e-3);
+});
+
+Deno.test("bert2bert-bf16 with dtype bfloat16: weights kept in bf16 on the device give the same goldens (1e-4)", async () => {
+  const g = await goldens("bert2bert-bf16");
+  const model = await EncoderDecoderModel.fromPretrained(`${FIXTURES}bert2bert-bf16`, {
+    dtype: "bfloat16",
+  });
+  const out = await model.forward(forwardArgs(g));
+  assert(Math.abs(out.loss!.item() - g.forward.loss) <= 1e-4);
+  assert(maxDiff(out.logits, g.forward.logits, "logits") <= 1e-4);
 });
 
 // ---- composition across families --------------------------------------------------------------
