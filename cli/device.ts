@@ -26,8 +26,9 @@ export {
 } from "@encdec/modeling";
 
 /**
- * Device spellings of `--device` and `pipeline({ device })`, for help texts: the registered
- * devices, the `onnx` and `auto` policies, and GPUs as Python users write them.
+ * The device names `--device` and `pipeline({ device })` accept: the registered devices and the
+ * `onnx` / `auto` policies. GPUs as Python users write them (`0`, `"cuda"`, `"cuda:N"`, `"gpu"`,
+ * `-1` for the CPU) are accepted too ({@linkcode parseDevice}).
  */
 export const DEVICE_NAMES = [
   "auto",
@@ -36,11 +37,8 @@ export const DEVICE_NAMES = [
   "onnx",
   "onnx-node",
   "onnx-web",
-  "N (GPU N: 0, 1, ...)",
-  "cuda",
-  "cuda:N",
-  "gpu",
-  "-1 (cpu)",
+  "autograd",
+  "autograd-ort",
 ] as const;
 
 /**
