@@ -78,10 +78,7 @@ export function mergeHeads<T>(b: Backend<T>, x: T): T {
 
 /** 0/1 mask `[batch, src]` → additive `[batch, 1, 1, src]` (0 keep, float32 min drop). */
 export function paddingMask<T>(b: Backend<T>, mask: Mask): T {
-  const [n, s] = mask.dims;
-  const out = new Float32Array(n * s);
-  for (let i = 0; i < out.length; i++) out[i] = (1 - mask.data[i]) * MASK_MIN;
-  return b.upload(new Tensor("float32", out, [n, 1, 1, s]));
+  return b.maskBias(mask);
 }
 
 /**
@@ -90,22 +87,70 @@ export function paddingMask<T>(b: Backend<T>, mask: Mask): T {
  * `mask` `[batch, past + t]` → additive `[batch, 1, t, past + t]`.
  */
 export function causalPaddingMask<T>(b: Backend<T>, mask: Mask, t: number): T {
-  const [n, s] = mask.dims;
-  const past = s - t;
-  const out = new Float32Array(n * t * s);
-  for (let r = 0; r < n; r++) {
-    for (let i = 0; i < t; i++) {
-      for (let j = 0; j < s; j++) {
-        const keep = j <= past + i ? mask.data[r * s + j] : 0;
-        out[(r * t + i) * s + j] = (1 - keep) * MASK_MIN;
+  return b.maskBias(mask, t);
+}
+
+/**
+ * Position ids `[1, t]` (int32 handle) of `t` new tokens after `past` cached ones, checked
+ * against a table of `max` rows (`field` names the config field in the error).
+ */
+export function positionIds<T>(
+  b: Backend<T>,
+  past: number,
+  t: number,
+  max: number,
+  name: string,
+  field: string,
+): T {
+  if (b.tracing) b.tracing.limit(past, t, max, `${name}.${field}`);
+  else checkLength(past + t, max, name, field);
+  return b.positionIds(past, t);
+}
+
+/**
+ * RoBERTa's position ids `[batch, t]` of host `ids`: `(cumsum(ids != pad) + past) *
+ * (ids != pad) + pad` (HF's `create_position_ids_from_input_ids`), checked against a table of
+ * `max` rows.
+ */
+export function paddedPositionIds<T>(
+  b: Backend<T>,
+  ids: Ids,
+  past: number,
+  pad: number,
+  max: number,
+  name: string,
+): T {
+  const [batch, t] = ids.dims;
+  if (b.tracing) {
+    // Worst case (no padding): the last position is past + t + pad.
+    b.tracing.limit(past + pad + 1, t, max, `${name}.max_position_embeddings`);
+  } else {
+    for (let r = 0; r < batch; r++) {
+      let count = 0;
+      for (let c = 0; c < t; c++) {
+        if (ids.data[r * t + c] === pad) continue;
+        count++;
+        const p = count + past + pad;
+        if (p >= max) {
+          throw new ModelInputError(
+            `${name}: position id ${p} of input_ids[${r}][${c}] (after ${past} cached) is outside max_position_embeddings = ${max} (RoBERTa positions start at padding_idx + 1 = ${
+              pad + 1
+            })`,
+          );
+        }
       }
     }
   }
-  return b.upload(new Tensor("float32", out, [n, 1, t, s]));
+  return b.positionIds(past, t, { ids, paddingIdx: pad });
 }
 
-/** Checks ids are integers in `[0, vocab)`; the error names the tensor, the position and value. */
+/**
+ * Checks ids are integers in `[0, vocab)`; the error names the tensor, the position and value.
+ * Trace placeholders (see {@linkcode tracePlaceholder}) are not checked: their runner checks
+ * the real ids before running.
+ */
 export function checkIds(ids: Ids, vocab: number, name: string): void {
+  if (PLACEHOLDERS.has(ids)) return;
   const [, len] = ids.dims;
   for (let i = 0; i < ids.data.length; i++) {
     const v = ids.data[i];
@@ -133,6 +178,31 @@ export function intTensor(rows: number, cols: number, f: (r: number, c: number) 
   const out = new Int32Array(rows * cols);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[r * cols + c] = f(r, c);
   return new Tensor("int32", out, [rows, cols]);
+}
+
+/** Host tensors standing for graph inputs while a model is traced (their data is not read). */
+const PLACEHOLDERS = new WeakSet<Tensor>();
+
+/**
+ * Throws when any of `inputs` is a trace placeholder: `what` is host work on input values that
+ * an ONNX graph cannot record.
+ */
+function untraceable(inputs: readonly (Tensor | undefined)[], what: string): void {
+  if (inputs.some((t) => t !== undefined && PLACEHOLDERS.has(t))) {
+    throw new ModelInputError(
+      `${what} is computed on the host from the input values, which cannot be recorded into an ` +
+        `ONNX graph; run this model on device "cpu" or "webgpu"`,
+    );
+  }
+}
+
+/**
+ * Marks `t` as a trace placeholder: a host input whose data is not the real input (a tracing
+ * backend maps it to a graph input), so host checks of its values are skipped.
+ */
+export function tracePlaceholder<X extends Tensor>(t: X): X {
+  PLACEHOLDERS.add(t);
+  return t;
 }
 
 // ---- Longformer: window padding and sliding-window masks from host inputs ---------------------
@@ -163,6 +233,8 @@ export function padToWindow(
   window: number,
   padId: number,
 ): WindowPadded {
+  // The padded length depends on the input length modulo the window: not a traceable shape.
+  if (window > 1) untraceable([ids, attentionMask], `padding to a multiple of ${window}`);
   const [batch, len] = dims;
   const mask = attentionMask ??
     new Tensor("float32", new Float32Array(batch * len).fill(1), [batch, len]);
@@ -204,6 +276,7 @@ export function slidingWindowMask<T>(
   global: Mask | undefined,
   oneSided: number,
 ): T {
+  untraceable([mask, global], "a sliding-window attention mask");
   const [n, t] = mask.dims;
   const out = new Float32Array(n * t * t);
   for (let r = 0; r < n; r++) {

@@ -668,3 +668,51 @@ Deno.test("cpu.dropout keeps draws >= p scaled by 1/(1-p), in row-major order; p
   assertEquals(cpu.dropout(x, 1, seq).tolist(), [[0, 0], [0, 0]]);
   assertThrows(() => cpu.dropout(x, 1.5, seq), BackendError, "p = 1.5 is out of range");
 });
+
+Deno.test("cpu.attention with grouped k/v rows = k/v repeated per query row; causal groups rejected (exact)", () => {
+  const fill = (dims: number[], f: (i: number) => number) =>
+    new Tensor(
+      "float32",
+      Float32Array.from({ length: dims.reduce((a, d) => a * d, 1) }, (_, i) => f(i)),
+      dims,
+    );
+  const q = fill([4, 2, 3, 2], (i) => Math.sin(i));
+  const k = fill([2, 2, 5, 2], (i) => Math.cos(i));
+  const v = fill([2, 2, 5, 2], (i) => (i % 7) - 3);
+  const mask = cpu.maskBias(
+    new Tensor("float32", Float32Array.from([1, 1, 1, 0, 0, 1, 1, 1, 1, 1]), [2, 5]),
+  );
+  const grouped = cpu.attention(q, k, v, { mask, scale: 0.5 }).output;
+  const rows = [0, 0, 1, 1];
+  const repeated = cpu.attention(q, cpu.indexSelect(k, 0, rows), cpu.indexSelect(v, 0, rows), {
+    mask: cpu.indexSelect(mask, 0, rows),
+    scale: 0.5,
+  }).output;
+  assertEquals(Array.from(grouped.data as Float32Array), Array.from(repeated.data as Float32Array));
+  assertThrows(
+    () => cpu.attention(q, k, v, { causal: true, scale: 1 }),
+    BackendError,
+    "g dividing b",
+  );
+});
+
+Deno.test("cpu.maskBias / positionIds: HF's padding, causal and RoBERTa-position answers (exact, -0 as 0)", () => {
+  const m = new Tensor("float32", Float32Array.from([1, 1, 0]), [1, 3]);
+  assertEquals(Array.from(cpu.maskBias(m).data as Float32Array, (x) => x + 0), [0, 0, FLOAT32_MIN]);
+  // causal over the last 2 of 3 positions: query 0 (position 1) sees keys 0..1, query 1 all.
+  assertEquals(cpu.maskBias(m, 2).dims, [1, 1, 2, 3]);
+  assertEquals(Array.from(cpu.maskBias(m, 2).data as Float32Array, (x) => x + 0), [
+    0,
+    0,
+    FLOAT32_MIN,
+    0,
+    0,
+    FLOAT32_MIN,
+  ]);
+  assertEquals(Array.from(cpu.positionIds(3, 4).data as Int32Array), [3, 4, 5, 6]);
+  const ids = new Tensor("int32", Int32Array.from([0, 5, 1, 7]), [1, 4]); // pad id 1
+  assertEquals(
+    Array.from(cpu.positionIds(2, 4, { ids, paddingIdx: 1 }).data as Int32Array),
+    [4, 5, 1, 6],
+  );
+});

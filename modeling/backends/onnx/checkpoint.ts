@@ -155,7 +155,9 @@ export class CheckpointWeights {
       );
     }
     if (entry.dtype !== "float32" && entry.dtype !== "float16" && entry.dtype !== "bfloat16") {
-      throw new OnnxModelError(`${this.source}: "${found}" has dtype ${entry.dtype}; expected a float`);
+      throw new OnnxModelError(
+        `${this.source}: "${found}" has dtype ${entry.dtype}; expected a float`,
+      );
     }
     const folder = this.externalFolder;
     const external: ExternalDataRef | undefined =

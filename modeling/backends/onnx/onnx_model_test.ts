@@ -5,6 +5,7 @@
 import { assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { OnnxEncoderDecoder, OnnxModelError } from "./mod.ts";
 import { heapTrimmer } from "./_heap.ts";
+import { FAMILY_MODELS } from "../../models/_test_util.ts";
 import {
   argmax,
   assertBelow,
@@ -18,7 +19,12 @@ import {
 
 const TOL = 1e-4;
 
-for (const name of MODELS) {
+// Every fixture family runs through the graphs traced from its model code, except Longformer,
+// whose sliding-window mask is built on the host from the mask values (rejected at load, tested
+// below).
+const TRACED = [...MODELS, ...FAMILY_MODELS.filter((m) => !m.startsWith("longformer"))];
+
+for (const name of TRACED) {
   Deno.test(`onnx node ${name}: forward logits, encoder state, cached steps, greedy = goldens`, async (t) => {
     const g = await readGoldens(name);
     const model = await OnnxEncoderDecoder.fromPretrained(`${FIXTURES}${name}`, {
@@ -373,4 +379,12 @@ Deno.test("onnx precision fp16 with a bfloat16 checkpoint: bf16 storage + Cast =
   );
   // Sanity bound only: bf16 rounding (8-bit mantissa) moves the logits away from the fp32 goldens.
   assertBelow(maxAbsDiff(upcast, g.forward.logits), 0.5, "max |Δ logit| bf16 vs fp32 golden");
+});
+
+Deno.test("onnx model: a model whose masks are host work on input values (Longformer's sliding window) fails at load with an OnnxModelError naming the devices that run it", async () => {
+  await assertRejects(
+    () => OnnxEncoderDecoder.fromPretrained(`${FIXTURES}longformer2roberta`, { runtime: "node" }),
+    OnnxModelError,
+    `cannot be recorded into an ONNX graph; run this model on device "cpu" or "webgpu"`,
+  );
 });

@@ -30,7 +30,7 @@
  * @module
  */
 import type { Activation, AttentionOptions, Backend } from "../../backend.ts";
-import { FLOAT32_MIN, Tensor } from "../../tensor.ts";
+import { FLOAT32_MIN, type Tensor } from "../../tensor.ts";
 import type { CheckpointWeight } from "./checkpoint.ts";
 import { GraphBuilder, OnnxModelError, type OnnxPrecision } from "./graph_builder.ts";
 import type { GraphSpec, OnnxDType } from "./_onnx_proto.ts";
@@ -170,7 +170,12 @@ export class OnnxRecorder implements Backend<Sym> {
     return new Sym(dims, dtype, make, tags);
   }
 
-  private op(type: string, inputs: readonly string[], attrs?: Record<string, unknown>, domain?: string) {
+  private op(
+    type: string,
+    inputs: readonly string[],
+    attrs?: Record<string, unknown>,
+    domain?: string,
+  ) {
     return this.graph.op(type, inputs, attrs as never, domain);
   }
 
@@ -349,22 +354,32 @@ export class OnnxRecorder implements Backend<Sym> {
   positionIds(start: number, length: number, padded?: { ids: Tensor; paddingIdx: number }): Sym {
     const g = this.graph;
     if (!padded) {
-      return this.node([1, length], () => {
-        const st = this.scalar(start);
-        const end = this.op("Add", [st, this.scalar(length)]);
-        return this.op("Unsqueeze", [this.op("Range", [st, end, g.constI(1)]), g.constI([0])]);
-      }, {}, "int64");
+      return this.node(
+        [1, length],
+        () => {
+          const st = this.scalar(start);
+          const end = this.op("Add", [st, this.scalar(length)]);
+          return this.op("Unsqueeze", [this.op("Range", [st, end, g.constI(1)]), g.constI([0])]);
+        },
+        {},
+        "int64",
+      );
     }
     const ids = this.upload(padded.ids);
     const pad = padded.paddingIdx;
-    return this.node(ids.dims, () => {
-      const notPad = this.op("Cast", [
-        this.op("Not", [this.op("Equal", [ids.name, g.constI(pad)])]),
-      ], { to: ONNX_INT64 });
-      let cs = this.op("CumSum", [notPad, g.constI(1)]);
-      if (start !== 0) cs = this.op("Add", [cs, this.scalar(start)]);
-      return this.op("Add", [this.op("Mul", [cs, notPad]), g.constI(pad)]);
-    }, {}, "int64");
+    return this.node(
+      ids.dims,
+      () => {
+        const notPad = this.op("Cast", [
+          this.op("Not", [this.op("Equal", [ids.name, g.constI(pad)])]),
+        ], { to: ONNX_INT64 });
+        let cs = this.op("CumSum", [notPad, g.constI(1)]);
+        if (start !== 0) cs = this.op("Add", [cs, this.scalar(start)]);
+        return this.op("Add", [this.op("Mul", [cs, notPad]), g.constI(pad)]);
+      },
+      {},
+      "int64",
+    );
   }
 
   // ---- shape ops -------------------------------------------------------------------------------
@@ -394,7 +409,12 @@ export class OnnxRecorder implements Backend<Sym> {
     const swap12 = sameDims(perm, [0, 2, 1, 3]);
     if (swap12 && x.tags.split) tags.heads = x.tags.split;
     if (swap12 && x.tags.fused) tags.merging = x.tags.fused;
-    return this.node(dims, () => this.op("Transpose", [x.name], { perm: [...perm] }), tags, x.dtype);
+    return this.node(
+      dims,
+      () => this.op("Transpose", [x.name], { perm: [...perm] }),
+      tags,
+      x.dtype,
+    );
   }
 
   /** `Slice` along one axis. */

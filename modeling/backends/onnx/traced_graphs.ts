@@ -134,8 +134,35 @@ export class GraphTracer {
     return this.parts.da.build(rec, w.pp("decoder")) as DecoderStack<Sym>;
   }
 
+  /** Runs the model code of graph `what`; its errors become `OnnxModelError`s naming it. */
+  private trace<R>(what: string, fn: () => R): R {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof OnnxModelError) throw e;
+      throw new OnnxModelError(
+        `${this.source}: tracing the ${what} graph: ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
+  }
+
   /** The encoder graph. */
   encoder(): TracedGraph {
+    return this.trace("encoder", () => this.traceEncoder());
+  }
+
+  /** The cross-K/V graph, and the decoder's cache layout it reveals. */
+  crossKV(): TracedGraph & { layout: DecoderLayout } {
+    return this.trace("cross K/V", () => this.traceCrossKV());
+  }
+
+  /** The decoder-step graph for a decoder of `layout`. */
+  decoderStep(layout: DecoderLayout): TracedGraph {
+    return this.trace("decoder step", () => this.traceDecoderStep(layout));
+  }
+
+  private traceEncoder(): TracedGraph {
     const { rec, w } = this.recorder("encdec_encoder");
     const { batch: B, src_len: S } = SENTINELS;
     const ids = placeholder("int32", [B, S]) as Tensor<"int32">;
@@ -148,8 +175,7 @@ export class GraphTracer {
     return { graph: rec.build(), limits: rec.limits };
   }
 
-  /** The cross-K/V graph, and the decoder's cache layout it reveals. */
-  crossKV(): TracedGraph & { layout: DecoderLayout } {
+  private traceCrossKV(): TracedGraph & { layout: DecoderLayout } {
     const { rec, w } = this.recorder("encdec_cross_kv");
     const { batch: B, src_len: S } = SENTINELS;
     const encoderWidth = this.encoderStack(rec, w).hiddenSize;
@@ -180,8 +206,7 @@ export class GraphTracer {
     };
   }
 
-  /** The decoder-step graph for a decoder of `layout`. */
-  decoderStep(layout: DecoderLayout): TracedGraph {
+  private traceDecoderStep(layout: DecoderLayout): TracedGraph {
     const { rec, w } = this.recorder("encdec_decoder_step");
     const { batch: B, tgt_len: T, past_len: P, src_len: S } = SENTINELS;
     const { cross_batch: G, cache_batch: C } = SENTINELS;
@@ -240,7 +265,9 @@ export function checkLimits(
     if (start + len > l.max) {
       const past = l.start.axis === null ? 0 : sizes[l.start.axis] ?? 0;
       throw new OnnxModelError(
-        `${what}: length ${past + len} exceeds the ${l.max - (start - past)} positions of ${l.what}`,
+        `${what}: length ${past + len} exceeds the ${
+          l.max - (start - past)
+        } positions of ${l.what}`,
       );
     }
   }

@@ -117,10 +117,22 @@ export class WeightInitializers {
       }
       return made;
     };
-    const q = this.memo(`q:${w.key}`, () =>
-      this.g.initializer({ dtype: "int8", dims: [inF, outF], bytes: () => bytesOf(get().q) }, "wq"));
-    const scale = this.memo(`s:${w.key}`, () =>
-      this.g.initializer({ dtype: "float32", dims: [outF], bytes: () => bytesOf(get().scale) }, "ws"));
+    const q = this.memo(
+      `q:${w.key}`,
+      () =>
+        this.g.initializer(
+          { dtype: "int8", dims: [inF, outF], bytes: () => bytesOf(get().q) },
+          "wq",
+        ),
+    );
+    const scale = this.memo(
+      `s:${w.key}`,
+      () =>
+        this.g.initializer(
+          { dtype: "float32", dims: [outF], bytes: () => bytesOf(get().scale) },
+          "ws",
+        ),
+    );
     return { q, scale };
   }
 }
