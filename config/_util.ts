@@ -2,6 +2,7 @@
 // formatting, JSON file reading and crash-safe JSON writes (see `atomic_write.ts`).
 import type { z } from "zod";
 import { ConfigError } from "./errors.ts";
+import { describeValue, summarizeZodError } from "./zod_issue.ts";
 import { sweepStaleTemps, tempPathFor, writeDirectoryAtomic, writeSynced } from "./atomic_write.ts";
 
 /** The `transformers` version whose files we read and write. */
@@ -40,33 +41,7 @@ export function sortKeysDeep(v: unknown): unknown {
   return v;
 }
 
-/** Short description of a found value for error messages: `string "big"`, `null`, `array`. */
-export function describeValue(v: unknown): string {
-  if (v === undefined) return "nothing (field missing)";
-  if (v === null) return "null";
-  if (Array.isArray(v)) return `an array of length ${v.length}`;
-  if (typeof v === "object") return "an object";
-  const s = JSON.stringify(v);
-  return `${typeof v} ${s.length > 60 ? s.slice(0, 57) + "..." : s}`;
-}
-
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let cur = root;
-  for (const p of path) {
-    if (cur === null || typeof cur !== "object") return undefined;
-    cur = (cur as Record<PropertyKey, unknown>)[p];
-  }
-  return cur;
-}
-
-/** Joins a field path: `encoder` + `hidden_size` → `encoder.hidden_size`; arrays as `[i]`. */
-export function joinPath(prefix: string, path: readonly PropertyKey[]): string {
-  let out = prefix;
-  for (const p of path) {
-    out = typeof p === "number" ? `${out}[${p}]` : out ? `${out}.${String(p)}` : String(p);
-  }
-  return out;
-}
+export { describeValue, joinPath } from "./zod_issue.ts";
 
 /** Turns the first zod issue into a ConfigError naming file, field path, found and expected. */
 export function zodError(
@@ -76,15 +51,10 @@ export function zodError(
   prefix: string,
   what: string,
 ): ConfigError {
-  const issue = error.issues[0];
-  const field = joinPath(prefix, issue.path);
-  const found = valueAt(input, issue.path);
-  const expected = issue.message.replace(/^Invalid input: /, "").replace(/, received \w+$/, "");
-  return new ConfigError(
-    `${file}: ${what} field "${field}" is ${describeValue(found)}; ${expected}` +
-      (error.issues.length > 1 ? ` (and ${error.issues.length - 1} more problem(s))` : ""),
-    { cause: error },
-  );
+  const { field, found, expected, more } = summarizeZodError(error, input, prefix);
+  return new ConfigError(`${file}: ${what} field "${field}" is ${found}; ${expected}${more}`, {
+    cause: error,
+  });
 }
 
 /** Reads and parses a JSON object file; invalid JSON or a non-object → ConfigError. */

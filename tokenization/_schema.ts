@@ -8,6 +8,7 @@
  * @module
  */
 import { z } from "zod";
+import { summarizeZodError } from "@encdec/config";
 import { TokenizerError } from "./errors.ts";
 
 /** An object with a string `"type"`; the builders check the rest of each component. */
@@ -120,56 +121,21 @@ const ADDED_TOKENS_FILE = z.record(z.string(), z.int().min(0));
  * ```
  */
 export function validateTokenizerKwargs(kw: Record<string, unknown>, file: string): void {
-  check(TOKENIZER_KWARGS, kw, file, []);
+  check(TOKENIZER_KWARGS, kw, file);
 }
 
 /** Checks `added_tokens.json` (an object token → non-negative integer id). */
 export function validateAddedTokensFile(json: Record<string, unknown>, file: string): void {
-  check(ADDED_TOKENS_FILE, json, file, []);
+  check(ADDED_TOKENS_FILE, json, file);
 }
 
-/** `model.vocab[3][1]` style path of a zod issue. */
-function jsonPath(path: readonly PropertyKey[]): string {
-  let out = "";
-  for (const p of path) {
-    out += typeof p === "number"
-      ? `[${p}]`
-      : /^[A-Za-z_][A-Za-z0-9_]*$/.test(String(p))
-      ? `${out ? "." : ""}${String(p)}`
-      : `[${JSON.stringify(String(p))}]`;
-  }
-  return out || "(top level)";
-}
-
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let cur = root;
-  for (const p of path) {
-    if (cur === null || typeof cur !== "object") return undefined;
-    cur = (cur as Record<PropertyKey, unknown>)[p];
-  }
-  return cur;
-}
-
-function describe(v: unknown): string {
-  if (v === undefined) return "missing";
-  if (v === null) return "null";
-  if (Array.isArray(v)) return `an array of length ${v.length}`;
-  if (typeof v === "object") return "an object";
-  const s = JSON.stringify(v) ?? String(v);
-  return `${typeof v} ${s.length > 60 ? s.slice(0, 57) + "..." : s}`;
-}
-
-function check(schema: z.ZodType, value: unknown, file: string, prefix: PropertyKey[]): void {
+/** Throws a `TokenizerError` naming `file`, the JSON path, the value found and what was expected. */
+function check(schema: z.ZodType, value: unknown, file: string, prefix = ""): void {
   const r = schema.safeParse(value);
   if (r.success) return;
-  const issue = r.error.issues[0];
-  const path = [...prefix, ...issue.path];
-  const expected = issue.message.replace(/^Invalid input: /, "").replace(/, received \w+$/, "");
-  const more = r.error.issues.length > 1
-    ? ` (and ${r.error.issues.length - 1} more problem(s))`
-    : "";
+  const { field, found, expected, more } = summarizeZodError(r.error, value, prefix);
   throw new TokenizerError(
-    `${file}: "${jsonPath(path)}" is ${describe(valueAt(value, issue.path))}; ${expected}${more}`,
+    `${file}: "${field || "(top level)"}" is ${found}; ${expected}${more}`,
     { cause: r.error },
   );
 }
@@ -201,11 +167,15 @@ export function modelType(model: Record<string, unknown>): string | null {
  */
 export function validateTokenizerJSON(json: unknown, file: string): void {
   if (json === null || typeof json !== "object" || Array.isArray(json)) {
-    throw new TokenizerError(`${file}: top level is ${describe(json)}; expected a JSON object`);
+    throw new TokenizerError(
+      `${file}: top level is ${
+        Array.isArray(json) ? "an array" : json === null ? "null" : typeof json
+      }; expected a JSON object`,
+    );
   }
-  check(FILE, json, file, []);
+  check(FILE, json, file);
   const model = (json as { model: Record<string, unknown> }).model;
   const type = modelType(model);
   const schema = type === null ? undefined : MODELS[type as keyof typeof MODELS];
-  if (schema) check(schema, model, file, ["model"]);
+  if (schema) check(schema, model, file, "model");
 }

@@ -19,6 +19,7 @@ export * from "./encoding.ts";
 export * from "./chat_template.ts";
 export * from "./clean_up.ts";
 export * from "./base.ts";
+export * from "./callable.ts";
 export * from "./wordpiece.ts";
 export * from "./bert.ts";
 export * from "./bpe.ts";
