@@ -5,7 +5,7 @@
  * (onnxruntime's outputs, then the binding's JS copies). At beam-search sizes those buffers are
  * below glibc's (dynamic) mmap threshold, so they live in the heap, and each step's new, larger
  * buffers do not fit the holes the last step left: the heap grows by fragmentation, not by live
- * data (bert2bert-base, fp32, beam 4, 400 → 60 tokens: peak RSS 1.25× the weight bytes, 1.18× with
+ * data (base-size model, fp32, beam 4, 400 → 60 tokens: peak RSS 1.25× the weight bytes, 1.18× with
  * `malloc_trim(0)` after every step, measured with `bench/_encdec_worker.ts`). Trimming costs
  * page faults when the next step touches the pages again: about 10 % longer decode steps there.
  *

@@ -13,7 +13,7 @@ import { OnnxModelError } from "./graph_builder.ts";
  * onnxruntime-node and -web hand back in fresh `ArrayBuffer`s, and host copies made here):
  * `ArrayBuffer.prototype.transfer(0)` detaches the buffer and releases its backing store at
  * once. Dropping the last reference instead leaves it to V8's next major GC, and a generation
- * drops a whole self-attention cache every step (24 buffers on bert-base, ~130 MiB over a
+ * drops a whole self-attention cache every step (24 buffers at base size, ~130 MiB over a
  * 60-token greedy run from 400 tokens), which piled up to ~50–90 MiB of peak RSS. Views into a
  * larger or shared buffer, and buffers in `keep`, are left alone.
  */

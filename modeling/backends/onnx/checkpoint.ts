@@ -71,7 +71,7 @@ export interface CheckpointWeight {
   entry: CheckpointEntry;
   /** Where its bytes lie for onnxruntime to map (a file tensor under the external folder). */
   external?: ExternalDataRef;
-  /** GPT-2 `Conv1D`: stored `[in, out]`, used as `[out, in]`. */
+  /** `Conv1D` layout (the key table's `conv1d`): stored `[in, out]`, used as `[out, in]`. */
   conv1d: boolean;
 }
 

@@ -350,7 +350,7 @@ export class OnnxRecorder implements Backend<Sym> {
     }, t === undefined ? { keyMask: m } : {});
   }
 
-  /** `Backend.positionIds` as `Range`, or RoBERTa's `CumSum` over the ids input. */
+  /** `Backend.positionIds` as `Range`, or (padded) a `CumSum` over the ids input. */
   positionIds(start: number, length: number, padded?: { ids: Tensor; paddingIdx: number }): Sym {
     const g = this.graph;
     if (!padded) {
