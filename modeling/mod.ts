@@ -32,6 +32,7 @@ export * from "./models/electra.ts";
 export * from "./models/distilbert.ts";
 export * from "./models/longformer.ts";
 export * from "./autograd/mod.ts";
+export { NormalRng, seededRandom } from "./random.ts";
 export * from "./training/mod.ts";
 export { ModelInputError, ModelLoadError } from "./models/errors.ts";
 export { type LoadingInfo, type ParamSpec, ParamView } from "./models/key_table.ts";

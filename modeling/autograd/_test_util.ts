@@ -7,12 +7,12 @@
 import { assert } from "@std/assert";
 import type { RandomSource } from "../backend.ts";
 import { cpu } from "../backends/cpu/cpu.ts";
-import { NormalRng } from "../models/_normal_rng.ts";
+import { NormalRng } from "../random.ts";
 import { numel, Tensor } from "../tensor.ts";
 import { AutogradBackend } from "./backend.ts";
 import type { Var } from "./var.ts";
 
-/** A seeded `RandomSource` (mulberry32 via `NormalRng`). */
+/** A seeded `RandomSource` (the library's one generator, via `NormalRng`). */
 export function seeded(seed: number): RandomSource & { normal(): number } {
   const r = new NormalRng(seed);
   return { random: () => r.uniform(), normal: () => r.normal() };

@@ -16,5 +16,4 @@
  */
 export { AutogradError, backward, type TapeNode, Var } from "./var.ts";
 export { AutogradBackend, GradTensor, type TransposeAMatmul } from "./backend.ts";
-export { seededRandom } from "./random.ts";
 export { OrtCpuBackend, type OrtCpuOptions } from "./ort_cpu.ts";

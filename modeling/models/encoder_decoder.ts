@@ -20,7 +20,7 @@ import {
 import type { Backend, RandomSource } from "../backend.ts";
 import { AutogradBackend } from "../autograd/backend.ts";
 import { AutogradError, type Var } from "../autograd/var.ts";
-import { seededRandom } from "../autograd/random.ts";
+import { seededRandom } from "../random.ts";
 import { Tensor } from "../tensor.ts";
 import { loadStateDict } from "../weights/mod.ts";
 import { OnnxEncoderDecoder, type OnnxPrecision } from "../backends/onnx/mod.ts";

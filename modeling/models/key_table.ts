@@ -9,7 +9,7 @@
 import type { Backend } from "../backend.ts";
 import { Tensor } from "../tensor.ts";
 import { ModelLoadError } from "./errors.ts";
-import { NormalRng } from "./_normal_rng.ts";
+import { NormalRng } from "../random.ts";
 import { type LoadingInfo, planLoading } from "./loading_info.ts";
 
 /**
