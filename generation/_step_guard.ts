@@ -1,6 +1,7 @@
 // Private: what generation does between and around model calls so one call never owns the
-// process: an abort check (`signal`), a macrotask yield between decode steps (the event loop
-// runs timers, I/O and other requests), and the `maxTime` deadline checked around long work.
+// process: an abort check (`signal`) and a macrotask yield between decode steps (the event loop
+// runs timers, I/O and other requests). `maxTime` is HF's stopping criterion (stopping.ts),
+// checked after every step.
 import { GenerationAbortedError } from "./errors.ts";
 
 /**
@@ -12,25 +13,13 @@ export class StepGuard {
   steps = 0;
   private channel: MessageChannel | null = null;
   private wake: (() => void) | null = null;
-  private readonly deadline: number;
 
-  /** `maxTime` in seconds (null: none); `now` in milliseconds (tests inject a clock). */
-  constructor(
-    private readonly signal?: AbortSignal,
-    maxTime: number | null = null,
-    private readonly now: () => number = () => performance.now(),
-  ) {
-    this.deadline = maxTime === null ? Infinity : now() + maxTime * 1000;
-  }
+  /** `signal` cancels the call (none: never). */
+  constructor(private readonly signal?: AbortSignal) {}
 
   /** Throws {@link GenerationAbortedError} when the signal has aborted. */
   check(): void {
     if (this.signal?.aborted) throw new GenerationAbortedError(this.signal.reason, this.steps);
-  }
-
-  /** True once `maxTime` has run out (long loops stop early at the next safe point). */
-  get pastDeadline(): boolean {
-    return this.deadline !== Infinity && this.now() > this.deadline;
   }
 
   /**

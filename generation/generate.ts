@@ -205,7 +205,7 @@ export async function generate<S, C>(
     }),
     streamer,
     rng: rng ?? createRng(seed ?? 0),
-    guard: new StepGuard(signal, p.maxTime),
+    guard: new StepGuard(signal),
   };
 
   const guard = run.guard;
