@@ -10,9 +10,10 @@
  * reference did.
  */
 import { assert, assertEquals, assertMatch } from "@std/assert";
-import { WebGpuBackend } from "@encdec/modeling";
+import { loadSafetensorsFile, saveSafetensorsFile } from "@encdec/modeling";
 import { startMockHub } from "./mock_hub.ts";
 import { defaultModelSummary, encdecLines, FIXTURES, ROOT, runCli } from "./cli_util.ts";
+import { webgpuForTests } from "../testing/webgpu.ts";
 
 interface Goldens {
   inputs: { texts: string[] };
@@ -263,6 +264,38 @@ Deno.test("cli run on a 10 MB document: truncated to the model's 64 tokens, one 
   assert(r.stdout.trim().length > 0);
 });
 
+Deno.test("cli run with a checkpoint missing a weight: HF's newly-initialised warning on stderr, names the key", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "encdec_missing_" });
+  try {
+    for (const f of ["config.json", "vocab.txt", "tokenizer_config.json"]) {
+      await Deno.copyFile(`${FIXTURES}/bert2bert/${f}`, `${dir}/${f}`);
+    }
+    const { tensors, metadata } = await loadSafetensorsFile(
+      `${FIXTURES}/bert2bert/model.safetensors`,
+    );
+    const dropped = "decoder.bert.encoder.layer.0.crossattention.output.dense.bias";
+    assert(tensors.delete(dropped));
+    await saveSafetensorsFile(`${dir}/model.safetensors`, tensors, metadata);
+    const r = await runCli(["run", "--model", dir, ...GREEDY], {
+      stdin: "Hello world!",
+      scope: { read: [`${ROOT}/models`, dir] },
+    });
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(encdecLines(r.stderr), [
+      `encdec: warning: Some weights of EncoderDecoderModel were not initialized from the model ` +
+      `checkpoint at ${dir} and are newly initialized (1): [${dropped}]. You should probably ` +
+      `TRAIN this model on a down-stream task to be able to use it for predictions and inference.`,
+    ]);
+    // The complete fixture: no warning.
+    const ok = await runCli(["run", "--model", `${FIXTURES}/bert2bert`, ...GREEDY], {
+      stdin: "Hello world!",
+    });
+    assertEquals(encdecLines(ok.stderr), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("cli least privilege: a model outside the allowed read paths is denied with a clear line", async () => {
   // A valid model copied to a directory the flags do not allow: denied, not "not found".
   const outside = await Deno.makeTempDir({ prefix: "encdec_outside_" });
@@ -363,12 +396,12 @@ Deno.test("cli train / eval are wired: eval prints ROUGE; train writes only wher
   }
 });
 
-const gpu = await WebGpuBackend.probe().catch(() => null);
+const gpu = await webgpuForTests("cli_e2e_test webgpu");
 
 Deno.test({
   name:
     "cli run --device webgpu: beam 4 texts equal the Python decoded text (needs a WebGPU adapter)",
-  ignore: !gpu?.available,
+  ignore: !gpu.available,
   async fn() {
     const g = goldens("bert2bert");
     const r = await runCli(

@@ -8,7 +8,7 @@
  */
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import { startMockHub } from "./mock_hub.ts";
-import { defaultModelSummary, encdecLines, FIXTURES, ROOT, runEncdec } from "./cli_util.ts";
+import { defaultModelSummary, encdecLines, FIXTURES, ROOT, runCli, runEncdec } from "./cli_util.ts";
 
 const TEXT = "GNU Wget is a free utility for non-interactive download of files from the Web. " +
   "It supports HTTP, HTTPS, and FTP protocols, as well as retrieval through HTTP proxies.";
@@ -135,4 +135,14 @@ Deno.test("encdec run says once on stderr that an input was cut, to how many tok
   ]);
   const q = await runEncdec(["run", "-q", "--max-new-tokens", "3"], { stdin: long });
   assertEquals([q.code, q.stderr], [0, ""]);
+});
+
+Deno.test("encdec under the task's grant reaches the native onnxruntime (scoped --allow-ffi to its add-on), and nothing broader", async () => {
+  const r = await runEncdec(["env", "--format", "json"]);
+  assertEquals(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assertEquals(report.onnxruntime.node.available, true, JSON.stringify(report.onnxruntime));
+  // The same CLI started with every grant but FFI cannot load it: the grant is what enables it.
+  const without = await runCli(["env", "--format", "json"]);
+  assertEquals(JSON.parse(without.stdout).onnxruntime.node.available, false);
 });

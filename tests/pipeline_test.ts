@@ -14,6 +14,8 @@ import {
   PipelineError,
   type PipelineOutput,
   selectDevice,
+  type TruncationInfo,
+  truncationMessage,
 } from "@encdec/cli";
 import { defaultModelSummary, FIXTURES } from "./cli_util.ts";
 
@@ -131,6 +133,46 @@ Deno.test("pipeline truncates to the encoder's max_position_embeddings (64) when
   assertEquals(await summarize(long, { maxNewTokens: 6 }), [
     { summary_text: tok.batchDecode(direct.sequences, { skipSpecialTokens: true })[0] },
   ]);
+});
+
+Deno.test("pipeline says when an input was cut: onTruncate gets both counts; by default one stderr line per pipeline", async () => {
+  const seen: TruncationInfo[] = [];
+  const summarize = await pipeline("summarization", B2B, { onTruncate: (i) => seen.push(i) });
+  const tok = summarize.tokenizer;
+  const mid = "the quick brown fox sat on the old mat . ".repeat(20); // ~200 tokens
+  const huge = "the quick brown fox sat on the old mat . ".repeat(50_000); // 2 MB
+  await summarize(["hello world", mid, huge], { maxNewTokens: 2 });
+  const midCount = (tok.call(mid).inputIds as number[]).length;
+  assert(midCount > 64, `${midCount} tokens`);
+  // Over 1 MB only the first MiB (cut at whitespace) is counted: a lower bound.
+  const mib = huge.slice(0, 1 << 20).replace(/\S*$/, "");
+  const hugeCount = (tok.call(mib).inputIds as number[]).length;
+  assertEquals(seen, [
+    { index: 1, from: midCount, fromAtLeast: false, to: 64, modelMaximum: true },
+    { index: 2, from: hugeCount, fromAtLeast: true, to: 64, modelMaximum: true },
+  ]);
+  assertEquals(
+    truncationMessage(seen[0]),
+    `encdec: input truncated from ${midCount} to 64 tokens (the model's maximum)`,
+  );
+  assertEquals(
+    truncationMessage({ ...seen[1], modelMaximum: false }, "--max-input-length"),
+    `encdec: input truncated from more than ${hugeCount} to 64 tokens (--max-input-length)`,
+  );
+
+  // Default: the first cut input is reported on stderr, once for the pipeline's lifetime.
+  const lines: string[] = [];
+  const original = console.error;
+  console.error = (...a: unknown[]) => lines.push(a.join(" "));
+  try {
+    const quiet = await pipeline("summarization", B2B, { maxInputLength: 16 });
+    await quiet([mid, mid], { maxNewTokens: 2 });
+    await quiet(mid, { maxNewTokens: 2 });
+    await quiet("hello world", { maxNewTokens: 2 });
+  } finally {
+    console.error = original;
+  }
+  assertEquals(lines, [`encdec: input truncated from ${midCount} to 16 tokens (maxInputLength)`]);
 });
 
 Deno.test("pipeline without a model loads models/default: same text as the library computes from that directory", async () => {

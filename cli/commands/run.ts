@@ -5,6 +5,7 @@
  */
 import { EncdecError, GenerationConfigError, resolveHubPaths } from "@encdec/config";
 import type { GenerateOptions } from "@encdec/generation";
+import { formatLoadingInfo, type LoadingInfo } from "@encdec/modeling";
 import {
   checkDeviceDtype,
   checkDeviceSpelling,
@@ -324,20 +325,15 @@ export const runCommand: Command = {
 };
 
 /**
- * One stderr line when the checkpoint lacked weights the model has (they were newly initialised,
- * so the output is partly random), as HF's "Some weights ... were newly initialized" warning.
+ * HF's loading warnings on stderr, as `encdec: warning: ...` lines: the weights the checkpoint
+ * lacked (newly initialised, so the output is partly random) and the checkpoint keys not used.
  */
 function reportNewWeights(pipe: Text2TextPipeline, model: string): void {
-  const info = (pipe.model as { loadingInfo?: { newlyInitialized?: readonly string[] } })
-    .loadingInfo;
-  const fresh = info?.newlyInitialized ?? [];
-  if (fresh.length === 0) return;
-  const shown = fresh.slice(0, 8).join(", ") + (fresh.length > 8 ? `, … (${fresh.length})` : "");
-  writeErr(
-    `encdec: warning: ${fresh.length} weight${fresh.length === 1 ? "" : "s"} of ${model} ` +
-      `${fresh.length === 1 ? "is" : "are"} not in the checkpoint and newly initialised: ` +
-      `${shown}; train the model (encdec train) before relying on its output`,
-  );
+  const info = (pipe.model as { loadingInfo?: LoadingInfo }).loadingInfo;
+  if (!info) return;
+  for (const line of formatLoadingInfo(info, "EncoderDecoderModel", model)) {
+    writeErr(`encdec: warning: ${line}`);
+  }
 }
 
 /** Generates one batch of documents; blank documents give an empty text without the model. */
