@@ -285,23 +285,62 @@ export class BertModel<T> implements EncoderStack<T> {
       cfg.attention_probs_dropout_prob,
       rng,
     );
+    return { out: this.attentionOutput(w, output, x, rng), probs };
+  }
+
+  /**
+   * `output.dense` of the merged heads `context` `[b, h, t, d]`, dropout, residual `x`
+   * `[b, t, H]` and `output.LayerNorm` (BERT's `BertSelfOutput`; `w` is the attention module).
+   */
+  protected attentionOutput(
+    w: ParamView<T>,
+    context: T,
+    x: T,
+    rng: RandomSource | undefined,
+  ): T {
+    const b = this.backend;
     const o = dropout(
       b,
-      b.linear(mergeHeads(b, output), w.get("output.dense.weight"), w.get("output.dense.bias")),
-      cfg.hidden_dropout_prob,
+      b.linear(mergeHeads(b, context), w.get("output.dense.weight"), w.get("output.dense.bias")),
+      this.config.hidden_dropout_prob,
       rng,
     );
-    const out = b.layerNorm(
+    return b.layerNorm(
       b.add(o, x),
       w.get("output.LayerNorm.weight"),
       w.get("output.LayerNorm.bias"),
       this.config.layer_norm_eps,
     );
-    return { out, probs };
+  }
+
+  /**
+   * The feed-forward block of layer `w` on `x` `[b, t, H]`: `intermediate.dense` → activation →
+   * `output.dense` → dropout → residual + `output.LayerNorm`.
+   */
+  protected feedForward(w: ParamView<T>, x: T, rng: RandomSource | undefined): T {
+    const b = this.backend, cfg = this.config;
+    const h = b.linear(
+      x,
+      w.get("intermediate.dense.weight"),
+      w.get("intermediate.dense.bias"),
+      this.act,
+    ); // [b, t, I]
+    const o = dropout(
+      b,
+      b.linear(h, w.get("output.dense.weight"), w.get("output.dense.bias")),
+      cfg.hidden_dropout_prob,
+      rng,
+    );
+    return b.layerNorm(
+      b.add(o, x),
+      w.get("output.LayerNorm.weight"),
+      w.get("output.LayerNorm.bias"),
+      cfg.layer_norm_eps,
+    );
   }
 
   /** Projects `x [b, t, H]` with `prefix.{weight,bias}` and splits heads → `[b, h, t, d]`. */
-  private heads(w: ParamView<T>, prefix: string, x: T): T {
+  protected heads(w: ParamView<T>, prefix: string, x: T): T {
     const b = this.backend;
     return splitHeads(
       b,
@@ -405,25 +444,7 @@ export class BertModel<T> implements EncoderStack<T> {
         crossAttentions?.push(c.probs!);
       }
 
-      // feed-forward
-      const h = b.linear(
-        x,
-        w.get("intermediate.dense.weight"),
-        w.get("intermediate.dense.bias"),
-        this.act,
-      ); // [b, t, I]
-      const o = dropout(
-        b,
-        b.linear(h, w.get("output.dense.weight"), w.get("output.dense.bias")),
-        cfg.hidden_dropout_prob,
-        args.dropout,
-      );
-      x = b.layerNorm(
-        b.add(o, x),
-        w.get("output.LayerNorm.weight"),
-        w.get("output.LayerNorm.bias"),
-        cfg.layer_norm_eps,
-      );
+      x = this.feedForward(w, x, args.dropout);
       hiddenStates?.push(x);
     }
     return {

@@ -19,8 +19,6 @@ import { RobertaModel } from "./roberta.ts";
 import {
   anyNonZero,
   attentionWithDropout,
-  dropout,
-  mergeHeads,
   paddingMask,
   padToWindow,
   rowSelector,
@@ -116,14 +114,6 @@ export class LongformerModel<T> extends RobertaModel<T> implements EncoderStack<
     this.windows = longformerWindows(config, name);
   }
 
-  /** Projects `x [b, t, H]` with `prefix.{weight,bias}` and splits heads → `[b, h, t, d]`. */
-  private projectHeads(w: ParamView<T>, prefix: string, x: T): T {
-    const b = this.backend, h = this.config.num_attention_heads;
-    const y = b.linear(x, w.get(`${prefix}.weight`), w.get(`${prefix}.bias`)); // [b, t, H]
-    const [n, t, hidden] = b.dims(y);
-    return b.permute(b.reshape(y, [n, t, h, hidden / h]), [0, 2, 1, 3]);
-  }
-
   /** Runs embeddings and layers on inputs padded to the window, then cuts the padding off. */
   override forward(args: EncoderArgs<T>): StackOutput<T> {
     const b = this.backend, cfg = this.config;
@@ -169,7 +159,6 @@ export class LongformerModel<T> extends RobertaModel<T> implements EncoderStack<
     const globalRows = hasGlobal ? rowSelector(b, p.global!) : undefined;
     const localRows = hasGlobal ? rowSelectorInverse(b, p.global!) : undefined;
     const keyPadding = hasGlobal ? paddingMask(b, p.mask) : undefined; // global rows: [b, 1, 1, T]
-    const act = this.act;
     const scale = 1 / Math.sqrt(cfg.hidden_size / cfg.num_attention_heads);
     const hiddenStates = args.outputHiddenStates ? [x] : undefined;
     const masks = new Map<number, T>();
@@ -187,9 +176,9 @@ export class LongformerModel<T> extends RobertaModel<T> implements EncoderStack<
       let out = b.mul(
         attentionWithDropout(
           b,
-          this.projectHeads(sa, "query", x),
-          this.projectHeads(sa, "key", x),
-          this.projectHeads(sa, "value", x),
+          this.heads(sa, "query", x),
+          this.heads(sa, "key", x),
+          this.heads(sa, "value", x),
           { mask: band, scale },
           cfg.attention_probs_dropout_prob,
           args.dropout,
@@ -200,46 +189,17 @@ export class LongformerModel<T> extends RobertaModel<T> implements EncoderStack<
         // global query rows: their own projections over every non-padded key
         const g = attentionWithDropout(
           b,
-          this.projectHeads(sa, "query_global", x),
-          this.projectHeads(sa, "key_global", x),
-          this.projectHeads(sa, "value_global", x),
+          this.heads(sa, "query_global", x),
+          this.heads(sa, "key_global", x),
+          this.heads(sa, "value_global", x),
           { mask: keyPadding, scale },
           cfg.attention_probs_dropout_prob,
           args.dropout,
         ).output;
         out = b.add(b.mul(out, localRows!), b.mul(g, globalRows!));
       }
-      const ao = w.pp("attention.output");
-      const o = dropout(
-        b,
-        b.linear(mergeHeads(b, out), ao.get("dense.weight"), ao.get("dense.bias")),
-        cfg.hidden_dropout_prob,
-        args.dropout,
-      );
-      x = b.layerNorm(
-        b.add(o, x),
-        ao.get("LayerNorm.weight"),
-        ao.get("LayerNorm.bias"),
-        cfg.layer_norm_eps,
-      );
-      const h = b.linear(
-        x,
-        w.get("intermediate.dense.weight"),
-        w.get("intermediate.dense.bias"),
-        act,
-      );
-      const f = dropout(
-        b,
-        b.linear(h, w.get("output.dense.weight"), w.get("output.dense.bias")),
-        cfg.hidden_dropout_prob,
-        args.dropout,
-      );
-      x = b.layerNorm(
-        b.add(f, x),
-        w.get("output.LayerNorm.weight"),
-        w.get("output.LayerNorm.bias"),
-        cfg.layer_norm_eps,
-      );
+      x = this.attentionOutput(w.pp("attention"), out, x, args.dropout);
+      x = this.feedForward(w, x, args.dropout);
       hiddenStates?.push(x);
     }
     const cut = (t: T) => p.padding > 0 ? b.slice(t, 1, 0, len) : t;
