@@ -61,8 +61,10 @@ async function loadWeb(numThreads: number): Promise<LoadedRuntime> {
 
 /**
  * Loads onnxruntime. `"node"` fails with `OnnxRuntimeError` when the native add-on cannot load
- * (no `--allow-ffi`, unsupported platform); `"auto"` then falls back to `"web"`. The web runtime's
- * thread count is global: the first load sets it.
+ * (no `--allow-ffi`, unsupported platform). `"auto"` decides as the device registry's `"onnx"`
+ * does (`modeling/models/device.ts`): node when `onnxRuntimeStatus()` says it loads (FFI granted;
+ * never prompting for it), else web. The web runtime's thread count is global: the first load
+ * sets it.
  *
  * @example
  * ```ts ignore
@@ -74,6 +76,7 @@ export async function loadRuntime(
   which: OnnxRuntimeName,
   numThreads: number,
 ): Promise<LoadedRuntime> {
+  if (which === "auto") which = (await onnxRuntimeStatus()).node.available ? "node" : "web";
   if (which === "web") return loadWeb(numThreads);
   try {
     const ort = await import("onnxruntime-node") as unknown as Ort;
@@ -81,14 +84,11 @@ export async function loadRuntime(
     void ort.InferenceSession;
     return { ort, name: "node" };
   } catch (e) {
-    if (which === "node") {
-      throw new OnnxRuntimeError(
-        `onnxruntime-node could not be loaded (${(e as Error).message}); run with --allow-ffi ` +
-          `on a platform it ships a binary for, or use runtime "web"`,
-        { cause: e },
-      );
-    }
-    return loadWeb(numThreads);
+    throw new OnnxRuntimeError(
+      `onnxruntime-node could not be loaded (${(e as Error).message}); run with --allow-ffi ` +
+        `on a platform it ships a binary for, or use runtime "web"`,
+      { cause: e },
+    );
   }
 }
 
