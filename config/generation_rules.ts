@@ -15,6 +15,7 @@
  * @module
  */
 import { ConfigError } from "./errors.ts";
+import type { GenerationConfig } from "./generation.ts";
 
 /** A generation setting HF would reject (e.g. `numBeams` not divisible by `numBeamGroups`). */
 export class GenerationConfigError extends ConfigError {}
@@ -47,46 +48,48 @@ export const GENERATION_LIMITS: {
 });
 
 /** The generation fields the rules read (camelCase), as on a `GenerationConfig`. */
-export interface GenerationRuleFields {
-  maxLength: number;
-  maxNewTokens: number | null;
-  minLength: number;
-  minNewTokens: number | null;
-  earlyStopping: boolean | "never";
-  maxTime: number | null;
-  doSample: boolean;
-  numBeams: number;
-  numBeamGroups: number;
-  penaltyAlpha: number | null;
-  useCache: boolean;
-  temperature: number;
-  topK: number;
-  topP: number;
-  minP: number | null;
-  typicalP: number;
-  epsilonCutoff: number;
-  etaCutoff: number;
-  diversityPenalty: number;
-  repetitionPenalty: number;
-  encoderRepetitionPenalty: number;
-  lengthPenalty: number;
-  noRepeatNgramSize: number;
-  badWordsIds: number[][] | null;
-  forceWordsIds: unknown;
-  constraints?: unknown;
-  forcedBosTokenId: number | null;
-  forcedEosTokenId: number | number[] | null;
-  exponentialDecayLengthPenalty: [number, number] | null;
-  suppressTokens: number[] | null;
-  beginSuppressTokens: number[] | null;
-  forcedDecoderIds: unknown;
-  numReturnSequences: number;
-  padTokenId: number | null;
-  bosTokenId: number | null;
-  eosTokenId: number | number[] | null;
-  encoderNoRepeatNgramSize: number;
-  decoderStartTokenId: number | number[] | null;
-}
+export type GenerationRuleFields =
+  & Pick<
+    GenerationConfig,
+    | "maxLength"
+    | "maxNewTokens"
+    | "minLength"
+    | "minNewTokens"
+    | "earlyStopping"
+    | "maxTime"
+    | "doSample"
+    | "numBeams"
+    | "numBeamGroups"
+    | "penaltyAlpha"
+    | "useCache"
+    | "temperature"
+    | "topK"
+    | "topP"
+    | "minP"
+    | "typicalP"
+    | "epsilonCutoff"
+    | "etaCutoff"
+    | "diversityPenalty"
+    | "repetitionPenalty"
+    | "encoderRepetitionPenalty"
+    | "lengthPenalty"
+    | "noRepeatNgramSize"
+    | "badWordsIds"
+    | "forceWordsIds"
+    | "forcedBosTokenId"
+    | "forcedEosTokenId"
+    | "exponentialDecayLengthPenalty"
+    | "suppressTokens"
+    | "beginSuppressTokens"
+    | "forcedDecoderIds"
+    | "numReturnSequences"
+    | "padTokenId"
+    | "bosTokenId"
+    | "eosTokenId"
+    | "encoderNoRepeatNgramSize"
+    | "decoderStartTokenId"
+  >
+  & Partial<Pick<GenerationConfig, "constraints">>;
 
 type Fail = (field: string, value: unknown, expected: string) => never;
 

@@ -7,8 +7,8 @@
  */
 import { camelToSnake, checkGenerationRules, GenerationConfig } from "@encdec/config";
 
-/** The `GenerationConfig` fields generation reads. */
-const KEYS = [
+/** The `GenerationConfig` fields generation reads (the keys of {@link GenerationParams}). */
+export const GENERATION_PARAM_KEYS = [
   "maxLength",
   "maxNewTokens",
   "minLength",
@@ -58,7 +58,9 @@ const KEYS = [
  * The `GenerationConfig` fields generation reads (HF names camelCased, HF 4.40 defaults), as a
  * plain object after merging.
  */
-export type GenerationParams = { -readonly [K in typeof KEYS[number]]: GenerationConfig[K] };
+export type GenerationParams = {
+  -readonly [K in typeof GENERATION_PARAM_KEYS[number]]: GenerationConfig[K];
+};
 
 /** A `GenerationConfig` from one, or from a plain object of its fields (camelCase or snake_case). */
 function toGenerationConfig(c: GenerationConfig | object | null | undefined): GenerationConfig {
@@ -90,7 +92,7 @@ export function mergeGenerationParams(
   );
   const merged = toGenerationConfig(modelConfig).update(defined);
   const out: Record<string, unknown> = {};
-  for (const k of KEYS) out[k] = structuredClone(merged[k]);
+  for (const k of GENERATION_PARAM_KEYS) out[k] = structuredClone(merged[k]);
   return out as GenerationParams;
 }
 
