@@ -8,6 +8,7 @@
 import type { AttentionOptions, Backend, RandomSource } from "../backend.ts";
 import { FLOAT32_MIN as MASK_MIN, Tensor } from "../tensor.ts";
 import { ModelInputError } from "./errors.ts";
+import type { ParamView } from "./key_table.ts";
 import type { Ids, Mask } from "./stacks.ts";
 
 /**
@@ -68,6 +69,17 @@ export function scoped<T, R>(b: Backend<T>, fn: () => R): R {
 export function splitHeads<T>(b: Backend<T>, x: T, heads: number): T {
   const [n, t, hidden] = b.dims(x);
   return b.permute(b.reshape(x, [n, t, heads, hidden / heads]), [0, 2, 1, 3]);
+}
+
+/** `prefix.{weight,bias}` projection of `x` `[b, t, H]`, split into heads → `[b, h, t, H / h]`. */
+export function projectHeads<T>(
+  b: Backend<T>,
+  w: ParamView<T>,
+  prefix: string,
+  x: T,
+  heads: number,
+): T {
+  return splitHeads(b, b.linear(x, w.get(`${prefix}.weight`), w.get(`${prefix}.bias`)), heads);
 }
 
 /** `[b, h, t, d]` → `[b, t, h*d]`. */

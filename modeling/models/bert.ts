@@ -19,7 +19,7 @@ import {
   mergeHeads,
   paddingMask,
   positionIds,
-  splitHeads,
+  projectHeads,
 } from "./_layers.ts";
 import type { DecoderArgs, DecoderStack, EncoderStack, StackOutput } from "./stacks.ts";
 import { ModelInputError, ModelLoadError } from "./errors.ts";
@@ -341,12 +341,7 @@ export class BertModel<T> implements EncoderStack<T> {
 
   /** Projects `x [b, t, H]` with `prefix.{weight,bias}` and splits heads → `[b, h, t, d]`. */
   protected heads(w: ParamView<T>, prefix: string, x: T): T {
-    const b = this.backend;
-    return splitHeads(
-      b,
-      b.linear(x, w.get(`${prefix}.weight`), w.get(`${prefix}.bias`)),
-      this.config.num_attention_heads,
-    );
+    return projectHeads(this.backend, w, prefix, x, this.config.num_attention_heads);
   }
 
   /** Runs embeddings and layers. As a decoder, `args.past` supplies cached K/V. */

@@ -12,12 +12,11 @@ import type { Activation, Backend } from "../backend.ts";
 import {
   attentionWithDropout,
   checkIds,
-  checkLength,
   dropout,
-  intTensor,
   mergeHeads,
   paddingMask,
-  splitHeads,
+  positionIds,
+  projectHeads,
 } from "./_layers.ts";
 import { ModelInputError, ModelLoadError } from "./errors.ts";
 import { type ParamSpec, type ParamView, row } from "./key_table.ts";
@@ -135,12 +134,7 @@ export class DistilBertModel<T> implements EncoderStack<T> {
 
   /** Projects `x [b, t, D]` with `prefix.{weight,bias}` and splits heads → `[b, h, t, d]`. */
   private heads(w: ParamView<T>, prefix: string, x: T): T {
-    const b = this.backend;
-    return splitHeads(
-      b,
-      b.linear(x, w.get(`${prefix}.weight`), w.get(`${prefix}.bias`)),
-      this.config.n_heads,
-    );
+    return projectHeads(this.backend, w, prefix, x, this.config.n_heads);
   }
 
   /** Runs embeddings and blocks. */
@@ -157,8 +151,14 @@ export class DistilBertModel<T> implements EncoderStack<T> {
       x = b.embedding(w.get("embeddings.word_embeddings.weight"), b.upload(args.inputIds));
     } else throw new ModelInputError(`${this.name}: neither input ids nor embeddings given`);
     const t = b.dims(x)[1];
-    checkLength(t, cfg.max_position_embeddings, this.name, "max_position_embeddings");
-    const pos = b.upload(intTensor(1, t, (_, c) => c));
+    const pos = positionIds(
+      b,
+      0,
+      t,
+      cfg.max_position_embeddings,
+      this.name,
+      "max_position_embeddings",
+    );
     x = b.add(x, b.embedding(w.get("embeddings.position_embeddings.weight"), pos));
     x = b.layerNorm(
       x,
