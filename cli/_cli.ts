@@ -132,22 +132,50 @@ function oneLine(s: string): string {
   return s.replace(/\s*\n\s*/g, " ").trim();
 }
 
+/** The first Deno permission denial in `e` or its `cause` chain (a wrapped denial included). */
+function findDenial(e: unknown): Error | undefined {
+  for (let c = e, depth = 0; c instanceof Error && depth < 8; c = c.cause, depth++) {
+    if (c instanceof Deno.errors.NotCapable || c instanceof Deno.errors.PermissionDenied) return c;
+  }
+  return undefined;
+}
+
+/** What a denial means and how to allow it, in one clause. */
+function denialText(denial: Error): string {
+  const m = /Requires (\w+) access to (.+?), run again with the (--allow-\w+) flag/.exec(
+    denial.message,
+  );
+  if (!m) return `permission denied: ${oneLine(denial.message)}`;
+  const [, kind, target, flag] = m;
+  const bare = target.replace(/^"|"$/g, "");
+  const hint = kind === "net"
+    ? `deno task encdec allows only the Hub's hosts or HF_ENDPOINT's; for a mirror whose files ` +
+      `redirect elsewhere set ENCDEC_ALLOW_HOSTS=${bare}`
+    : `deno task encdec grants the paths named on the command line and the Hub cache; ` +
+      `started by hand, add ${flag}=${bare}`;
+  return `${kind} access to ${target} is not permitted for this call (least-privilege ` +
+    `permissions): ${hint}`;
+}
+
 /**
  * The one line printed for an error: encdec's own errors by message, permission denials with the
- * flag that allows them, anything else by type and message (`ENCDEC_DEBUG=1` adds the stack).
+ * way to allow them (also when another error wraps the denial, so a denied read is never reported
+ * as "not found" alone), anything else by type and message (`ENCDEC_DEBUG=1` adds the stack).
+ *
+ * @example
+ * ```ts
+ * import { formatError } from "./_cli.ts";
+ * formatError(new Deno.errors.NotCapable('Requires net access to "cdn.example:443", run again with the --allow-net flag'));
+ * // 'encdec: error: net access to "cdn.example:443" is not permitted for this call ...'
+ * ```
  */
 export function formatError(e: unknown): string {
-  if (e instanceof EncdecError) return `encdec: error: ${oneLine(e.message)}`;
-  if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
-    const m = /Requires (\w+) access to (.+?), run again with the (--allow-\w+) flag/.exec(
-      e.message,
-    );
-    if (m) {
-      return `encdec: error: ${m[1]} access to ${m[2]} is not permitted: encdec runs with ` +
-        `least-privilege permissions; add ${m[3]}=${m[2].replace(/^"|"$/g, "")} if you mean it`;
-    }
-    return `encdec: error: permission denied: ${oneLine(e.message)}`;
+  const denial = findDenial(e);
+  if (e instanceof EncdecError) {
+    const text = oneLine(e.message);
+    return `encdec: error: ${text}${denial ? ` (${denialText(denial)})` : ""}`;
   }
+  if (denial) return `encdec: error: ${denialText(denial)}`;
   if (e instanceof Error) {
     return `encdec: unexpected error: ${e.name}: ${
       oneLine(e.message)

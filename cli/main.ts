@@ -42,15 +42,19 @@ export const COMMANDS: readonly Command[] = [
   evalCommand,
 ];
 
+/** Commands with `-q, --quiet` (the others print no notes or progress). */
+const QUIET_COMMANDS = new Set(["run", "download", "train"]);
+
 function help(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));
   return `encdec: encoder-decoder models (bert2bert, roberta2roberta, bert2gpt2, BertGeneration) in Deno
 
-Usage: encdec <command> [options]        encdec <command> --help        encdec --version
+Usage: encdec [-q] <command> [options]   encdec <command> --help        encdec --version
 
 Commands
 ${COMMANDS.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`).join("\n")}
 
+-q (before or after the command) silences notes and progress on stderr; errors still print.
 Exit status: 0 ok, 1 runtime error, 2 usage error. ENCDEC_DEBUG=1 prints stack traces.
 `;
 }
@@ -59,7 +63,9 @@ Exit status: 0 ok, 1 runtime error, 2 usage error. ENCDEC_DEBUG=1 prints stack t
 export async function main(args: string[]): Promise<number> {
   let command: Command | undefined;
   try {
-    const [name, ...rest] = args;
+    // `encdec -q <command>`: the same as `<command> -q` for the commands that print notes.
+    const quiet = args[0] === "-q" || args[0] === "--quiet";
+    const [name, ...rest] = quiet ? args.slice(1) : args;
     if (name === undefined) {
       // Like git, cargo and argparse CLIs: a bare call is a usage error, the usage goes to stderr.
       writeErr(help());
@@ -80,7 +86,9 @@ export async function main(args: string[]): Promise<number> {
           `(see encdec --help)`,
       );
     }
-    return await command.run(rest);
+    return await command.run(
+      quiet && QUIET_COMMANDS.has(command.name) ? ["--quiet", ...rest] : rest,
+    );
   } catch (e) {
     writeErr(formatError(e));
     if (e instanceof UsageError) writeErr(usageLine(command));

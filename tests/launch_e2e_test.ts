@@ -114,7 +114,7 @@ Deno.test("encdec --version / no arguments / usage errors: version on stdout; us
   const bare = await runEncdec([]);
   assertEquals(bare.code, 2);
   assertEquals(bare.stdout, "");
-  assertMatch(bare.stderr, /^encdec: .*\n\nUsage: encdec <command>/);
+  assertMatch(bare.stderr, /^encdec: .*\n\nUsage: encdec \[-q\] <command>/);
   const bad = await runEncdec(["run", "--frobnicate"], { stdin: "x" });
   assertEquals(bad.code, 2);
   assertEquals(bad.stderr.trim().split("\n").map((l) => l.split(":")[0]), ["encdec", "Usage"]);
@@ -133,7 +133,7 @@ Deno.test("encdec run says once on stderr that an input was cut, to how many tok
     `encdec: input truncated from ${whole} to 64 tokens (the model's maximum)`,
     "encdec: 2 of 2 inputs were truncated",
   ]);
-  const q = await runEncdec(["run", "-q", "--max-new-tokens", "3"], { stdin: long });
+  const q = await runEncdec(["-q", "run", "--max-new-tokens", "3"], { stdin: long });
   assertEquals([q.code, q.stderr], [0, ""]);
 });
 
