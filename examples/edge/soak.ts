@@ -2,7 +2,7 @@
  * The edge example's soak run (`deno task soak`): starts `main.ts` on 127.0.0.1 with its
  * documented least-privilege flags, then `--concurrency` clients send `--warmup` requests and two
  * rounds of `--requests` valid requests each. It prints p50/p99 latency per round, the server's
- * RSS after start-up and after each round, and its peak RSS (`VmHWM`), and exits 1 on any error
+ * RSS after start-up and after each round, and its peak RSS (sampled with `ps`), and exits 1 on any error
  * or on RSS growth over 32 MiB from the first round to the second. Latencies are reported, never
  * asserted: this is a measurement, not a test (`tests/load_test.ts` is the test).
  *
@@ -108,14 +108,35 @@ function parseArgs(args: string[]): SoakArgs {
   return out;
 }
 
-/** Peak resident set size of `pid` in bytes (Linux `VmHWM`), or `null` where unreadable. */
-function peakRss(pid: number): number | null {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
-    return m ? Number(m[1]) * 1024 : null;
-  } catch {
-    return null;
-  }
+/**
+ * Samples the resident set size of `pid` with `ps` every 200 ms (other processes' `/proc` files
+ * need `--allow-all` in Deno); `stop()` ends the sampling and returns the largest sample in bytes.
+ */
+function sampleRss(pid: number): { peak(): number; stop(): Promise<number> } {
+  let peak = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      try {
+        const out = await new Deno.Command("ps", {
+          args: ["-o", "rss=", "-p", String(pid)],
+          stdout: "piped",
+          stderr: "null",
+        }).output();
+        const kib = Number(new TextDecoder().decode(out.stdout).trim());
+        if (Number.isFinite(kib)) peak = Math.max(peak, kib * 1024);
+      } catch { /* no ps here: no peak */ }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  })();
+  return {
+    peak: () => peak,
+    async stop() {
+      running = false;
+      await loop;
+      return peak;
+    },
+  };
 }
 
 if (import.meta.main) {
@@ -148,6 +169,7 @@ if (import.meta.main) {
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
+  const sampler = sampleRss(child.pid);
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let seen = "";
   let base: string | null = null;
@@ -167,7 +189,7 @@ if (import.meta.main) {
   try {
     const url = `${base}/summarize`;
     const rssStart = await rss();
-    const peakStart = peakRss(child.pid);
+    const peakStart = sampler.peak();
     if (a.warmup > 0) await soakRound(url, 0, a.warmup, a.concurrency); // JIT, allocator pools
     const rss0 = await rss();
     const first = await soakRound(url, 1000, a.requests, a.concurrency);
@@ -181,7 +203,9 @@ if (import.meta.main) {
         `  round 1 p50 ${ms(first.p50)} p99 ${ms(first.p99)}; round 2 p50 ${ms(second.p50)} ` +
         `p99 ${ms(second.p99)}\n` +
         `  RSS after start ${mib(rssStart)} (peak so far ${mib(peakStart)}), after warm-up ` +
-        `${mib(rss0)}, round 1 ${mib(rss1)}, round 2 ${mib(rss2)}; peak ${mib(peakRss(child.pid))}`,
+        `${mib(rss0)}, round 1 ${mib(rss1)}, round 2 ${mib(rss2)}; peak ${
+          mib(await sampler.stop())
+        } (ps, every 200 ms)`,
     );
     if (first.errors + second.errors > 0) {
       console.error(`soak: ${first.errors + second.errors} errors for valid requests`);
@@ -192,6 +216,7 @@ if (import.meta.main) {
       failed = true;
     }
   } finally {
+    await sampler.stop();
     child.kill("SIGTERM");
     await child.status;
     await reader.cancel().catch(() => {});
