@@ -35,131 +35,19 @@
  */
 import type { Activation, AttentionOptions, Backend, RandomSource } from "../../backend.ts";
 import { BackendError } from "../../backend.ts";
-import { FLOAT32_MIN, Tensor } from "../../tensor.ts";
+import type { Tensor } from "../../tensor.ts";
 import { applyActivation, isActivation } from "./_math.ts";
-import {
-  broadcastShapes,
-  broadcastStrides,
-  chunky,
-  fmt,
-  normAxis,
-  prod,
-  stridesOf,
-} from "./_shape.ts";
+import { broadcastShapes, broadcastStrides, fmt, prod } from "./_shape.ts";
 import { gemmNN, gemmNT } from "./_gemm.ts";
 import { hostMaskBias, hostPositionIds } from "./_masks.ts";
+import { type F32, f32, ids, minRank, needTensor, out32 } from "./_checks.ts";
+import { logSoftmaxRow, rowwise, softmaxRow } from "./_rows.ts";
+import * as shapeOps from "./_shape_ops.ts";
+import * as lossOps from "./_attention_loss_topk.ts";
 
 export { BackendError } from "../../backend.ts";
 export { erf } from "./_math.ts";
-
-type F32 = Tensor<"float32">;
-
-function describe(t: Tensor): string {
-  return `${fmt(t.dims)} ${t.dtype}`;
-}
-
-function needTensor(op: string, name: string, t: unknown): asserts t is Tensor {
-  if (!(t instanceof Tensor)) {
-    throw new BackendError(`cpu.${op}: ${name} must be a Tensor, got ${typeof t}`);
-  }
-}
-
-function f32(op: string, name: string, t: Tensor): Float32Array {
-  needTensor(op, name, t);
-  if (t.dtype !== "float32") {
-    throw new BackendError(
-      `cpu.${op}: ${name} has dtype ${t.dtype} (shape ${fmt(t.dims)}), expected float32` +
-        (t.dtype === "float16" || t.dtype === "bfloat16"
-          ? " (upload() converts half tensors to float32)"
-          : ""),
-    );
-  }
-  return t.data as Float32Array;
-}
-
-function ids(op: string, name: string, t: Tensor): Int32Array | BigInt64Array {
-  needTensor(op, name, t);
-  if (t.dtype !== "int32" && t.dtype !== "int64") {
-    throw new BackendError(
-      `cpu.${op}: ${name} has dtype ${t.dtype} (shape ${fmt(t.dims)}), expected int32 or int64`,
-    );
-  }
-  return t.data as Int32Array | BigInt64Array;
-}
-
-function minRank(op: string, name: string, t: Tensor, rank: number): void {
-  if (t.dims.length < rank) {
-    throw new BackendError(
-      `cpu.${op}: ${name} has shape ${fmt(t.dims)}, expected at least ${rank} dims`,
-    );
-  }
-}
-
-function out32(data: Float32Array, dims: readonly number[]): F32 {
-  return new Tensor("float32", data, dims);
-}
-
-/** Numerically stable softmax of `src[off, off+n)` into `dst[off, off+n)` (float64 inside). */
-function softmaxRow(src: Float32Array, dst: Float32Array, off: number, n: number): void {
-  const max = rowMax(src, off, n);
-  // exp in float64; stored (float32-rounded) then normalised, so `dst` may alias `src`.
-  let sum = 0;
-  for (let j = 0; j < n; j++) {
-    const e = Math.exp(src[off + j] - max);
-    dst[off + j] = e;
-    sum += e;
-  }
-  const inv = 1 / sum;
-  for (let j = 0; j < n; j++) dst[off + j] *= inv;
-}
-
-/**
- * `log_softmax` of `src[off, off+n)` into `dst[dstOff, dstOff+n)`, as `x - max - log Σ exp(x - max)`.
- */
-function logSoftmaxRow(
-  src: Float32Array,
-  dst: Float32Array,
-  off: number,
-  n: number,
-  dstOff = off,
-): void {
-  const max = rowMax(src, off, n);
-  let sum = 0;
-  for (let j = 0; j < n; j++) sum += Math.exp(src[off + j] - max);
-  const lse = max + Math.log(sum);
-  for (let j = 0; j < n; j++) dst[dstOff + j] = src[off + j] - lse;
-}
-
-/** Applies a row kernel to every last-axis row of a float32 `x` into a new tensor. */
-function rowwise(
-  op: string,
-  x: Tensor,
-  row: (src: Float32Array, dst: Float32Array, off: number, n: number) => void,
-): F32 {
-  const xd = f32(op, "x", x);
-  minRank(op, "x", x, 1);
-  const n = x.dims[x.dims.length - 1];
-  const out = new Float32Array(xd.length);
-  for (let o = 0; o < xd.length; o += n) row(xd, out, o, n);
-  return out32(out, x.dims);
-}
-
-/** Largest entry of `src[off, off+n)`; NaN if any entry is NaN (it poisons the row, as in torch). */
-function rowMax(src: Float32Array, off: number, n: number): number {
-  let max = -Infinity;
-  for (let j = 0; j < n; j++) {
-    const v = src[off + j];
-    if (v > max || v !== v) max = v;
-  }
-  return max;
-}
-
-/** Is `(va, ia)` ranked before `(vb, ib)` by `topk`? Larger first, NaN largest, ties: lower index. */
-function before(va: number, ia: number, vb: number, ib: number): boolean {
-  if (va !== va) return vb === vb || ia < ib;
-  if (vb !== vb) return false;
-  return va > vb || (va === vb && ia < ib);
-}
+export { cpuDropout } from "./_attention_loss_topk.ts";
 
 /**
  * The CPU reference implementation of `Backend<Tensor>`.
@@ -216,175 +104,27 @@ export class CpuBackend implements Backend<Tensor> {
 
   /** Same data, new shape; one `-1` is inferred. */
   reshape(x: Tensor, dims: readonly number[]): Tensor {
-    needTensor("reshape", "x", x);
-    let inferred = -1;
-    let known = 1;
-    for (let i = 0; i < dims.length; i++) {
-      const d = dims[i];
-      if (d === -1 && inferred < 0) inferred = i;
-      else if (!Number.isInteger(d) || d < 0) {
-        throw new BackendError(
-          `cpu.reshape: invalid target shape ${fmt(dims)} for ${describe(x)} (sizes must be ` +
-            `integers >= 0, with at most one -1)`,
-        );
-      } else known *= d;
-    }
-    const resolved = [...dims];
-    if (inferred >= 0) {
-      if (known === 0 || x.size % known !== 0) {
-        throw new BackendError(
-          `cpu.reshape: cannot infer -1 in ${fmt(dims)} for ${describe(x)} (${x.size} elements)`,
-        );
-      }
-      resolved[inferred] = x.size / known;
-    } else if (known !== x.size) {
-      throw new BackendError(
-        `cpu.reshape: cannot reshape ${describe(x)} (${x.size} elements) to ${fmt(dims)} ` +
-          `(${known} elements)`,
-      );
-    }
-    return new Tensor(x.dtype, x.data, resolved);
+    return shapeOps.reshape(x, dims);
   }
 
   /** Copies `x` with its axes reordered: `out.dims[i] = x.dims[perm[i]]`. */
   permute(x: Tensor, perm: readonly number[]): Tensor {
-    needTensor("permute", "x", x);
-    const rank = x.dims.length;
-    const seen = new Set<number>();
-    for (const p of perm) {
-      if (!Number.isInteger(p) || p < 0 || p >= rank || seen.has(p)) break;
-      seen.add(p);
-    }
-    if (perm.length !== rank || seen.size !== rank) {
-      throw new BackendError(
-        `cpu.permute: ${fmt(perm)} is not a permutation of the ${rank} axes of ${describe(x)}`,
-      );
-    }
-    const outDims = perm.map((p) => x.dims[p]);
-    const out = Tensor.zeros(outDims, x.dtype);
-    const n = x.size;
-    if (n === 0) return out;
-    if (rank <= 1 || perm.every((p, i) => p === i)) {
-      chunky(out.data).set(chunky(x.data));
-      return out;
-    }
-    const src = chunky(x.data);
-    const dst = chunky(out.data);
-    const xs = stridesOf(x.dims);
-    const ss = perm.map((p) => xs[p]); // source stride per output axis
-    const inner = outDims[rank - 1];
-    const innerStride = ss[rank - 1];
-    const idx = new Array<number>(rank - 1).fill(0);
-    let srcOff = 0;
-    for (let o = 0; o < n; o += inner) {
-      for (let j = 0, s = srcOff; j < inner; j++, s += innerStride) dst[o + j] = src[s];
-      for (let d = rank - 2; d >= 0; d--) {
-        idx[d]++;
-        srcOff += ss[d];
-        if (idx[d] < outDims[d]) break;
-        srcOff -= ss[d] * outDims[d];
-        idx[d] = 0;
-      }
-    }
-    return out;
+    return shapeOps.permute(x, perm);
   }
 
   /** `x[..., start:end, ...]` along `axis` (negative axis counts from the end). */
   slice(x: Tensor, axis: number, start: number, end: number): Tensor {
-    needTensor("slice", "x", x);
-    const ax = normAxis("slice", axis, x.dims.length, x.dims);
-    const size = x.dims[ax];
-    if (
-      !Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > size || start > end
-    ) {
-      throw new BackendError(
-        `cpu.slice: range [${start}, ${end}) is out of bounds for axis ${axis} of ${describe(x)} ` +
-          `(expected integers 0 <= start <= end <= ${size})`,
-      );
-    }
-    const outer = prod(x.dims, 0, ax);
-    const inner = prod(x.dims, ax + 1);
-    const outDims = [...x.dims];
-    outDims[ax] = end - start;
-    const out = Tensor.zeros(outDims, x.dtype);
-    const src = chunky(x.data);
-    const dst = chunky(out.data);
-    const chunk = (end - start) * inner;
-    for (let o = 0; o < outer; o++) {
-      const from = (o * size + start) * inner;
-      dst.set(src.subarray(from, from + chunk), o * chunk);
-    }
-    return out;
+    return shapeOps.slice(x, axis, start, end);
   }
 
   /** Concatenates tensors of one dtype whose shapes agree except along `axis`. */
   concat(xs: readonly Tensor[], axis: number): Tensor {
-    if (xs.length === 0) throw new BackendError("cpu.concat: needs at least one tensor, got none");
-    xs.forEach((x, i) => needTensor("concat", `xs[${i}]`, x));
-    const first = xs[0];
-    const rank = first.dims.length;
-    const ax = normAxis("concat", axis, rank, first.dims);
-    let total = 0;
-    for (let i = 0; i < xs.length; i++) {
-      const x = xs[i];
-      const ok = x.dtype === first.dtype && x.dims.length === rank &&
-        x.dims.every((d, j) => j === ax || d === first.dims[j]);
-      if (!ok) {
-        throw new BackendError(
-          `cpu.concat: xs[${i}] is ${describe(x)}, expected ${first.dtype} with the shape of ` +
-            `xs[0] ${fmt(first.dims)} except along axis ${axis}`,
-        );
-      }
-      total += x.dims[ax];
-    }
-    const outDims = [...first.dims];
-    outDims[ax] = total;
-    const out = Tensor.zeros(outDims, first.dtype);
-    const dst = chunky(out.data);
-    const outer = prod(first.dims, 0, ax);
-    const inner = prod(first.dims, ax + 1);
-    const rowOut = total * inner;
-    let at = 0;
-    for (const x of xs) {
-      const chunk = x.dims[ax] * inner;
-      const src = chunky(x.data);
-      for (let o = 0; o < outer; o++) {
-        dst.set(src.subarray(o * chunk, (o + 1) * chunk), o * rowOut + at);
-      }
-      at += chunk;
-    }
-    return out;
+    return shapeOps.concat(xs, axis);
   }
 
   /** Picks entries `indices` of `x` along `axis` (repeats allowed). */
   indexSelect(x: Tensor, axis: number, indices: readonly number[]): Tensor {
-    needTensor("indexSelect", "x", x);
-    const ax = normAxis("indexSelect", axis, x.dims.length, x.dims);
-    const size = x.dims[ax];
-    for (const i of indices) {
-      if (!Number.isInteger(i) || i < 0 || i >= size) {
-        throw new BackendError(
-          `cpu.indexSelect: index ${i} is out of range for axis ${axis} of ${describe(x)} ` +
-            `(expected an integer in [0, ${size}))`,
-        );
-      }
-    }
-    const outer = prod(x.dims, 0, ax);
-    const inner = prod(x.dims, ax + 1);
-    const outDims = [...x.dims];
-    outDims[ax] = indices.length;
-    const out = Tensor.zeros(outDims, x.dtype);
-    const src = chunky(x.data);
-    const dst = chunky(out.data);
-    let at = 0;
-    for (let o = 0; o < outer; o++) {
-      for (const i of indices) {
-        const from = (o * size + i) * inner;
-        dst.set(src.subarray(from, from + inner), at);
-        at += inner;
-      }
-    }
-    return out;
+    return shapeOps.indexSelect(x, axis, indices);
   }
 
   // ---- arithmetic ------------------------------------------------------------------------------
@@ -622,88 +362,7 @@ export class CpuBackend implements Backend<Tensor> {
     v: Tensor,
     opts: AttentionOptions<Tensor>,
   ): { output: Tensor; probs?: Tensor } {
-    const qd = f32("attention", "q", q);
-    const kd = f32("attention", "k", k);
-    const vd = f32("attention", "v", v);
-    for (const [name, t] of [["q", q], ["k", k], ["v", v]] as const) {
-      if (t.dims.length !== 4) {
-        throw new BackendError(
-          `cpu.attention: ${name} has shape ${
-            fmt(t.dims)
-          }, expected 4 dims [batch, heads, seq, dim]`,
-        );
-      }
-    }
-    const [nb, nh, tq, d] = q.dims;
-    const tk = k.dims[2], dv = v.dims[3];
-    // k/v rows may be fewer (groups of consecutive q rows share one k/v row).
-    const kb = k.dims[0];
-    if (
-      !(kb > 0 && nb % kb === 0) || k.dims[1] !== nh || k.dims[3] !== d ||
-      v.dims[0] !== kb || v.dims[1] !== nh || v.dims[2] !== tk || (kb !== nb && opts.causal)
-    ) {
-      throw new BackendError(
-        `cpu.attention: shapes do not agree: q ${fmt(q.dims)}, k ${fmt(k.dims)}, v ${
-          fmt(v.dims)
-        } ` +
-          `(expected q [b, h, tq, d], k [g, h, tk, d], v [g, h, tk, dv], g dividing b, ` +
-          `no causal mask when g < b)`,
-      );
-    }
-    const per = nb / kb; // q rows per k/v row
-    const full = [nb, nh, tq, tk];
-    const maskFull = [kb, nh, tq, tk];
-    let md: Float32Array | undefined;
-    let ms = [0, 0, 0, 0];
-    if (opts.mask !== undefined) {
-      md = f32("attention", "mask", opts.mask);
-      const mdims = opts.mask.dims;
-      const bc = broadcastShapes(mdims, maskFull);
-      if (mdims.length > 4 || !bc || bc.some((x, i) => x !== maskFull[i])) {
-        throw new BackendError(
-          `cpu.attention: mask ${fmt(mdims)} does not broadcast to scores ${fmt(full)} ` +
-            `(expected e.g. [b, 1, 1, tk] or [b, 1, tq, tk])`,
-        );
-      }
-      ms = broadcastStrides(mdims, maskFull);
-    }
-    const scale = opts.scale;
-    const causal = opts.causal ?? false;
-    const shift = tk - tq;
-    const output = new Float32Array(nb * nh * tq * dv);
-    const probs = opts.returnProbs ? new Float32Array(nb * nh * tq * tk) : undefined;
-    // Per (batch, head): scores [tq, tk] = q·kᵀ (gemm, float32-rounded as torch stores them),
-    // then scale, causal, mask and softmax row by row, then output [tq, dv] = probs·v.
-    const block = tq * tk;
-    const scratch = probs ? undefined : new Float32Array(block);
-    for (let bi = 0; bi < nb; bi++) {
-      for (let hi = 0; hi < nh; hi++) {
-        const bh = bi * nh + hi;
-        const kbi = Math.floor(bi / per);
-        const kh = kbi * nh + hi;
-        const sc = probs ?? scratch!;
-        const sOff = probs ? bh * block : 0;
-        gemmNT(qd, bh * tq * d, kd, kh * tk * d, sc, sOff, tq, tk, d);
-        for (let i = 0; i < tq; i++) {
-          const r = sOff + i * tk;
-          const mOff = kbi * ms[0] + hi * ms[1] + i * ms[2];
-          const visible = causal ? Math.max(0, Math.min(tk, i + shift + 1)) : tk;
-          for (let j = 0; j < visible; j++) sc[r + j] = sc[r + j] * scale;
-          for (let j = visible; j < tk; j++) sc[r + j] = FLOAT32_MIN;
-          if (md) {
-            const ms3 = ms[3];
-            for (let j = 0; j < tk; j++) sc[r + j] = sc[r + j] + md[mOff + j * ms3];
-          }
-          softmaxRow(sc, sc, r, tk);
-        }
-        gemmNN(sc, sOff, vd, kh * tk * dv, output, bh * tq * dv, tq, dv, tk);
-      }
-    }
-    const result: { output: Tensor; probs?: Tensor } = {
-      output: out32(output, [nb, nh, tq, dv]),
-    };
-    if (probs) result.probs = out32(probs, full);
-    return result;
+    return lossOps.attention(q, k, v, opts);
   }
 
   /**
@@ -717,131 +376,18 @@ export class CpuBackend implements Backend<Tensor> {
     labels: Tensor,
     opts: { ignoreIndex?: number; labelSmoothing?: number } = {},
   ): Tensor {
-    const ld = f32("crossEntropy", "logits", logits);
-    const yd = ids("crossEntropy", "labels", labels);
-    const ignore = opts.ignoreIndex ?? -100;
-    const eps = opts.labelSmoothing ?? 0;
-    if (!(eps >= 0 && eps <= 1)) {
-      throw new BackendError(
-        `cpu.crossEntropy: labelSmoothing ${eps} is out of range (expected 0 <= ε <= 1)`,
-      );
-    }
-    if (logits.dims.length !== 2 || labels.dims.length !== 1 || labels.dims[0] !== logits.dims[0]) {
-      throw new BackendError(
-        `cpu.crossEntropy: logits ${fmt(logits.dims)} and labels ${fmt(labels.dims)} do not fit ` +
-          `(expected logits [n, vocab] and labels [n])`,
-      );
-    }
-    const [n, vocab] = logits.dims;
-    const lp = new Float32Array(vocab);
-    let total = 0;
-    let count = 0;
-    for (let r = 0; r < n; r++) {
-      const y = Number(yd[r]);
-      if (y === ignore) continue;
-      if (!(Number.isInteger(y) && y >= 0 && y < vocab)) {
-        throw new BackendError(
-          `cpu.crossEntropy: label ${yd[r]} at row ${r} is outside the vocabulary [0, ${vocab}) ` +
-            `and is not the ignore index ${ignore}`,
-        );
-      }
-      logSoftmaxRow(ld, lp, r * vocab, vocab, 0);
-      let loss = -lp[y];
-      if (eps > 0) {
-        let sum = 0;
-        for (let c = 0; c < vocab; c++) sum -= lp[c];
-        loss = (1 - eps) * loss + (eps / vocab) * sum;
-      }
-      total += loss;
-      count++;
-    }
-    return out32(new Float32Array([total / count]), []);
+    return lossOps.crossEntropy(logits, labels, opts);
   }
 
   /** Inverted dropout with a seeded generator (see {@linkcode cpuDropout}). */
   dropout(x: Tensor, p: number, rng: RandomSource): Tensor {
-    return cpuDropout(x, p, rng);
+    return lossOps.cpuDropout(x, p, rng);
   }
 
   /** The `k` largest entries along the last axis, descending; ties keep the lower index first. */
   topk(x: Tensor, k: number): { values: Tensor; indices: Tensor } {
-    const xd = f32("topk", "x", x);
-    minRank("topk", "x", x, 1);
-    const n = x.dims[x.dims.length - 1];
-    if (!Number.isInteger(k) || k < 0 || k > n) {
-      throw new BackendError(
-        `cpu.topk: k = ${k} is out of range for ${describe(x)} (expected an integer in [0, ${n}])`,
-      );
-    }
-    const rows = n === 0 ? prod(x.dims, 0, x.dims.length - 1) : xd.length / n;
-    const values = new Float32Array(rows * k);
-    const indices = new Int32Array(rows * k);
-    // A min-heap (by `before`) of the best k seen so far: the root is the worst kept entry.
-    const hv = new Float64Array(k);
-    const hi = new Int32Array(k);
-    const siftDown = (size: number, at: number) => {
-      const v = hv[at], ix = hi[at];
-      for (;;) {
-        const l = 2 * at + 1;
-        if (l >= size) break;
-        const r = l + 1;
-        const c = r < size && before(hv[l], hi[l], hv[r], hi[r]) ? r : l;
-        if (!before(v, ix, hv[c], hi[c])) break;
-        hv[at] = hv[c];
-        hi[at] = hi[c];
-        at = c;
-      }
-      hv[at] = v;
-      hi[at] = ix;
-    };
-    for (let r = 0; r < rows; r++) {
-      if (k === 0) break;
-      const off = r * n;
-      for (let j = 0; j < k; j++) {
-        hv[j] = xd[off + j];
-        hi[j] = j;
-      }
-      for (let j = (k >> 1) - 1; j >= 0; j--) siftDown(k, j);
-      for (let j = k; j < n; j++) {
-        const v = xd[off + j];
-        if (before(v, j, hv[0], hi[0])) {
-          hv[0] = v;
-          hi[0] = j;
-          siftDown(k, 0);
-        }
-      }
-      // Pop worst-first into the back of the output row.
-      for (let size = k; size > 0; size--) {
-        values[r * k + size - 1] = hv[0];
-        indices[r * k + size - 1] = hi[0];
-        hv[0] = hv[size - 1];
-        hi[0] = hi[size - 1];
-        siftDown(size - 1, 0);
-      }
-    }
-    const outDims = [...x.dims.slice(0, -1), k];
-    return {
-      values: out32(values, outDims),
-      indices: new Tensor("int32", indices, outDims),
-    };
+    return lossOps.topk(x, k);
   }
-}
-
-/**
- * Inverted dropout on a float32 tensor: one `rng.random()` per element in row-major order; an
- * element is kept when the draw is `>= p` and scaled by `1 / (1 - p)`. `p = 0` returns `x`.
- */
-export function cpuDropout(x: Tensor, p: number, rng: RandomSource): Tensor {
-  const xd = f32("dropout", "x", x);
-  if (!(p >= 0 && p <= 1)) {
-    throw new BackendError(`cpu.dropout: p = ${p} is out of range (expected 0 <= p <= 1)`);
-  }
-  if (p === 0) return x;
-  const out = new Float32Array(xd.length);
-  if (p === 1) return out32(out, x.dims);
-  const s = Math.fround(1 / (1 - p)); // the float32 scale, as torch multiplies by
-  for (let i = 0; i < xd.length; i++) out[i] = xd[i] * (rng.random() >= p ? s : 0);
-  return out32(out, x.dims);
 }
 
 /** The ready-to-use CPU backend instance. */
