@@ -11,6 +11,12 @@ import { encodeModel, type GraphSpec } from "./_onnx_proto.ts";
 import { OnnxRuntimeError, type Ort } from "./runtime.ts";
 import type { DecoderLayout, GraphTracer } from "./traced_graphs.ts";
 import type { TraceLimit } from "./recorder.ts";
+import {
+  CACHED_GRAPHS,
+  type CachedGraphs,
+  type GraphCacheWriter,
+  traceIntoCache,
+} from "./graph_cache.ts";
 
 /**
  * onnxruntime-node session config entries (`session.*` keys). Intra-op threads block instead
@@ -43,10 +49,78 @@ export interface OnnxSessions {
   decoderLimits: TraceLimit[];
 }
 
+/** Session options of runtime `name` (external data resolved in `folder`). */
+function sessionOptionsFor(
+  name: "node" | "web",
+  threads: number,
+  folder: string | null,
+): InferenceSession.SessionOptions {
+  return {
+    graphOptimizationLevel: "all",
+    executionMode: "sequential",
+    // No CPU arena on node: it keeps the largest activations of every run (~50 MiB at 512
+    // tokens on a base-size model) for no measured speed gain over malloc.
+    ...(name === "node"
+      ? { intraOpNumThreads: threads, interOpNumThreads: 1, enableCpuMemArena: false }
+      : {}),
+    ...(name === "node" ? { extra: { session: nodeSessionConfig(folder) } } : {}),
+  };
+}
+
+/** One session of `model`, onnxruntime's failure wrapped in `OnnxRuntimeError`. */
+async function createOne(
+  ort: Ort,
+  model: Uint8Array,
+  options: InferenceSession.SessionOptions,
+  what: string,
+  source: string,
+): Promise<InferenceSession> {
+  try {
+    return await ort.InferenceSession.create(model, options);
+  } catch (e) {
+    throw new OnnxRuntimeError(`${source}: onnxruntime rejected the ${what} graph: ${e}`, {
+      cause: e,
+    });
+  }
+}
+
+/**
+ * The sessions of graphs read from the graph cache (`graph_cache.ts`; onnxruntime-node),
+ * created one at a time; a failure releases those already built.
+ */
+export async function createCachedSessions(
+  ort: Ort,
+  threads: number,
+  cached: CachedGraphs,
+  source: string,
+): Promise<OnnxSessions> {
+  const options = sessionOptionsFor("node", threads, cached.folder);
+  const sessions: InferenceSession[] = [];
+  try {
+    for (const name of CACHED_GRAPHS) {
+      sessions.push(await createOne(ort, cached.models[name], options, name, source));
+    }
+  } catch (e) {
+    await Promise.all(sessions.map((s) => s.release()));
+    throw e;
+  }
+  const [encoder, crossKV, decoder] = sessions;
+  return {
+    encoder,
+    crossKV,
+    decoder,
+    layout: cached.layout,
+    encoderLimits: cached.limits.encoder,
+    decoderLimits: cached.limits.decoder,
+  };
+}
+
 /**
  * Traces the encoder, cross-K/V and decoder-step graphs with `tracer` and creates their
  * sessions on the loaded runtime `ort` (`name`), in that order, one graph alive at a time.
- * `source` names the checkpoint in errors (`OnnxRuntimeError` when onnxruntime rejects a graph).
+ * With `cache` (a graph-cache writer, onnxruntime-node) the graphs are written to the cache
+ * entry and the sessions created from it. `source` names the checkpoint in errors
+ * (`OnnxRuntimeError` when onnxruntime rejects a graph).
  */
 export async function createSessions(
   ort: Ort,
@@ -54,28 +128,16 @@ export async function createSessions(
   threads: number,
   tracer: GraphTracer,
   source: string,
+  cache: GraphCacheWriter | null = null,
 ): Promise<OnnxSessions> {
-  const sessionOptions: InferenceSession.SessionOptions = {
-    graphOptimizationLevel: "all",
-    executionMode: "sequential",
-    // No CPU arena on node: it keeps the largest activations of every run (~50 MiB at 512
-    // tokens on bert-base) for no measured speed gain over malloc.
-    ...(name === "node"
-      ? { intraOpNumThreads: threads, interOpNumThreads: 1, enableCpuMemArena: false }
-      : {}),
-    ...(name === "node"
-      ? { extra: { session: nodeSessionConfig(tracer.weights.externalFolder) } }
-      : {}),
-  };
-  const make = async (graph: GraphSpec, what: string) => {
-    try {
-      return await ort.InferenceSession.create(encodeModel(graph), sessionOptions);
-    } catch (e) {
-      throw new OnnxRuntimeError(`${source}: onnxruntime rejected the ${what} graph: ${e}`, {
-        cause: e,
-      });
-    }
-  };
+  if (cache) {
+    // Traced into the graph cache, then loaded from it (null: it could not be written).
+    const cached = await traceIntoCache(tracer, cache);
+    if (cached) return await createCachedSessions(ort, threads, cached, source);
+  }
+  const sessionOptions = sessionOptionsFor(name, threads, tracer.weights.externalFolder);
+  const make = (graph: GraphSpec, what: string) =>
+    createOne(ort, encodeModel(graph), sessionOptions, what, source);
   // One graph at a time, so only one serialized model is alive at once; a failure releases
   // the sessions already built.
   const sessions: InferenceSession[] = [];

@@ -25,7 +25,8 @@ import {
   type Ort,
 } from "./runtime.ts";
 import { arange, checkIds, released, releaseData, views } from "./_host.ts";
-import { createSessions } from "./_sessions.ts";
+import { createCachedSessions, createSessions } from "./_sessions.ts";
+import { checkpointFiles, graphCacheDir, GraphCacheEntry } from "./graph_cache.ts";
 import type { TraceLimit } from "./recorder.ts";
 import { checkLimits, type DecoderLayout, GraphTracer } from "./traced_graphs.ts";
 import { type HeapTrimmer, heapTrimmer } from "./_heap.ts";
@@ -53,6 +54,12 @@ export interface OnnxModelOptions {
    * 1.18× instead of 1.25× the weight bytes) for about 10 % longer decode steps. Default true.
    */
   trimHeap?: boolean;
+  /**
+   * Where `fromPretrained` caches the traced graphs and converted weights (onnxruntime-node):
+   * a folder, or `false` for no cache. Default `$ENCDEC_GRAPH_CACHE` (`0`/`off`: none), else
+   * `$HF_HOME/encdec/graphs`. See `graph_cache.ts`.
+   */
+  graphCache?: string | false;
 }
 
 /** A subclass of {@linkcode OnnxEncoderDecoder} that the static factories can construct. */
@@ -178,6 +185,25 @@ export class OnnxEncoderDecoder {
     }
     const generationConfig = options.generationConfig ??
       await GenerationConfig.fromPretrained(dirOrId, { ...options.resolve });
+    const entry = await OnnxEncoderDecoder.cacheEntry(dirOrId, config, options);
+    const cached = await entry?.read();
+    if (entry && cached) {
+      const { ort } = await loadRuntime("node", entry.threads);
+      const s = await createCachedSessions(ort, entry.threads, cached, dirOrId);
+      return new this(
+        config,
+        "node",
+        entry.precision,
+        generationConfig,
+        ort,
+        s.layout,
+        s.encoder,
+        s.crossKV,
+        s.decoder,
+        options.trimHeap ?? true ? heapTrimmer() : null,
+        { encoder: s.encoderLimits, decoder: s.decoderLimits },
+      );
+    }
     const tensors =
       (options.runtime !== "web"
         ? await openSafetensorsCheckpoint(dirOrId, options.resolve)
@@ -188,7 +214,38 @@ export class OnnxEncoderDecoder {
       tensors,
       { ...options, generationConfig },
       dirOrId,
+      entry,
     );
+  }
+
+  /**
+   * The graph-cache entry of checkpoint `dirOrId` (see `graph_cache.ts`), or `null` when the
+   * cache is off, the runtime is not onnxruntime-node or the checkpoint files are not found.
+   */
+  private static async cacheEntry(
+    dirOrId: string,
+    config: EncoderDecoderConfig,
+    options: OnnxModelOptions,
+  ): Promise<(GraphCacheEntry & { threads: number }) | null> {
+    const root = graphCacheDir(options.graphCache);
+    if (root === null || options.runtime === "web") return null;
+    const threads = options.numThreads ?? defaultThreads();
+    const precision = options.precision ?? "fp32";
+    // Bad options: no cache, so `create` reports them.
+    if (!Number.isInteger(threads) || threads < 1) return null;
+    if (!["fp32", "fp16", "int8"].includes(precision)) return null;
+    let version: string;
+    try {
+      const { ort, name } = await loadRuntime(options.runtime ?? "auto", threads);
+      if (name !== "node") return null;
+      version = ort.env.versions?.node ?? ort.env.versions?.common ?? "?";
+    } catch {
+      return null; // `create` reports why no runtime loads
+    }
+    const files = await checkpointFiles(dirOrId, options.resolve).catch(() => null);
+    if (files === null) return null;
+    const entry = await GraphCacheEntry.open(root, files, config.toDict(), precision, version);
+    return entry && Object.assign(entry, { threads });
   }
 
   /**
@@ -201,6 +258,8 @@ export class OnnxEncoderDecoder {
     tensors: ReadonlyMap<string, CheckpointEntry>,
     options: OnnxModelOptions = {},
     source = "<state dict>",
+    /** The graph-cache entry to write the traced graphs to (`fromPretrained`). */
+    cache: GraphCacheEntry | null = null,
   ): Promise<M> {
     const precision = options.precision ?? "fp32";
     if (!["fp32", "fp16", "int8"].includes(precision)) {
@@ -212,7 +271,8 @@ export class OnnxEncoderDecoder {
     }
     const { ort, name } = await loadRuntime(options.runtime ?? "auto", threads);
     const tracer = new GraphTracer(config, tensors, source, precision, name === "node");
-    const s = await createSessions(ort, name, threads, tracer, source);
+    const writer = cache && name === "node" ? await cache.writer() : null;
+    const s = await createSessions(ort, name, threads, tracer, source, writer);
     const generationConfig = options.generationConfig ??
       GenerationConfig.fromModelConfig(config);
     return new this(

@@ -1,0 +1,591 @@
+/**
+ * A disk cache of the traced ONNX graphs of `OnnxEncoderDecoder` (onnxruntime-node), so a
+ * second load of a checkpoint skips reading and converting it (`.bin` unpickling, half → float,
+ * int8 quantization) and tracing the model code: it only creates the sessions.
+ *
+ * One entry per (checkpoint files, config, precision, encdec and onnxruntime version), in
+ * `<cache>/<key>/` where `key` is the SHA-256 of those; the checkpoint files count by identity
+ * (real path, size, modification time, inode), so replacing or editing a file changes the key.
+ * The default cache is `$HF_HOME/encdec/graphs` (next to the Hub cache; `resolveHubPaths`).
+ *
+ * An entry holds `encoder.onnx`, `cross_kv.onnx`, `decoder.onnx` (graph structure and small
+ * constants), `weights.bin` (every converted initializer of 1 KiB or more, 4 KiB aligned) and
+ * `meta.json` (written last: key, sizes and digests of the other files, the decoder layout and
+ * position limits). Weights stored as they are in a safetensors checkpoint are not copied: the
+ * graphs reference them in the checkpoint file, as the uncached graphs do. Since onnxruntime
+ * resolves external data in one folder, the graphs name each file relative to the deepest
+ * folder holding both the checkpoint and the cache.
+ *
+ * Entries are written in a temporary folder renamed into place (a crash or a concurrent writer
+ * never leaves a partial entry under a key), and checked on every read: the meta's key and
+ * format, the sizes of all files, a digest of each `.onnx` file and a sampled digest of
+ * `weights.bin` (4 KiB of every MiB plus its end: reading it whole would cost as much as
+ * reading the checkpoint), and the identity of the checkpoint files. An entry that fails is
+ * moved aside and rebuilt. Writing a new entry removes the older entries of the same checkpoint
+ * files and precision, and those whose checkpoint files are gone. A cache that cannot be read
+ * or written (permissions, disk full) is skipped: the model loads without it. The cache never
+ * asks for a permission: a program with scoped permissions uses it only when it granted read
+ * and write access to the cache folder (and env access to the variables that locate it).
+ *
+ * What is trusted: an entry is only as safe as the cache folder (whoever can write it can make
+ * onnxruntime read any file as weights, as with any model file), a weight changed without
+ * changing its file's modification time is not noticed (as `make` would not), and a corrupted
+ * byte of `weights.bin` outside the sampled blocks goes unnoticed.
+ *
+ * @module
+ */
+import { resolveHubPaths, resolveModelFile, type ResolveOptions } from "@encdec/config";
+import { parseShardIndex, WEIGHTS_FILE_NAMES } from "../../weights/mod.ts";
+import { encodeModel, type GraphSpec } from "./_onnx_proto.ts";
+import type { OnnxPrecision } from "./graph_builder.ts";
+import type { TraceLimit } from "./recorder.ts";
+import type { DecoderLayout, GraphTracer } from "./traced_graphs.ts";
+
+/** Format of an entry; bump when the layout of entries or of the traced graphs changes. */
+export const GRAPH_CACHE_FORMAT = 1;
+
+/** The encdec version the graphs were traced by (part of the key). */
+const ENCDEC_VERSION = "0.1.0";
+
+/** Initializers of this many bytes or more go to `weights.bin`. */
+const EXTERNAL_MIN_BYTES = 1024;
+
+/** Alignment of each tensor in `weights.bin`. */
+const ALIGN = 4096;
+
+/** The graphs of an entry, in session order. */
+export const CACHED_GRAPHS = ["encoder", "cross_kv", "decoder"] as const;
+
+/** One of {@linkcode CACHED_GRAPHS}. */
+export type CachedGraphName = typeof CACHED_GRAPHS[number];
+
+/** A checkpoint file as the key counts it. */
+export interface FileIdentity {
+  /** Real path (symbolic links resolved). */
+  path: string;
+  /** Bytes. */
+  size: number;
+  /** Modification time, ms since the epoch. */
+  mtimeMs: number;
+  /** Inode (0 where the platform has none). */
+  ino: number;
+}
+
+/** `meta.json` of an entry. */
+export interface GraphCacheMeta {
+  /** {@linkcode GRAPH_CACHE_FORMAT}. */
+  format: number;
+  /** The entry's key (its folder name). */
+  key: string;
+  /** Precision of the weights. */
+  precision: OnnxPrecision;
+  /** Checkpoint files the graphs were traced from. */
+  checkpoint: FileIdentity[];
+  /** Folder the external-data locations are relative to. */
+  folder: string;
+  /** The decoder's cache layout. */
+  layout: DecoderLayout;
+  /** Position limits of the encoder's and decoder's inputs. */
+  limits: { encoder: TraceLimit[]; decoder: TraceLimit[] };
+  /** Each graph file: size and digest. */
+  graphs: Record<CachedGraphName, { bytes: number; digest: string }>;
+  /** `weights.bin`: size and sampled digest. */
+  weights: { bytes: number; digest: string };
+}
+
+/** The graphs of a cache entry, ready for `InferenceSession.create`. */
+export interface CachedGraphs {
+  /** `ModelProto` bytes per graph. */
+  models: Record<CachedGraphName, Uint8Array>;
+  /** The external-data folder to create the sessions with. */
+  folder: string;
+  /** The decoder's cache layout. */
+  layout: DecoderLayout;
+  /** Position limits of the encoder's and decoder's inputs. */
+  limits: { encoder: TraceLimit[]; decoder: TraceLimit[] };
+}
+
+/** Where a cache is: a folder, `false` for none, `undefined` for the default. */
+export type GraphCacheSetting = string | false | undefined;
+
+/** Environment variables that locate the default cache (`resolveHubPaths`). */
+const HUB_ENV = ["HOME", "USERPROFILE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME"]
+  .concat(["XDG_CACHE_HOME", "HF_TOKEN_PATH", "HF_ENDPOINT", "HF_HUB_OFFLINE"]);
+
+/** Variable `name` when reading it is granted (never prompts); else undefined. */
+function grantedEnv(name: string): string | undefined {
+  if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") {
+    return undefined;
+  }
+  return Deno.env.get(name);
+}
+
+/**
+ * The cache folder for `setting`: the folder given, none for `false`, else
+ * `$ENCDEC_GRAPH_CACHE` when set (`0` or `off`: none), else `<hfHome>/encdec/graphs`. None when
+ * the process may not both read and write it: the cache never prompts for a permission, so a
+ * program run with scoped permissions uses it only where it granted the folder.
+ */
+export function graphCacheDir(setting: GraphCacheSetting): string | null {
+  if (setting === false) return null;
+  let dir: string;
+  if (typeof setting === "string") {
+    dir = setting;
+  } else {
+    const env = grantedEnv("ENCDEC_GRAPH_CACHE");
+    if (env === "0" || env?.toLowerCase() === "off") return null;
+    if (env) {
+      dir = env;
+    } else {
+      try {
+        const vars = Object.fromEntries(HUB_ENV.map((n) => [n, grantedEnv(n)]));
+        dir = `${resolveHubPaths(vars).hfHome}/encdec/graphs`;
+      } catch {
+        return null; // no variable locates it
+      }
+    }
+  }
+  for (const name of ["read", "write"] as const) {
+    if (Deno.permissions.querySync({ name, path: dir }).state !== "granted") return null;
+  }
+  return dir;
+}
+
+/** 64-bit FNV-1a (two 32-bit lanes over 32-bit words) of `bytes`, as hex. */
+export function digest(bytes: Uint8Array): string {
+  let a = 0x811c9dc5, b = 0x01000193 ^ bytes.length;
+  const words = Math.floor(bytes.length / 4);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = 0; i < words; i++) {
+    const w = dv.getUint32(i * 4, true);
+    a = Math.imul(a ^ w, 0x01000193);
+    b = Math.imul(b ^ (w >>> 16 | w << 16), 0x01000193) ^ (a >>> 7);
+  }
+  for (let i = words * 4; i < bytes.length; i++) {
+    a = Math.imul(a ^ bytes[i], 0x01000193);
+    b = Math.imul(b ^ a, 0x01000193);
+  }
+  return (a >>> 0).toString(16).padStart(8, "0") + (b >>> 0).toString(16).padStart(8, "0");
+}
+
+/** Digest of 4 KiB at every MiB of the file at `path` plus its last 4 KiB, and its size. */
+async function sampledDigest(path: string): Promise<{ bytes: number; digest: string }> {
+  const f = await Deno.open(path);
+  try {
+    const size = (await f.stat()).size;
+    const offsets: number[] = [];
+    for (let o = 0; o < size; o += 1 << 20) offsets.push(o);
+    if (size > ALIGN) offsets.push(size - ALIGN);
+    const out = new Uint8Array(offsets.length * ALIGN);
+    let n = 0;
+    for (const o of offsets) {
+      await f.seek(o, Deno.SeekMode.Start);
+      const want = Math.min(ALIGN, size - o);
+      let got = 0;
+      while (got < want) {
+        const r = await f.read(out.subarray(n + got, n + want));
+        if (r === null) break;
+        got += r;
+      }
+      n += got;
+    }
+    return { bytes: size, digest: digest(out.subarray(0, n)) };
+  } finally {
+    f.close();
+  }
+}
+
+async function identity(path: string): Promise<FileIdentity> {
+  const real = await Deno.realPath(path);
+  const st = await Deno.stat(real);
+  return { path: real, size: st.size, mtimeMs: st.mtime?.getTime() ?? 0, ino: st.ino ?? 0 };
+}
+
+/**
+ * The checkpoint files `fromPretrained` reads for `dirOrId`, as `loadStateDict` picks them
+ * (the first of `WEIGHTS_FILE_NAMES` found; an index with its shards); `null` when none is
+ * found (the load then fails with its own error).
+ */
+export async function checkpointFiles(
+  dirOrId: string,
+  resolve: Omit<ResolveOptions, "optional"> = {},
+): Promise<FileIdentity[] | null> {
+  for (const name of WEIGHTS_FILE_NAMES) {
+    const path = await resolveModelFile(dirOrId, name, { ...resolve, optional: true });
+    if (path === null) continue;
+    const files = [await identity(path)];
+    if (name.endsWith(".index.json")) {
+      const index = parseShardIndex(await Deno.readTextFile(path), path);
+      for (const shard of new Set(index.weightMap.values())) {
+        const p = await resolveModelFile(dirOrId, shard, { ...resolve, optional: true });
+        if (p === null) return null;
+        files.push(await identity(p));
+      }
+    }
+    return files;
+  }
+  return null;
+}
+
+/** SHA-256 hex of a string. */
+async function sha256(text: string): Promise<string> {
+  const h = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(h)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function parentOf(path: string): string {
+  const i = path.lastIndexOf("/");
+  return i <= 0 ? "/" : path.slice(0, i);
+}
+
+/** The deepest folder holding every path (absolute paths). */
+function commonFolder(paths: readonly string[]): string {
+  const parts = paths.map((p) => parentOf(p).split("/").filter((s) => s !== ""));
+  const first = parts[0] ?? [];
+  let n = 0;
+  while (n < first.length && parts.every((p) => p[n] === first[n])) n++;
+  return "/" + first.slice(0, n).join("/");
+}
+
+function relativeTo(folder: string, path: string): string {
+  return folder === "/" ? path.slice(1) : path.slice(folder.length + 1);
+}
+
+function isMeta(v: unknown): v is GraphCacheMeta {
+  const m = v as GraphCacheMeta;
+  return typeof m === "object" && m !== null && typeof m.key === "string" &&
+    typeof m.folder === "string" && Array.isArray(m.checkpoint) && typeof m.layout === "object" &&
+    m.layout !== null && typeof m.graphs === "object" && m.graphs !== null &&
+    typeof m.weights === "object" && m.weights !== null && typeof m.limits === "object" &&
+    m.limits !== null && Array.isArray(m.limits.encoder) && Array.isArray(m.limits.decoder);
+}
+
+/**
+ * What the cache did in this process: entries read (`hits`), looked up and absent (`misses`),
+ * found broken and moved aside (`invalid`), written (`writes`). For tests and benchmarks.
+ */
+export const graphCacheStats = { hits: 0, misses: 0, invalid: 0, writes: 0 };
+
+/** Why an entry was not used (for tests and diagnostics). */
+export type GraphCacheMiss = "absent" | "invalid";
+
+/**
+ * The cache entry of one checkpoint in one precision: look it up with {@linkcode read}, or
+ * write it graph by graph with {@linkcode GraphCacheWriter}.
+ *
+ * @example
+ * ```ts ignore
+ * import { GraphCacheEntry } from "./graph_cache.ts";
+ * const entry = await GraphCacheEntry.open("/tmp/graphs", files, config.toDict(), "int8", "1.30.0");
+ * const cached = entry && await entry.read();
+ * ```
+ */
+export class GraphCacheEntry {
+  /** Why the last `read` found nothing usable (`null` after a hit). */
+  miss: GraphCacheMiss | null = null;
+
+  private constructor(
+    /** Cache folder. */
+    readonly root: string,
+    /** Key (folder name). */
+    readonly key: string,
+    /** The checkpoint files. */
+    readonly checkpoint: FileIdentity[],
+    /** Precision. */
+    readonly precision: OnnxPrecision,
+  ) {}
+
+  /** The entry's folder. */
+  get dir(): string {
+    return `${this.root}/${this.key}`;
+  }
+
+  /** The folder external-data locations are relative to (checkpoint and cache). */
+  get folder(): string {
+    return commonFolder([...this.checkpoint.map((f) => f.path), `${this.dir}/x`]);
+  }
+
+  /**
+   * The entry for checkpoint `files` with `config` (its dict) in `precision` under `root`, or
+   * `null` when `root` cannot be made absolute (no read access to the working directory).
+   */
+  static async open(
+    root: string,
+    files: FileIdentity[],
+    config: unknown,
+    precision: OnnxPrecision,
+    runtimeVersion: string,
+  ): Promise<GraphCacheEntry | null> {
+    let abs = root;
+    if (!abs.startsWith("/")) {
+      try {
+        abs = `${Deno.cwd()}/${root}`;
+      } catch {
+        return null;
+      }
+    }
+    abs = abs.replace(/\/+$/, "").replace(/\/\.\//g, "/") || "/";
+    const key = await sha256(JSON.stringify({
+      format: GRAPH_CACHE_FORMAT,
+      encdec: ENCDEC_VERSION,
+      ort: runtimeVersion,
+      precision,
+      files,
+      config,
+    }));
+    return new GraphCacheEntry(abs, key, files, precision);
+  }
+
+  /** The entry's graphs when it exists and passes every check; else `null` (see `miss`). */
+  async read(): Promise<CachedGraphs | null> {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(`${this.dir}/meta.json`);
+    } catch {
+      this.miss = "absent";
+      graphCacheStats.misses++;
+      return null;
+    }
+    const got = await this.check(text).catch(() => null);
+    if (got === null) {
+      this.miss = "invalid";
+      graphCacheStats.invalid++;
+      await this.discard();
+      return null;
+    }
+    this.miss = null;
+    graphCacheStats.hits++;
+    return got;
+  }
+
+  private async check(text: string): Promise<CachedGraphs | null> {
+    const meta: unknown = JSON.parse(text);
+    if (!isMeta(meta) || meta.format !== GRAPH_CACHE_FORMAT || meta.key !== this.key) return null;
+    if (meta.precision !== this.precision || meta.folder !== this.folder) return null;
+    if (JSON.stringify(meta.checkpoint) !== JSON.stringify(this.checkpoint)) return null;
+    const w = await sampledDigest(`${this.dir}/weights.bin`);
+    if (w.bytes !== meta.weights.bytes || w.digest !== meta.weights.digest) return null;
+    const models = {} as Record<CachedGraphName, Uint8Array>;
+    for (const name of CACHED_GRAPHS) {
+      const bytes = await Deno.readFile(`${this.dir}/${name}.onnx`);
+      const want = meta.graphs[name];
+      if (!want || bytes.length !== want.bytes || digest(bytes) !== want.digest) return null;
+      models[name] = bytes;
+    }
+    return { models, folder: meta.folder, layout: meta.layout, limits: meta.limits };
+  }
+
+  /** Moves the entry aside and removes it (a broken entry, before it is rebuilt). */
+  async discard(): Promise<void> {
+    const trash = `${this.root}/.trash-${this.key}-${Deno.pid}-${Date.now()}`;
+    try {
+      await Deno.rename(this.dir, trash);
+      await Deno.remove(trash, { recursive: true });
+    } catch { /* gone already, or not ours to remove */ }
+  }
+
+  /** A writer of this entry, or `null` when the cache folder cannot be written. */
+  async writer(): Promise<GraphCacheWriter | null> {
+    const tmp = `${this.root}/.tmp-${this.key}-${Deno.pid}-${Date.now()}`;
+    try {
+      await Deno.mkdir(tmp, { recursive: true });
+      const file = await Deno.open(`${tmp}/weights.bin`, { write: true, createNew: true });
+      return new GraphCacheWriter(this, tmp, file);
+    } catch {
+      await Deno.remove(tmp, { recursive: true }).catch(() => {});
+      return null;
+    }
+  }
+}
+
+/**
+ * Writes one cache entry: `add` each traced graph (its large initializers go to `weights.bin`,
+ * its references into the checkpoint are rewritten relative to the entry's folder), then
+ * `commit` with the layout and limits; `abort` on failure.
+ */
+export class GraphCacheWriter {
+  private offset = 0;
+  private readonly graphs = {} as GraphCacheMeta["graphs"];
+
+  /** Built by {@linkcode GraphCacheEntry.writer}. */
+  constructor(
+    /** The entry written. */
+    readonly entry: GraphCacheEntry,
+    private readonly tmp: string,
+    private readonly weights: Deno.FsFile,
+  ) {}
+
+  private async append(raw: Uint8Array): Promise<number> {
+    const pad = (ALIGN - (this.offset % ALIGN)) % ALIGN;
+    if (pad > 0) await this.write(new Uint8Array(pad));
+    const at = this.offset;
+    await this.write(raw);
+    return at;
+  }
+
+  private async write(bytes: Uint8Array): Promise<void> {
+    let n = 0;
+    while (n < bytes.length) n += await this.weights.write(bytes.subarray(n));
+    this.offset += bytes.length;
+  }
+
+  /**
+   * Stores `graph` as `<name>.onnx`; `checkpointFolder` is the folder its external-data
+   * locations are relative to (the checkpoint's), or `null` when it has none.
+   */
+  async add(
+    name: CachedGraphName,
+    graph: GraphSpec,
+    checkpointFolder: string | null,
+  ): Promise<void> {
+    const folder = this.entry.folder;
+    const weightsLoc = relativeTo(folder, `${this.entry.dir}/weights.bin`);
+    const initializers = [];
+    for (const t of graph.initializers) {
+      if (t.external) {
+        if (checkpointFolder === null) throw new Error(`${t.name}: external data without a folder`);
+        const path = `${checkpointFolder.replace(/\/$/, "")}/${t.external.location}`;
+        initializers.push({
+          ...t,
+          external: { ...t.external, location: relativeTo(folder, path) },
+        });
+      } else if (t.raw.length >= EXTERNAL_MIN_BYTES) {
+        const offset = await this.append(t.raw);
+        initializers.push({
+          ...t,
+          raw: new Uint8Array(0),
+          external: { location: weightsLoc, offset, length: t.raw.length },
+        });
+      } else {
+        initializers.push(t);
+      }
+    }
+    const bytes = encodeModel({ ...graph, initializers });
+    await Deno.writeFile(`${this.tmp}/${name}.onnx`, bytes);
+    this.graphs[name] = { bytes: bytes.length, digest: digest(bytes) };
+  }
+
+  /**
+   * Finishes the entry and renames it into place (when a concurrent writer got there first,
+   * its entry is kept). Returns the entry's graphs as read
+   * back, or `null` when it could not be written.
+   */
+  async commit(
+    layout: DecoderLayout,
+    limits: GraphCacheMeta["limits"],
+  ): Promise<CachedGraphs | null> {
+    const e = this.entry;
+    try {
+      await this.weights.sync();
+      this.weights.close();
+      const weights = await sampledDigest(`${this.tmp}/weights.bin`);
+      const meta: GraphCacheMeta = {
+        format: GRAPH_CACHE_FORMAT,
+        key: e.key,
+        precision: e.precision,
+        checkpoint: e.checkpoint,
+        folder: e.folder,
+        layout,
+        limits,
+        graphs: this.graphs,
+        weights,
+      };
+      await Deno.writeTextFile(`${this.tmp}/meta.json`, JSON.stringify(meta, null, 1));
+      try {
+        await Deno.rename(this.tmp, e.dir);
+      } catch {
+        // A concurrent writer got there first (a broken entry was moved aside by `read`).
+        await Deno.remove(this.tmp, { recursive: true }).catch(() => {});
+      }
+      await pruneSiblings(e);
+      graphCacheStats.writes++;
+      return await e.read();
+    } catch {
+      await this.abort();
+      return null;
+    }
+  }
+
+  /** Drops the unfinished entry. */
+  async abort(): Promise<void> {
+    try {
+      this.weights.close();
+    } catch { /* closed */ }
+    await Deno.remove(this.tmp, { recursive: true }).catch(() => {});
+  }
+}
+
+/**
+ * Removes the entries made stale by `e`: those of the same checkpoint paths and precision
+ * (an edited checkpoint), and those whose checkpoint files no longer exist.
+ */
+async function pruneSiblings(e: GraphCacheEntry): Promise<void> {
+  const paths = JSON.stringify(e.checkpoint.map((f) => f.path));
+  const gone = async (files: FileIdentity[]) => {
+    for (const f of files) {
+      try {
+        await Deno.stat(f.path);
+      } catch (err) {
+        if (err instanceof Deno.errors.NotFound) return true;
+      }
+    }
+    return false;
+  };
+  for await (const d of Deno.readDir(e.root)) {
+    if (!d.isDirectory || d.name === e.key || d.name.startsWith(".")) continue;
+    try {
+      const m = JSON.parse(await Deno.readTextFile(`${e.root}/${d.name}/meta.json`));
+      const files: FileIdentity[] = Array.isArray(m?.checkpoint) ? m.checkpoint : [];
+      if (
+        (m?.precision === e.precision && JSON.stringify(files.map((f) => f.path)) === paths) ||
+        await gone(files)
+      ) {
+        const trash = `${e.root}/.trash-${d.name}-${Deno.pid}`;
+        await Deno.rename(`${e.root}/${d.name}`, trash);
+        await Deno.remove(trash, { recursive: true });
+      }
+    } catch { /* not an entry, or gone */ }
+  }
+}
+
+/**
+ * Traces the three graphs with `tracer` into the entry `writer` writes (one graph alive at a
+ * time) and commits it; returns the entry's graphs as read back, or `null` when the entry could
+ * not be written (the writer is aborted; tracing errors propagate).
+ */
+export async function traceIntoCache(
+  tracer: GraphTracer,
+  writer: GraphCacheWriter,
+): Promise<CachedGraphs | null> {
+  const folder = tracer.weights.externalFolder;
+  // Failures of the cache (disk full, permissions) give `null`; tracing errors propagate.
+  const failed = Symbol("cache write failed");
+  const put = async (name: CachedGraphName, graph: GraphSpec) => {
+    try {
+      await writer.add(name, graph, folder);
+    } catch {
+      throw failed;
+    }
+  };
+  let committed = false;
+  try {
+    const enc = tracer.encoder();
+    await put("encoder", enc.graph);
+    const limits: GraphCacheMeta["limits"] = { encoder: enc.limits, decoder: [] };
+    (enc as { graph: GraphSpec | null }).graph = null;
+    const cross = tracer.crossKV();
+    await put("cross_kv", cross.graph);
+    (cross as { graph: GraphSpec | null }).graph = null;
+    const dec = tracer.decoderStep(cross.layout);
+    limits.decoder = dec.limits;
+    await put("decoder", dec.graph);
+    (dec as { graph: GraphSpec | null }).graph = null;
+    committed = true;
+    return await writer.commit(cross.layout, limits);
+  } catch (e) {
+    if (e === failed) return null;
+    throw e;
+  } finally {
+    if (!committed) await writer.abort();
+  }
+}
