@@ -5,8 +5,8 @@
  * user typed the command in (`INIT_CWD`), so relative paths mean what they say.
  *
  * The launcher itself never opens a model or data file: it only looks at paths (`stat`), reads the
- * variables it needs and starts one process, the Deno binary of this checkout
- * (`--allow-read --allow-env=<list> --allow-run=node_modules/deno/deno`).
+ * variables it needs and starts one process, the Deno binary of this checkout (its permission set,
+ * {@linkcode LAUNCHER_PERMISSIONS}, lives in the root `deno.json`, so the task line stays short).
  *
  * @example
  * ```ts
@@ -309,16 +309,15 @@ export const LAUNCHER_ENV: readonly string[] = [
 ];
 
 /**
- * The `deno run` flags of the launcher itself, as the root `deno task encdec` writes them: read
- * (to look at paths), the variables of {@linkcode LAUNCHER_ENV}, and starting this checkout's Deno.
+ * The launcher's own permissions, the `encdec-launcher` permission set of the root `deno.json`
+ * (`deno task encdec` = `deno run -q --no-prompt -P=encdec-launcher cli/launch.ts`): read (to look
+ * at paths), the variables of {@linkcode LAUNCHER_ENV}, and starting this checkout's Deno.
  */
-export const LAUNCHER_FLAGS: readonly string[] = [
-  "-q",
-  "--no-prompt",
-  "--allow-read",
-  `--allow-env=${LAUNCHER_ENV.join(",")}`,
-  "--allow-run=node_modules/deno/deno",
-];
+export const LAUNCHER_PERMISSIONS: {
+  readonly read: true;
+  readonly env: readonly string[];
+  readonly run: readonly string[];
+} = { read: true, env: LAUNCHER_ENV, run: ["node_modules/deno/deno"] };
 
 async function launch(args: string[]): Promise<number> {
   const repo = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");

@@ -59,7 +59,7 @@ export {
 export {
   type LaunchContext,
   LAUNCHER_ENV,
-  LAUNCHER_FLAGS,
+  LAUNCHER_PERMISSIONS,
   type LaunchPlan,
   planLaunch,
 } from "./launch.ts";

@@ -4,7 +4,7 @@
  * the Hugging Face environment (no process is spawned here; `launch_e2e_test.ts` runs them).
  */
 import { assert, assertEquals } from "@std/assert";
-import { HUB_HOSTS, type LaunchContext, LAUNCHER_FLAGS, planLaunch } from "@encdec/cli";
+import { HUB_HOSTS, type LaunchContext, LAUNCHER_PERMISSIONS, planLaunch } from "@encdec/cli";
 
 const REPO = "/home/me/encdec";
 const ADDON = `${REPO}/node_modules/.deno/onnxruntime-node/bin/onnxruntime_binding.node`;
@@ -148,13 +148,13 @@ Deno.test("planLaunch: a comma in a path is escaped as Deno reads it (doubled)",
   assert(plan.flags.some((f) => f.startsWith("--allow-read=/data/a,,b,")), plan.flags.join(" "));
 });
 
-Deno.test("deno task encdec runs the launcher with exactly LAUNCHER_FLAGS (read, env list, run of this checkout's deno)", () => {
+Deno.test("deno task encdec runs the launcher with its permission set: read, the env list, run of this checkout's deno only", () => {
   const root = JSON.parse(Deno.readTextFileSync(new URL("../deno.json", import.meta.url)));
-  assertEquals(root.tasks.encdec, `deno run ${LAUNCHER_FLAGS.join(" ")} cli/launch.ts`);
-  assert(
-    !/(^|\s)(-A|--allow-all|--allow-sys|--allow-ffi|--allow-write|--allow-net)(\s|=|$)/.test(
-      root.tasks.encdec,
-    ),
-  );
-  assert(root.tasks.encdec.includes("--allow-run=node_modules/deno/deno "));
+  assertEquals(root.tasks.encdec, "deno run -q --no-prompt -P=encdec-launcher cli/launch.ts");
+  assertEquals(root.permissions["encdec-launcher"], {
+    read: true,
+    env: [...LAUNCHER_PERMISSIONS.env],
+    run: ["node_modules/deno/deno"],
+  });
+  assertEquals(Object.keys(root.permissions["encdec-launcher"]).sort(), ["env", "read", "run"]);
 });
