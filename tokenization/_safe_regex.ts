@@ -19,8 +19,8 @@
  */
 import { MAX_PIPELINE_DEPTH, TokenizerLimitError } from "./errors.ts";
 
-/** Unbounded repeats allowed one after another in one sequence (`\s*[\r\n]+` has two). */
-export const MAX_UNBOUNDED_IN_SEQUENCE = 3;
+/** Unbounded repeats allowed in one sequence (`\s*[\r\n]+` has two): backtracking stays at most quadratic. */
+export const MAX_UNBOUNDED_IN_SEQUENCE = 2;
 
 /** First characters a node may match: a set of code points, or `null` for "any / unknown". */
 type First = Set<number> | null;

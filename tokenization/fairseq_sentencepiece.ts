@@ -30,13 +30,24 @@ const ROBERTA_DEFAULTS = {
   pad_token: "<pad>",
 };
 
-/** The shared layout of both classes: `<s> A </s>` / `<s> A </s></s> B </s>`, segment ids all 0. */
-abstract class FairseqSentencePieceTokenizer extends PreTrainedTokenizer {
+/**
+ * The shared part of {@linkcode XLMRobertaTokenizer} and {@linkcode CamembertTokenizer}: a
+ * SentencePiece model, `<s> A </s>` / `<s> A </s></s> B </s>`, segment ids all 0.
+ *
+ * @example
+ * ```ts
+ * import { FairseqSentencePieceTokenizer, XLMRobertaTokenizer } from "@encdec/tokenization";
+ * const tok = XLMRobertaTokenizer.fromModelBytes(await Deno.readFile("sentencepiece.bpe.model"));
+ * tok instanceof FairseqSentencePieceTokenizer; // true
+ * ```
+ */
+export abstract class FairseqSentencePieceTokenizer extends PreTrainedTokenizer {
   /** The SentencePiece model. */
   readonly sp: SentencePieceProcessor;
   /** The options the tokenizer was built with. */
   readonly init: FairseqSentencePieceInit;
 
+  /** Keeps the model and options; subclasses register their special tokens. */
   protected constructor(sp: SentencePieceProcessor, init: FairseqSentencePieceInit) {
     super(init);
     this.sp = sp;
@@ -86,7 +97,7 @@ abstract class FairseqSentencePieceTokenizer extends PreTrainedTokenizer {
  */
 export class XLMRobertaTokenizer extends FairseqSentencePieceTokenizer {
   /** fairseq's id shift of the SentencePiece pieces. */
-  readonly fairseqOffset = 1;
+  readonly fairseqOffset: number = 1;
   #fixed: Map<string, number>;
   #fixedIds: Map<number, string>;
 
@@ -151,7 +162,7 @@ export class XLMRobertaTokenizer extends FairseqSentencePieceTokenizer {
  */
 export class CamembertTokenizer extends FairseqSentencePieceTokenizer {
   /** fairseq's id shift of the SentencePiece pieces. */
-  readonly fairseqOffset = 4;
+  readonly fairseqOffset: number = 4;
 
   /** Builds the tokenizer around a SentencePiece model. */
   constructor(sp: SentencePieceProcessor, init: FairseqSentencePieceInit = {}) {
