@@ -216,7 +216,7 @@ Deno.test("edge example: slow-body clients get 408 after the body timeout, 503 b
     const conns: Deno.TcpConn[] = [];
     for (let i = 0; i < 40; i++) conns.push(await slowBody(port, 60_000, 30_000));
     const t0 = performance.now();
-    const answers = conns.map((c) => statusLine(c, 6000));
+    const answers = conns.map((c) => statusLine(c, 10_000));
     const health = performance.now();
     const h = await fetch(`${edge.url}/health`, { signal: AbortSignal.timeout(1000) });
     assertEquals(await h.json(), { status: "ok" });
@@ -227,7 +227,7 @@ Deno.test("edge example: slow-body clients get 408 after the body timeout, 503 b
     assertEquals(count(/^HTTP\/1\.1 (408|503) /), 40, `answers: ${lines.join(" | ")}`);
     assert(count(/ 503 /) >= 40 - 25, `over the queue (24 + 1 running) → 503: ${lines}`);
     assert(count(/ 408 /) >= 1, `admitted slow bodies time out → 408: ${lines}`);
-    assert(seconds < 5, `every slow client answered in ${seconds.toFixed(1)} s`);
+    assert(seconds < 8, `every slow client answered in ${seconds.toFixed(1)} s`);
     const after = await stats();
     assertEquals([after.running, after.waiting], [0, 0], "nothing left admitted");
     const grown = (after.rss - rss0) / 2 ** 20;
@@ -286,7 +286,10 @@ Deno.test("edge example: `kill $!` after the README's background start stops the
   };
   try {
     for (let i = 0; i < 200 && !(await up()); i++) await new Promise((r) => setTimeout(r, 100));
-    assert(await up(), `the documented command started a server on port ${port}`);
+    assert(
+      await up(),
+      `the documented command started no server on port ${port}: ${await Deno.readTextFile(log)}`,
+    );
     Deno.kill(pid, "SIGTERM");
     let closed = false;
     for (let i = 0; i < 50 && !closed; i++) {
