@@ -319,6 +319,31 @@ export const LAUNCHER_PERMISSIONS: {
   readonly run: readonly string[];
 } = { read: true, env: LAUNCHER_ENV, run: ["node_modules/deno/deno"] };
 
+/** Starts `cli/main.ts` with the plan's flags in the user's directory, stdio inherited. */
+function spawnCli(
+  deno: string,
+  repo: string,
+  cwd: string,
+  plan: LaunchPlan,
+  xdg: string | undefined,
+): Deno.ChildProcess {
+  return new Deno.Command(deno, {
+    args: [
+      "run",
+      "-q",
+      `--config=${repo}/deno.json`,
+      ...plan.flags,
+      `${repo}/cli/main.ts`,
+      ...plan.args,
+    ],
+    cwd,
+    env: xdg ? { XDG_RUNTIME_DIR: xdg } : {},
+    stdin: "inherit",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
+}
+
 async function launch(args: string[]): Promise<number> {
   const repo = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");
   const env: Record<string, string | undefined> = {};
@@ -341,21 +366,16 @@ async function launch(args: string[]): Promise<number> {
   if (env.ENCDEC_DEBUG && env.ENCDEC_DEBUG !== "0") {
     console.error(`encdec: launching ${deno} run ${plan.flags.join(" ")} cli/main.ts (in ${cwd})`);
   }
-  const child = new Deno.Command(deno, {
-    args: [
-      "run",
-      "-q",
-      `--config=${repo}/deno.json`,
-      ...plan.flags,
-      `${repo}/cli/main.ts`,
-      ...plan.args,
-    ],
-    cwd,
-    env: xdg ? { XDG_RUNTIME_DIR: xdg } : {},
-    stdin: "inherit",
-    stdout: "inherit",
-    stderr: "inherit",
-  }).spawn();
+  let child: Deno.ChildProcess;
+  try {
+    child = spawnCli(deno, repo, cwd, plan, xdg);
+  } catch (e) {
+    console.error(
+      `encdec: error: cannot start ${deno} (${(e as Error).message}); the launcher runs this ` +
+        `checkout's Deno, node_modules/deno/deno: set up with npm ci && node_modules/.bin/deno install`,
+    );
+    return 1;
+  }
   for (const sig of ["SIGINT", "SIGTERM"] as const) {
     try {
       Deno.addSignalListener(sig, () => child.kill(sig));
