@@ -153,6 +153,7 @@ export class OnnxRecorder implements Backend<Sym> {
   private readonly placeholders = new Map<Tensor, Sym>();
   private readonly shapes = new Map<string, string>();
   private readonly tables = new Set<string>();
+  private readonly casts = new Map<Sym, Sym>();
 
   /** A recorder of graph `name` with weights in `precision` and symbolic axes `sentinels`. */
   constructor(name: string, readonly precision: OnnxPrecision, sentinels: Record<string, number>) {
@@ -292,9 +293,20 @@ export class OnnxRecorder implements Backend<Sym> {
 
   // ---- data movement ---------------------------------------------------------------------------
 
-  /** A placeholder's graph input, else the tensor as a constant (ints as int64). */
+  /**
+   * A placeholder's graph input (cast to float32 for a float placeholder bound to an int64
+   * input), else the tensor as a constant (ints as int64).
+   */
   upload(t: Tensor): Sym {
     const bound = this.placeholders.get(t);
+    if (bound && bound.dtype === "int64" && t.dtype === "float32") {
+      let cast = this.casts.get(bound);
+      if (!cast) {
+        cast = this.node(bound.dims, () => this.op("Cast", [bound.name], { to: ONNX_FLOAT }));
+        this.casts.set(bound, cast);
+      }
+      return cast;
+    }
     if (bound) return bound;
     const isFloat = t.dtype === "float32" || t.dtype === "float16" || t.dtype === "bfloat16";
     const data = isFloat
@@ -325,7 +337,7 @@ export class OnnxRecorder implements Backend<Sym> {
 
   /** `Backend.maskBias` as nodes over the mask input (padding-only masks are tagged for MHA). */
   maskBias(mask: Tensor, causalQueries?: number): Sym {
-    const m = this.upload(mask);
+    const m = this.placeholders.get(mask) ?? this.upload(mask);
     const [n, s] = m.dims;
     const t = causalQueries;
     const g = this.graph;
@@ -365,7 +377,7 @@ export class OnnxRecorder implements Backend<Sym> {
         "int64",
       );
     }
-    const ids = this.upload(padded.ids);
+    const ids = this.placeholders.get(padded.ids) ?? this.upload(padded.ids);
     const pad = padded.paddingIdx;
     return this.node(
       ids.dims,
