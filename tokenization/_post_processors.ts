@@ -58,67 +58,8 @@ export function parsePostProcessor(
     }
     case "ByteLevel":
       return null;
-    case "TemplateProcessing": {
-      const parse = (arr: unknown, name: string): Piece[] => {
-        if (!Array.isArray(arr)) throw new TokenizerError(`${where}.${name}: expected an array`);
-        return arr.map((e, i) => {
-          const x = e as Json;
-          const typeId = (q: Json, key: string): number => {
-            const t = q.type_id ?? 0;
-            if (!Number.isInteger(t) || (t as number) < 0) {
-              throw new TokenizerError(
-                `${where}.${name}[${i}].${key}.type_id: expected a non-negative integer, got ${
-                  JSON.stringify(t)
-                }`,
-              );
-            }
-            return t as number;
-          };
-          if (x?.Sequence && typeof x.Sequence === "object") {
-            const q = x.Sequence as Json;
-            return { seq: q.id === "B" ? "B" : "A", typeId: typeId(q, "Sequence") };
-          }
-          if (x?.SpecialToken && typeof x.SpecialToken === "object") {
-            const q = x.SpecialToken as Json;
-            if (typeof q.id !== "string") {
-              throw new TokenizerError(
-                `${where}.${name}[${i}].SpecialToken.id: expected a token string, got ${
-                  JSON.stringify(q.id)
-                }`,
-              );
-            }
-            return { special: q.id, typeId: typeId(q, "SpecialToken") };
-          }
-          throw new TokenizerError(
-            `${where}.${name}[${i}]: expected {Sequence} or {SpecialToken}, got ${
-              JSON.stringify(e)
-            }`,
-          );
-        });
-      };
-      const specials = new Map<string, number[]>();
-      const table = j.special_tokens ?? {};
-      if (table === null || typeof table !== "object" || Array.isArray(table)) {
-        throw new TokenizerError(
-          `${where}.special_tokens: expected an object token → {id, ids, tokens}`,
-        );
-      }
-      for (const [k, v] of Object.entries(table)) {
-        const ids = (v as Json | null)?.ids;
-        if (ids === undefined) {
-          specials.set(k, [idOf(k)]);
-          continue;
-        }
-        if (!Array.isArray(ids) || !ids.every((id) => Number.isInteger(id) && id >= 0)) {
-          throw new TokenizerError(
-            `${where}.special_tokens[${JSON.stringify(k)}].ids: expected an array of token ids, ` +
-              `got ${JSON.stringify(ids)?.slice(0, 80)}`,
-          );
-        }
-        specials.set(k, ids);
-      }
-      return { single: parse(j.single, "single"), pair: parse(j.pair, "pair"), specials };
-    }
+    case "TemplateProcessing":
+      return templateProcessing(j, where, idOf);
     case "Sequence": {
       const list = Array.isArray(j.processors) ? j.processors : [];
       let found: PostProcessor | null = null;
@@ -133,4 +74,69 @@ export function parsePostProcessor(
         `${where}: post-processor type ${JSON.stringify(j.type)} is not supported`,
       );
   }
+}
+
+/** `TemplateProcessing`: `single` / `pair` templates of `Sequence` and `SpecialToken` pieces. */
+function templateProcessing(
+  j: Json,
+  where: string,
+  idOf: (t: string) => number,
+): PostProcessor {
+  const parse = (arr: unknown, name: string): Piece[] => {
+    if (!Array.isArray(arr)) throw new TokenizerError(`${where}.${name}: expected an array`);
+    return arr.map((e, i) => {
+      const x = e as Json;
+      const typeId = (q: Json, key: string): number => {
+        const t = q.type_id ?? 0;
+        if (!Number.isInteger(t) || (t as number) < 0) {
+          throw new TokenizerError(
+            `${where}.${name}[${i}].${key}.type_id: expected a non-negative integer, got ${
+              JSON.stringify(t)
+            }`,
+          );
+        }
+        return t as number;
+      };
+      if (x?.Sequence && typeof x.Sequence === "object") {
+        const q = x.Sequence as Json;
+        return { seq: q.id === "B" ? "B" : "A", typeId: typeId(q, "Sequence") };
+      }
+      if (x?.SpecialToken && typeof x.SpecialToken === "object") {
+        const q = x.SpecialToken as Json;
+        if (typeof q.id !== "string") {
+          throw new TokenizerError(
+            `${where}.${name}[${i}].SpecialToken.id: expected a token string, got ${
+              JSON.stringify(q.id)
+            }`,
+          );
+        }
+        return { special: q.id, typeId: typeId(q, "SpecialToken") };
+      }
+      throw new TokenizerError(
+        `${where}.${name}[${i}]: expected {Sequence} or {SpecialToken}, got ${JSON.stringify(e)}`,
+      );
+    });
+  };
+  const specials = new Map<string, number[]>();
+  const table = j.special_tokens ?? {};
+  if (table === null || typeof table !== "object" || Array.isArray(table)) {
+    throw new TokenizerError(
+      `${where}.special_tokens: expected an object token → {id, ids, tokens}`,
+    );
+  }
+  for (const [k, v] of Object.entries(table)) {
+    const ids = (v as Json | null)?.ids;
+    if (ids === undefined) {
+      specials.set(k, [idOf(k)]);
+      continue;
+    }
+    if (!Array.isArray(ids) || !ids.every((id) => Number.isInteger(id) && id >= 0)) {
+      throw new TokenizerError(
+        `${where}.special_tokens[${JSON.stringify(k)}].ids: expected an array of token ids, ` +
+          `got ${JSON.stringify(ids)?.slice(0, 80)}`,
+      );
+    }
+    specials.set(k, ids);
+  }
+  return { single: parse(j.single, "single"), pair: parse(j.pair, "pair"), specials };
 }

@@ -42,8 +42,9 @@ function seq(id: "A" | "B", typeId: number): Json {
 
 /**
  * Writes a slow tokenizer of this package as a `tokenizer.json` object that reproduces it:
- * BERT (normalizers chosen to match the slow BasicTokenizer, including its NFC step), GPT-2 and
- * RoBERTa (byte-level BPE), and BertGeneration (precompiled charsmap + Metaspace + Unigram).
+ * BERT / ELECTRA / DistilBERT (normalizers chosen to match the slow BasicTokenizer, including
+ * its NFC step), GPT-2 / RoBERTa / Longformer (byte-level BPE), and BertGeneration, XLM-RoBERTa
+ * and CamemBERT (precompiled charsmap + Metaspace + Unigram or BPE, fairseq ids).
  *
  * @example
  * ```ts
@@ -60,94 +61,8 @@ export function toTokenizerJSON(tok: PreTrainedTokenizer): Record<string, unknow
     padding: null,
     added_tokens: addedTokensJSON(tok),
   };
-  if (tok instanceof BertTokenizer) {
-    const b = tok.basicTokenizer;
-    const normalizers: Json[] = [{
-      type: "BertNormalizer",
-      clean_text: true,
-      handle_chinese_chars: b?.tokenizeChineseChars ?? false,
-      strip_accents: false,
-      lowercase: false,
-    }, { type: "NFC" }];
-    if (b?.doLowerCase) normalizers.push({ type: "Lowercase" });
-    if (b && (b.doLowerCase ? b.stripAccents !== false : b.stripAccents === true)) {
-      normalizers.push({ type: "NFD" }, { type: "StripAccents" });
-    }
-    const cls = tok.clsToken!;
-    const sep = tok.sepToken!;
-    return {
-      ...base,
-      normalizer: { type: "Sequence", normalizers },
-      pre_tokenizer: b ? { type: "BertPreTokenizer" } : { type: "WhitespaceSplit" },
-      post_processor: {
-        type: "TemplateProcessing",
-        single: [special(cls, 0), seq("A", 0), special(sep, 0)],
-        pair: [special(cls, 0), seq("A", 0), special(sep, 0), seq("B", 1), special(sep, 1)],
-        special_tokens: {
-          [cls]: { id: cls, ids: [tok.clsTokenId], tokens: [cls] },
-          [sep]: { id: sep, ids: [tok.sepTokenId], tokens: [sep] },
-        },
-      },
-      decoder: { type: "WordPiece", prefix: "##", cleanup: true },
-      model: {
-        type: "WordPiece",
-        unk_token: tok.wordpiece.unkToken,
-        continuing_subword_prefix: "##",
-        max_input_chars_per_word: tok.wordpiece.maxInputCharsPerWord,
-        vocab: Object.fromEntries(tok.vocab),
-      },
-    };
-  }
-  if (tok instanceof GPT2Tokenizer) {
-    const merges = [...tok.bpe.ranks].sort((a, b) => a[1] - b[1]).map(([k]) => k);
-    const roberta = tok instanceof RobertaTokenizer;
-    let post: Json = {
-      type: "ByteLevel",
-      add_prefix_space: true,
-      trim_offsets: false,
-      use_regex: true,
-    };
-    if (roberta) {
-      post = {
-        type: "RobertaProcessing",
-        sep: [tok.sepToken, tok.sepTokenId],
-        cls: [tok.clsToken, tok.clsTokenId],
-        trim_offsets: true,
-        add_prefix_space: tok.addPrefixSpace,
-      };
-    } else if (tok.addBosToken) {
-      const bos = tok.bosToken!;
-      post = {
-        type: "TemplateProcessing",
-        single: [special(bos, 0), seq("A", 0)],
-        pair: [special(bos, 0), seq("A", 0), special(bos, 1), seq("B", 1)],
-        special_tokens: { [bos]: { id: bos, ids: [tok.bosTokenId], tokens: [bos] } },
-      };
-    }
-    return {
-      ...base,
-      normalizer: null,
-      pre_tokenizer: {
-        type: "ByteLevel",
-        add_prefix_space: tok.addPrefixSpace,
-        trim_offsets: true,
-        use_regex: true,
-      },
-      post_processor: post,
-      decoder: { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true },
-      model: {
-        type: "BPE",
-        dropout: null,
-        unk_token: null,
-        continuing_subword_prefix: "",
-        end_of_word_suffix: "",
-        fuse_unk: false,
-        byte_fallback: false,
-        vocab: Object.fromEntries(tok.encoder),
-        merges,
-      },
-    };
-  }
+  if (tok instanceof BertTokenizer) return { ...base, ...wordPieceJSON(tok) };
+  if (tok instanceof GPT2Tokenizer) return { ...base, ...byteLevelJSON(tok) };
   if (
     tok instanceof BertGenerationTokenizer || tok instanceof XLMRobertaTokenizer ||
     tok instanceof CamembertTokenizer
@@ -277,5 +192,95 @@ function bpeFromSentencePiece(vocab: [string, number][], byteFallback: boolean):
     byte_fallback: byteFallback,
     vocab: Object.fromEntries(ids),
     merges: merges.map(([l, r]) => `${l} ${r}`),
+  };
+}
+
+/** BERT's pipeline: normalizers matching the slow BasicTokenizer (its NFC step included), WordPiece. */
+function wordPieceJSON(tok: BertTokenizer): Json {
+  const b = tok.basicTokenizer;
+  const normalizers: Json[] = [{
+    type: "BertNormalizer",
+    clean_text: true,
+    handle_chinese_chars: b?.tokenizeChineseChars ?? false,
+    strip_accents: false,
+    lowercase: false,
+  }, { type: "NFC" }];
+  if (b?.doLowerCase) normalizers.push({ type: "Lowercase" });
+  if (b && (b.doLowerCase ? b.stripAccents !== false : b.stripAccents === true)) {
+    normalizers.push({ type: "NFD" }, { type: "StripAccents" });
+  }
+  const cls = tok.clsToken!;
+  const sep = tok.sepToken!;
+  return {
+    normalizer: { type: "Sequence", normalizers },
+    pre_tokenizer: b ? { type: "BertPreTokenizer" } : { type: "WhitespaceSplit" },
+    post_processor: {
+      type: "TemplateProcessing",
+      single: [special(cls, 0), seq("A", 0), special(sep, 0)],
+      pair: [special(cls, 0), seq("A", 0), special(sep, 0), seq("B", 1), special(sep, 1)],
+      special_tokens: {
+        [cls]: { id: cls, ids: [tok.clsTokenId], tokens: [cls] },
+        [sep]: { id: sep, ids: [tok.sepTokenId], tokens: [sep] },
+      },
+    },
+    decoder: { type: "WordPiece", prefix: "##", cleanup: true },
+    model: {
+      type: "WordPiece",
+      unk_token: tok.wordpiece.unkToken,
+      continuing_subword_prefix: "##",
+      max_input_chars_per_word: tok.wordpiece.maxInputCharsPerWord,
+      vocab: Object.fromEntries(tok.vocab),
+    },
+  };
+}
+
+/** GPT-2 / RoBERTa's pipeline: byte-level pre-tokenizer and decoder, BPE with the merge ranks. */
+function byteLevelJSON(tok: GPT2Tokenizer): Json {
+  const merges = [...tok.bpe.ranks].sort((a, b) => a[1] - b[1]).map(([k]) => k);
+  const roberta = tok instanceof RobertaTokenizer;
+  let post: Json = {
+    type: "ByteLevel",
+    add_prefix_space: true,
+    trim_offsets: false,
+    use_regex: true,
+  };
+  if (roberta) {
+    post = {
+      type: "RobertaProcessing",
+      sep: [tok.sepToken, tok.sepTokenId],
+      cls: [tok.clsToken, tok.clsTokenId],
+      trim_offsets: true,
+      add_prefix_space: tok.addPrefixSpace,
+    };
+  } else if (tok.addBosToken) {
+    const bos = tok.bosToken!;
+    post = {
+      type: "TemplateProcessing",
+      single: [special(bos, 0), seq("A", 0)],
+      pair: [special(bos, 0), seq("A", 0), special(bos, 1), seq("B", 1)],
+      special_tokens: { [bos]: { id: bos, ids: [tok.bosTokenId], tokens: [bos] } },
+    };
+  }
+  return {
+    normalizer: null,
+    pre_tokenizer: {
+      type: "ByteLevel",
+      add_prefix_space: tok.addPrefixSpace,
+      trim_offsets: true,
+      use_regex: true,
+    },
+    post_processor: post,
+    decoder: { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: {
+      type: "BPE",
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: "",
+      end_of_word_suffix: "",
+      fuse_unk: false,
+      byte_fallback: false,
+      vocab: Object.fromEntries(tok.encoder),
+      merges,
+    },
   };
 }
