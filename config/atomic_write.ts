@@ -95,17 +95,22 @@ async function writeMarker(dir: string, tag: string): Promise<void> {
 
 /**
  * Whether temporary `path` with tag `tag` was created by this library: a file by its name alone
- * (the `.encdec-tmp-` infix), a directory only when it holds the marker naming `tag`.
+ * (the `.encdec-tmp-` infix), a directory only when it holds the marker naming `tag` or holds
+ * nothing else than (a partial) marker.
  */
 async function provablyOurs(path: string, tag: string): Promise<boolean> {
   const st = await Deno.lstat(path);
   if (st.isSymlink) return false;
   if (!st.isDirectory) return true;
   try {
-    return (await Deno.readTextFile(`${path}/${SAVE_MARKER}`)) === tag;
+    if ((await Deno.readTextFile(`${path}/${SAVE_MARKER}`)) === tag) return true;
   } catch {
-    return false;
+    // no marker (yet)
   }
+  // A save killed between creating its staging directory and writing the marker leaves it
+  // empty (or with a partial marker): nothing of anyone's is lost by removing that.
+  for await (const e of Deno.readDir(path)) if (e.name !== SAVE_MARKER) return false;
+  return true;
 }
 
 function parentOf(path: string): [string, string] {
@@ -162,6 +167,24 @@ export async function writeSynced(
     f.close();
   }
   if (renameTo !== undefined && !holdLock) await Deno.rename(path, renameTo);
+}
+
+/**
+ * Removes a temporary directory of this library (or a file) so that its ownership marker goes
+ * last: a removal killed half-way leaves a directory that still proves itself ours to the next
+ * sweep (marker intact, or nothing but the marker left).
+ */
+async function removeOwned(path: string): Promise<void> {
+  try {
+    if ((await Deno.lstat(path)).isDirectory) {
+      for await (const e of Deno.readDir(path)) {
+        if (e.name !== SAVE_MARKER) await Deno.remove(`${path}/${e.name}`, { recursive: true });
+      }
+    }
+    await Deno.remove(path, { recursive: true });
+  } catch {
+    // gone already, or not removable: the next sweep tries again
+  }
 }
 
 /** Whether process `pid` runs (Linux `/proc`); `null` where that cannot be told. */
@@ -240,7 +263,7 @@ export async function sweepStaleTemps(target: string): Promise<void> {
       const path = `${parent}/${e.name}`;
       try {
         if (!(await provablyOurs(path, m[1]))) continue;
-        if (await isStale(path, Number(m[2]))) await Deno.remove(path, { recursive: true });
+        if (await isStale(path, Number(m[2]))) await removeOwned(path);
       } catch {
         // gone already, or not ours to remove
       }
@@ -293,7 +316,7 @@ export async function recoverDirectorySwap(dir: string): Promise<boolean> {
     }
     await syncDir(parent);
     await Deno.remove(`${base}/${SAVE_MARKER}`).catch(() => {});
-    await Deno.remove(old, { recursive: true }).catch(() => {});
+    await removeOwned(old);
     return true;
   }
   return await exists(base);
@@ -391,7 +414,7 @@ export async function writeDirectoryAtomic(
       }
       await syncDir(staging);
     } catch (e) {
-      await Deno.remove(staging, { recursive: true }).catch(() => {});
+      await removeOwned(staging);
       throw e instanceof ConfigError ? e : fail(`writing ${staging}`, e);
     }
     let swapped = false;
@@ -412,11 +435,11 @@ export async function writeDirectoryAtomic(
     } catch (e) {
       if (swapped && !(await exists(base))) await Deno.rename(old, base).catch(() => {});
       await Deno.remove(`${base}/${SAVE_MARKER}`).catch(() => {});
-      await Deno.remove(staging, { recursive: true }).catch(() => {});
+      await removeOwned(staging);
       throw fail("swapping in the new version", e);
     }
     await Deno.remove(`${base}/${SAVE_MARKER}`).catch(() => {});
-    if (swapped) await Deno.remove(old, { recursive: true }).catch(() => {});
+    if (swapped) await removeOwned(old);
   } finally {
     for (const l of locks) l?.close();
   }

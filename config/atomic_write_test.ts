@@ -276,3 +276,15 @@ Deno.test("writeDirectoryAtomic: a user's sibling folders that look like tempora
     assertEquals(await siblings(root), mine.slice().sort());
   });
 });
+
+Deno.test("writeDirectoryAtomic: leftovers of a kill before the marker was written, or during a removal, are still swept", async () => {
+  await withTemp(async (root) => {
+    // killed between mkdir(staging) and writing the marker: an empty directory
+    await Deno.mkdir(`${root}/m.encdec-tmp-${DEAD_PID}-1-0`);
+    // killed while removing an old copy: everything but the marker already gone
+    await Deno.mkdir(`${root}/m.encdec-old-${DEAD_PID}-2-0`);
+    await Deno.writeTextFile(`${root}/m.encdec-old-${DEAD_PID}-2-0/${SAVE_MARKER}`, "");
+    await writeDirectoryAtomic(`${root}/m`, { files: { "config.json": "c" } });
+    assertEquals(await siblings(root), ["m"]);
+  });
+});

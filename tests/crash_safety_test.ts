@@ -73,7 +73,9 @@ async function waitReady(stdout: ReadableStream<Uint8Array>): Promise<void> {
 
 /**
  * Prepares references A and B, starts `dir` as a complete copy of A, then `kills` times: spawn
- * the saver, SIGKILL it after a seeded delay in [0, 60) ms, and check the directory.
+ * the saver, SIGKILL it after a seeded delay in [0, window) ms, and check the directory. The
+ * window is three times what one save takes here (at least 60 ms), so kills land before, during
+ * and after the first and second saves however loaded the machine is.
  */
 async function killLoop(kills: number, seed: number): Promise<KillStats> {
   const work = await Deno.makeTempDir({ prefix: "encdec-crash-" });
@@ -81,7 +83,9 @@ async function killLoop(kills: number, seed: number): Promise<KillStats> {
   const refA = `${work}/A`, refB = `${work}/B`, dir = `${work}/model`;
   await a.savePretrained(refA);
   await b.savePretrained(refB);
+  const t0 = performance.now();
   await a.savePretrained(dir);
+  const window = Math.max(60, 3 * (performance.now() - t0));
   const expected: Record<string, { a: Uint8Array; b: Uint8Array }> = {};
   for (const f of FILES) {
     expected[f] = {
@@ -122,7 +126,7 @@ async function killLoop(kills: number, seed: number): Promise<KillStats> {
         stderr: "null",
       }).spawn();
       await waitReady(proc.stdout);
-      await new Promise((r) => setTimeout(r, Math.floor(rng.random() * 60)));
+      await new Promise((r) => setTimeout(r, Math.floor(rng.random() * window)));
       proc.kill("SIGKILL");
       const status = await proc.status;
       assertEquals(
