@@ -217,7 +217,7 @@ export function tracePlaceholder<X extends Tensor>(t: X): X {
   return t;
 }
 
-// ---- Longformer: window padding and sliding-window masks from host inputs ---------------------
+// ---- Longformer: window padding and sliding-window masks ---------------------------------------
 
 /** Inputs padded to a multiple of the attention window (`padding` columns added at the end). */
 export interface WindowPadded {
@@ -225,37 +225,28 @@ export interface WindowPadded {
   ids?: Ids;
   /** 0/1 mask padded with 0. */
   mask: Mask;
-  /** 0/1 global-attention mask (merged with the mask) padded with 0, when given. */
+  /** 0/1 global-attention mask padded with 0, when given. */
   global?: Mask;
   /** Columns added. */
   padding: number;
 }
 
 /**
- * HF Longformer's input preparation: the attention mask (all ones when absent) merged with the
- * global-attention mask (a padded token is never global), then `_pad_to_window_size`: `[batch,
- * len]` inputs padded at the end to the next multiple of `window` (ids with `padId`, masks
- * with 0).
+ * HF Longformer's `_pad_to_window_size`: `[batch, len]` inputs padded at the end to the next
+ * multiple of `window` (ids with `padId`, masks with 0); the attention mask is all ones when
+ * absent. `window = 1` pads nothing (a tracing backend: see `LongformerModel`).
  */
 export function padToWindow(
   ids: Ids | undefined,
   attentionMask: Mask | undefined,
-  globalMask: Mask | undefined,
+  global: Mask | undefined,
   dims: readonly [number, number],
   window: number,
   padId: number,
 ): WindowPadded {
-  // The padded length depends on the input length modulo the window: not a traceable shape.
-  if (window > 1) untraceable([ids, attentionMask], `padding to a multiple of ${window}`);
   const [batch, len] = dims;
   const mask = attentionMask ??
     new Tensor("float32", new Float32Array(batch * len).fill(1), [batch, len]);
-  const global = globalMask &&
-    new Tensor(
-      "float32",
-      Float32Array.from(globalMask.data, (g, i) => (g !== 0 && mask.data[i] !== 0) ? 1 : 0),
-      globalMask.dims,
-    );
   const padding = (window - (len % window)) % window;
   if (padding === 0) return { ids, mask, global, padding };
   const widen = <D extends "int32" | "float32">(t: Tensor<D>, fill: number): Tensor<D> => {
@@ -276,49 +267,59 @@ export function padToWindow(
   };
 }
 
+/** A host 0/1 mask `[batch, len]` as a float32 0/1 device tensor (its values, not a bias). */
+export function maskValues<T>(b: Backend<T>, mask: Mask): T {
+  return b.upload(mask);
+}
+
+/** `1 - x` (x a 0/1 float tensor; exact). */
+export function oneMinus<T>(b: Backend<T>, x: T): T {
+  return b.add(b.scale(x, -1), b.upload(new Tensor("float32", new Float32Array([1]), [1])));
+}
+
 /**
- * Longformer's local attention as an additive bias over full attention `[batch, 1, t, t]`
- * (exact: the same keys get the same scores as HF's banded computation). Query `i` sees key `j`
- * when `mask[j] = 1` and (`|i - j| <= oneSided` or `global[j] = 1`): the window, minus padded
- * keys, plus every global key (HF scores global keys with the local key projection).
+ * Longformer's local attention as an additive bias over full attention, from backend ops only
+ * (a graph recorder records it): `[batch, 1, t, t]`, 0 where query `i` sees key `j`, float32
+ * min elsewhere. Query `i` sees key `j` when `keep[j] = 1` and (`|i - j| <= oneSided` or
+ * `global[j] = 1`): the window minus padded keys plus every global key, the same scores as HF's
+ * banded computation. `keep` / `global` are float32 0/1 `[batch, t]` device tensors; `rows`
+ * bounds `t` (a constant table of positions `0 .. rows - 1` turns position ids into floats).
  */
 export function slidingWindowMask<T>(
   b: Backend<T>,
-  mask: Mask,
-  global: Mask | undefined,
+  keep: T,
+  global: T | undefined,
   oneSided: number,
+  rows: number,
 ): T {
-  untraceable([mask, global], "a sliding-window attention mask");
-  const [n, t] = mask.dims;
-  const out = new Float32Array(n * t * t);
-  for (let r = 0; r < n; r++) {
-    for (let i = 0; i < t; i++) {
-      for (let j = 0; j < t; j++) {
-        const k = r * t + j;
-        const keep = mask.data[k] !== 0 &&
-          (Math.abs(i - j) <= oneSided || (global !== undefined && global.data[k] !== 0));
-        out[(r * t + i) * t + j] = keep ? 0 : MASK_MIN;
-      }
-    }
+  const [n, t] = b.dims(keep);
+  const constant = (v: number) => b.upload(new Tensor("float32", new Float32Array([v]), [1]));
+  const table = b.upload(
+    new Tensor("float32", Float32Array.from({ length: rows }, (_, i) => i), [rows, 1]),
+  );
+  const pos = b.embedding(table, b.positionIds(0, t)); // [1, t, 1]: i
+  const d = b.add(pos, b.scale(b.permute(pos, [0, 2, 1]), -1)); // [1, t, t]: i - j
+  const dist = b.add(b.activation(d, "relu"), b.activation(b.scale(d, -1), "relu")); // |i - j|
+  const negDist = b.scale(dist, -1);
+  // relu(w + 1 - |d|) - relu(w - |d|): 1 inside the window, 0 outside (integers: exact)
+  const band = b.add(
+    b.activation(b.add(negDist, constant(oneSided + 1)), "relu"),
+    b.scale(b.activation(b.add(negDist, constant(oneSided)), "relu"), -1),
+  );
+  let seen = b.reshape(band, [1, 1, t, t]);
+  if (global !== undefined) {
+    // outside the window only global keys are seen: 1 - (1 - band)(1 - global[j])
+    const notGlobal = oneMinus(b, b.reshape(global, [n, 1, 1, t]));
+    seen = oneMinus(b, b.mul(oneMinus(b, seen), notGlobal)); // [n, 1, t, t]
   }
-  return b.upload(new Tensor("float32", out, [n, 1, t, t]));
+  const allowed = b.mul(seen, b.reshape(keep, [n, 1, 1, t])); // [n, 1, t, t]
+  return b.scale(oneMinus(b, allowed), MASK_MIN);
 }
 
-/**
- * A 0/1 selector of query rows `[batch, 1, t, 1]` (float32) from host `rows` `[batch, t]`, to
- * multiply a per-head output `[batch, heads, t, d]` with: 1 where `rows` is non-zero.
- */
-export function rowSelector<T>(b: Backend<T>, rows: Mask): T {
-  const [n, t] = rows.dims;
-  const out = Float32Array.from(rows.data, (v) => v !== 0 ? 1 : 0);
-  return b.upload(new Tensor("float32", out, [n, 1, t, 1]));
-}
-
-/** `1 - rows`, as {@linkcode rowSelector}: 1 where `rows` is zero. */
-export function rowSelectorInverse<T>(b: Backend<T>, rows: Mask): T {
-  const [n, t] = rows.dims;
-  const out = Float32Array.from(rows.data, (v) => v !== 0 ? 0 : 1);
-  return b.upload(new Tensor("float32", out, [n, 1, t, 1]));
+/** A 0/1 `[batch, t]` device tensor as a selector of query rows `[batch, 1, t, 1]`. */
+export function rowSelector<T>(b: Backend<T>, rows: T): T {
+  const [n, t] = b.dims(rows);
+  return b.reshape(rows, [n, 1, t, 1]);
 }
 
 /** True when any entry of a host 0/1 tensor is non-zero. */

@@ -19,10 +19,11 @@ import { RobertaModel } from "./roberta.ts";
 import {
   anyNonZero,
   attentionWithDropout,
+  maskValues,
+  oneMinus,
   paddingMask,
   padToWindow,
   rowSelector,
-  rowSelectorInverse,
   slidingWindowMask,
 } from "./_layers.ts";
 import { ModelInputError, ModelLoadError } from "./errors.ts";
@@ -155,10 +156,14 @@ export class LongformerModel<T> extends RobertaModel<T> implements EncoderStack<
 
     // A traced graph keeps the global branch (exact: rows without global tokens select 0 of it).
     const hasGlobal = p.global !== undefined && (!!b.tracing || anyNonZero(p.global));
-    const queryKeep = rowSelector(b, p.mask); // [b, 1, T, 1]: padded queries get output 0
-    const globalRows = hasGlobal ? rowSelector(b, p.global!) : undefined;
-    const localRows = hasGlobal ? rowSelectorInverse(b, p.global!) : undefined;
+    const keep = maskValues(b, p.mask); // [b, T] 0/1
+    // HF: a padded token is never global
+    const globalKeep = hasGlobal ? b.mul(maskValues(b, p.global!), keep) : undefined;
+    const queryKeep = rowSelector(b, keep); // [b, 1, T, 1]: padded queries get output 0
+    const globalRows = globalKeep && rowSelector(b, globalKeep);
+    const localRows = globalRows && oneMinus(b, globalRows);
     const keyPadding = hasGlobal ? paddingMask(b, p.mask) : undefined; // global rows: [b, 1, 1, T]
+    const rows = cfg.max_position_embeddings + Math.max(...this.windows);
     const scale = 1 / Math.sqrt(cfg.hidden_size / cfg.num_attention_heads);
     const hiddenStates = args.outputHiddenStates ? [x] : undefined;
     const masks = new Map<number, T>();
@@ -169,7 +174,7 @@ export class LongformerModel<T> extends RobertaModel<T> implements EncoderStack<
       const oneSided = this.windows[i] / 2;
       let band = masks.get(oneSided);
       if (band === undefined) {
-        band = slidingWindowMask(b, p.mask, hasGlobal ? p.global : undefined, oneSided);
+        band = slidingWindowMask(b, keep, globalKeep, oneSided, Math.max(rows, b.dims(keep)[1]));
         masks.set(oneSided, band);
       }
       // local (+ global keys) attention for every query; padded query rows zeroed
