@@ -105,6 +105,7 @@ export interface Backend<T = Tensor> {
    * k/v may have fewer rows `g` than q where `g` divides `b` (beams sharing their source's
    * cross-attention K/V): q rows are `g` groups of `b / g` consecutive rows, group `r` attending
    * to k/v row `r`; `mask` then broadcasts to `[g, h, tq, tk]`. No causal mask with groups.
+   * (Grouped rows: the CPU backend and the ONNX recorder; WebGPU rejects them.)
    */
   attention(q: T, k: T, v: T, opts: AttentionOptions<T>): { output: T; probs?: T };
   /** Mean cross-entropy of logits `[n, vocab]` against labels `[n]`, skipping `ignoreIndex`. Scalar. */

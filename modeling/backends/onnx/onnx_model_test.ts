@@ -379,4 +379,3 @@ Deno.test("onnx precision fp16 with a bfloat16 checkpoint: bf16 storage + Cast =
   // Sanity bound only: bf16 rounding (8-bit mantissa) moves the logits away from the fp32 goldens.
   assertBelow(maxAbsDiff(upcast, g.forward.logits), 0.5, "max |Δ logit| bf16 vs fp32 golden");
 });
-
