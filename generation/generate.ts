@@ -109,6 +109,39 @@ function checkInputs(inputIds: number[][], mask: number[][] | undefined): void {
   }
 }
 
+/** eos ids, pad (HF: falls back to the first eos id) and the decoder start id(s) of a call. */
+function specialIds(
+  p: GenerationParams,
+  batch: number,
+): { eos: number[] | undefined; pad: number | undefined; startIds: number | number[] } {
+  const eos = p.eosTokenId === null
+    ? undefined
+    : typeof p.eosTokenId === "number"
+    ? [p.eosTokenId]
+    : p.eosTokenId;
+  let pad = p.padTokenId ?? undefined;
+  if (pad === undefined && eos) pad = eos[0];
+  const startIds = p.decoderStartTokenId ?? p.bosTokenId;
+  if (startIds === null) {
+    throw new GenerationError(
+      "generate: `decoderStartTokenId` (or `bosTokenId`) has to be set in the generation config or options",
+    );
+  }
+  if (Array.isArray(startIds) && startIds.length !== batch) {
+    throw new GenerationError(
+      `generate: \`decoderStartTokenId\` holds ${startIds.length} ids, expected one per batch row (${batch})`,
+    );
+  }
+  return { eos, pad, startIds };
+}
+
+/** HF's default encoder mask: `inputIds != pad` when pad occurs and is not an eos id, else 1s. */
+function defaultMask(inputIds: number[][], pad?: number, eos?: number[]): number[][] {
+  const masked = pad !== undefined && inputIds.some((r) => r.includes(pad)) &&
+    !(eos ?? []).includes(pad);
+  return inputIds.map((r) => r.map((t) => (masked && t === pad ? 0 : 1)));
+}
+
 /**
  * Generates decoder ids for `inputIds` `[batch, srcLen]` with HF 4.40 semantics.
  *
@@ -150,24 +183,7 @@ export async function generate<S, C>(
   validateGenerationParams(p);
   checkInputs(inputIds, attentionMask);
 
-  const eos = p.eosTokenId === null
-    ? undefined
-    : typeof p.eosTokenId === "number"
-    ? [p.eosTokenId]
-    : p.eosTokenId;
-  let pad = p.padTokenId ?? undefined;
-  if (pad === undefined && eos) pad = eos[0]; // HF: pad falls back to the first eos id
-  const startIds = p.decoderStartTokenId ?? p.bosTokenId;
-  if (startIds === null) {
-    throw new GenerationError(
-      "generate: `decoderStartTokenId` (or `bosTokenId`) has to be set in the generation config or options",
-    );
-  }
-  if (Array.isArray(startIds) && startIds.length !== inputIds.length) {
-    throw new GenerationError(
-      `generate: \`decoderStartTokenId\` holds ${startIds.length} ids, expected one per batch row (${inputIds.length})`,
-    );
-  }
+  const { eos, pad, startIds } = specialIds(p, inputIds.length);
   const expand = p.numBeams > 1 ? p.numBeams : p.numReturnSequences;
   // Bound what this one call allocates (rows × vocab scores per step, encoder input) up front.
   checkGenerationSize(
@@ -178,11 +194,7 @@ export async function generate<S, C>(
     typeof startIds === "number" ? startIds : startIds[Math.floor(row / expand)];
   const promptLen = 1;
   if (p.maxNewTokens !== null) p.maxLength = p.maxNewTokens + promptLen;
-
-  const mask = attentionMask ??
-    (pad !== undefined && inputIds.some((r) => r.includes(pad!)) && !(eos ?? []).includes(pad)
-      ? inputIds.map((r) => r.map((t) => (t === pad ? 0 : 1)))
-      : inputIds.map((r) => r.map(() => 1)));
+  const mask = attentionMask ?? defaultMask(inputIds, pad, eos);
 
   const run: Run = {
     p,
