@@ -4,9 +4,9 @@
  * as `(a+)+$` hangs on a 60-byte input; this check parses the pattern and rejects the shapes
  * that backtrack exponentially or with a high polynomial degree, before the pattern is used:
  *
- * - a repeat (`*`, `+`, `{n,}`, `{n,m}` with m > 1) of something that itself holds an unbounded
- *   repeat (`(a+)+`, `(\w*)*`, `(a+){2,9}`);
- * - an unbounded repeat of alternatives that may start with the same character (`(a|aa)+`,
+ * - a repeat (`*`, `+`, `{n,}`, `{n,m}` with m > 1) of something that itself repeats a variable
+ *   number of times (`(a+)+`, `(\w*)*`, `(a+){2,9}`, `(a{1,5})+`, `(ab?)*`);
+ * - a repeat of alternatives that may start with the same character (`(a|aa)+`,
  *   `(\w|\d)*`);
  * - more than {@linkcode MAX_UNBOUNDED_IN_SEQUENCE} unbounded repeats in one sequence
  *   (`a*a*a*a*a*$`);
@@ -26,8 +26,8 @@ export const MAX_UNBOUNDED_IN_SEQUENCE = 2;
 type First = Set<number> | null;
 
 interface Info {
-  /** Holds an unbounded repeat somewhere inside. */
-  unbounded: boolean;
+  /** Holds a repeat of variable count (`*`, `+`, `?`, `{n,m}` with m > n) somewhere inside. */
+  varies: boolean;
   /** Possible first characters (`null`: unknown). */
   first: First;
   /** Can match the empty string. */
@@ -36,7 +36,7 @@ interface Info {
   alternatives?: Info[];
 }
 
-const ANY: Info = { unbounded: false, first: null, empty: false };
+const ANY: Info = { varies: false, first: null, empty: false };
 
 function union(a: First, b: First): First {
   if (a === null || b === null) return null;
@@ -83,7 +83,7 @@ class Parser {
     let first: First = new Set();
     for (const b of branches) first = union(first, b.first);
     return {
-      unbounded: branches.some((b) => b.unbounded),
+      varies: branches.some((b) => b.varies),
       first,
       empty: branches.some((b) => b.empty),
       alternatives: branches,
@@ -94,7 +94,7 @@ class Parser {
   #sequence(depth: number): Info {
     let first: First = new Set();
     let leading = true;
-    let unbounded = false;
+    let varies = false;
     let empty = true;
     let unboundedCount = 0;
     while (this.#i < this.#s.length && this.#s[this.#i] !== "|" && this.#s[this.#i] !== ")") {
@@ -103,8 +103,10 @@ class Parser {
       let info = atom;
       if (q) {
         const inner = atom;
-        if (q.max > 1 && inner.unbounded) this.#reject("repeats a sub-pattern that repeats");
-        if (q.max === Infinity && inner.alternatives && inner.alternatives.length > 1) {
+        if (q.max > 1 && inner.varies) {
+          this.#reject("repeats a sub-pattern that itself repeats a variable number of times");
+        }
+        if (q.max > 1 && inner.alternatives && inner.alternatives.length > 1) {
           const alts = inner.alternatives;
           for (let a = 0; a < alts.length; a++) {
             for (let b = a + 1; b < alts.length; b++) {
@@ -116,20 +118,22 @@ class Parser {
         }
         if (q.max === Infinity) unboundedCount++;
         info = {
-          unbounded: atom.unbounded || q.max === Infinity,
+          varies: atom.varies || q.max > q.min,
           first: atom.first,
           empty: atom.empty || q.min === 0,
         };
       }
       if (unboundedCount > MAX_UNBOUNDED_IN_SEQUENCE) {
-        this.#reject(`has more than ${MAX_UNBOUNDED_IN_SEQUENCE} unbounded repeats in a row`);
+        this.#reject(
+          `has more than ${MAX_UNBOUNDED_IN_SEQUENCE} unbounded repeats in one sequence`,
+        );
       }
-      unbounded ||= info.unbounded;
+      varies ||= info.varies;
       if (leading) first = union(first, info.first);
       if (!info.empty) leading = false;
       empty &&= info.empty;
     }
-    return { unbounded, first: leading ? union(first, null) : first, empty };
+    return { varies, first: leading ? union(first, null) : first, empty };
   }
 
   #quantifier(): { min: number; max: number } | null {
@@ -166,15 +170,15 @@ class Parser {
       const inner = this.#alternation(depth + 1);
       if (this.#s[this.#i] === ")") this.#i++;
       // A lookaround consumes nothing: it adds no first characters of its own.
-      return lookaround ? { unbounded: inner.unbounded, first: new Set(), empty: true } : inner;
+      return lookaround ? { varies: inner.varies, first: new Set(), empty: true } : inner;
     }
     if (c === "[") return this.#klass();
     if (c === "\\") return this.#escape();
-    if (c === "^" || c === "$") return { unbounded: false, first: new Set(), empty: true };
+    if (c === "^" || c === "$") return { varies: false, first: new Set(), empty: true };
     if (c === ".") return ANY;
     const cp = this.#s.codePointAt(this.#i - 1)!;
     if (cp > 0xffff) this.#i++;
-    return { unbounded: false, first: new Set([cp]), empty: false };
+    return { varies: false, first: new Set([cp]), empty: false };
   }
 
   #escape(): Info {
@@ -183,14 +187,14 @@ class Parser {
     if (/[1-9]/.test(c) || (c === "k" && this.#s[this.#i] === "<")) {
       this.#reject("uses a back-reference");
     }
-    if (c === "b" || c === "B") return { unbounded: false, first: new Set(), empty: true };
+    if (c === "b" || c === "B") return { varies: false, first: new Set(), empty: true };
     if ((c === "p" || c === "P") && this.#s[this.#i] === "{") {
       const end = this.#s.indexOf("}", this.#i);
       this.#i = end < 0 ? this.#s.length : end + 1;
       return ANY;
     }
     const lit = this.#literalEscape(c);
-    return lit === null ? ANY : { unbounded: false, first: new Set([lit]), empty: false };
+    return lit === null ? ANY : { varies: false, first: new Set([lit]), empty: false };
   }
 
   /** The code point of an escape that stands for one character, else `null` (a class). */
@@ -257,7 +261,7 @@ class Parser {
       else for (let x = lo; x <= hi; x++) first.add(x);
     }
     this.#i++; // "]"
-    return { unbounded: false, first: negated ? null : first, empty: false };
+    return { varies: false, first: negated ? null : first, empty: false };
   }
 }
 

@@ -14,6 +14,7 @@ import {
   tokenizerFromJSON,
   TokenizerLimitError,
 } from "./mod.ts";
+import { checkRegexSafety } from "./_safe_regex.ts";
 
 const LIMIT_MS = 10_000;
 const INPUT = "a".repeat(59) + "!"; // 60 bytes: enough for (a+)+$ to run for minutes
@@ -163,3 +164,37 @@ for (const re of benign) {
     assert(tok.tokenize("a a!").length > 0);
   });
 }
+
+Deno.test("checkRegexSafety: known-answer table of refused and accepted shapes", () => {
+  const refused = [
+    "(a+)+",
+    "(a*)*b",
+    "(?:a+){2,9}",
+    "(a{1,5})+$",
+    "(ab?)*$",
+    "(a|aa)+",
+    "(?:ab|ac)+",
+    "(a|)+",
+    "(\\s|\\S)*x",
+    "([a-z]|\\d)+",
+    ".*.*.*=",
+    "a+b+c+",
+    "(a)\\1",
+    "(?<x>a)\\k<x>",
+  ];
+  for (const re of refused) {
+    assertThrows(() => checkRegexSafety(re, `refused ${re}`), TokenizerLimitError, re);
+  }
+  const accepted = [
+    ...benign,
+    "(?:ab|cd)+",
+    "[\\]a]+",
+    "\\u{1F600}+",
+    "(?<word>\\p{L}+)",
+    "(?:\\r\\n|\\n)*",
+    "[^\\s]+(?=\\s)",
+    "\\p{N}{1,3}",
+    "(?:a|b){3}",
+  ];
+  for (const re of accepted) checkRegexSafety(re, "t");
+});
