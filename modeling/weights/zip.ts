@@ -411,79 +411,93 @@ export function writeZip(
   if (!Number.isSafeInteger(align) || align < 1 || align > 0xffff) {
     throw new WeightsError(`writeZip: align ${align} must be an integer in [1, 65535]`);
   }
-  const version = torch ? 0 : 20;
   const parts: Uint8Array[] = [];
   const centrals: Uint8Array[] = [];
   let cursor = 0;
   for (const e of entries) {
-    const name = enc.encode(e.name);
-    const body = e.deflated ?? e.data;
-    const size = e.data.length;
-    const csize = body.length;
-    const crc = crc32(e.data);
-    const big = size >= U32_MAX || csize >= U32_MAX;
-    const far = cursor >= U32_MAX;
-    const z64 = big || far
-      ? zip64Extra([...(big ? [size, csize] : []), ...(far ? [cursor] : [])])
-      : new Uint8Array();
-    // miniz writes no data descriptor (and clears bit 3) for an empty entry.
-    const descriptor = torch && size > 0;
-    const flags = descriptor ? 0x0808 : 0x0800; // bit 3: sizes follow the data; bit 11: UTF-8
-    const method = e.deflated ? 8 : 0;
-    const pad = torch
-      ? torchPadding(cursor + 30 + name.length + z64.length, align)
-      : new Uint8Array();
-    const local = new Uint8Array(30 + name.length + z64.length + pad.length);
-    const lv = new DataView(local.buffer);
-    lv.setUint32(0, SIG_LOCAL, true);
-    lv.setUint16(4, version, true);
-    lv.setUint16(6, flags, true);
-    lv.setUint16(8, method, true);
-    if (!torch) {
-      lv.setUint32(14, crc, true);
-      lv.setUint32(18, big ? U32_MAX : csize, true);
-      lv.setUint32(22, big ? U32_MAX : size, true);
-    }
-    lv.setUint16(26, name.length, true);
-    lv.setUint16(28, z64.length + pad.length, true);
-    local.set(name, 30);
-    local.set(z64, 30 + name.length);
-    local.set(pad, 30 + name.length + z64.length);
-    const desc = new Uint8Array(!descriptor ? 0 : z64.length ? 24 : 16);
-    if (descriptor) {
-      const dv = new DataView(desc.buffer);
-      dv.setUint32(0, 0x08074b50, true);
-      dv.setUint32(4, crc, true);
-      if (z64.length) {
-        dv.setBigUint64(8, BigInt(csize), true);
-        dv.setBigUint64(16, BigInt(size), true);
-      } else {
-        dv.setUint32(8, csize, true);
-        dv.setUint32(12, size, true);
-      }
-    }
-    const cd = new Uint8Array(46 + name.length + z64.length);
-    const cv = new DataView(cd.buffer);
-    cv.setUint32(0, SIG_CENTRAL, true);
-    cv.setUint16(4, version, true);
-    cv.setUint16(6, version, true);
-    cv.setUint16(8, flags, true);
-    cv.setUint16(10, method, true);
-    cv.setUint32(16, crc, true);
-    cv.setUint32(20, big ? U32_MAX : csize, true);
-    cv.setUint32(24, big ? U32_MAX : size, true);
-    cv.setUint16(28, name.length, true);
-    cv.setUint16(30, z64.length, true);
-    cv.setUint32(42, far ? U32_MAX : cursor, true);
-    cd.set(name, 46);
-    cd.set(z64, 46 + name.length);
+    const { local, body, desc, cd } = entryRecords(e, cursor, torch, align);
     parts.push(local, body, desc);
     centrals.push(cd);
     cursor += local.length + body.length + desc.length;
   }
-  const cdOffset = cursor;
   const cdSize = centrals.reduce((n, c) => n + c.length, 0);
-  const n = entries.length;
+  return concatBytes([...parts, ...centrals, endRecords(entries.length, cdSize, cursor, torch)]);
+}
+
+/** One entry's local header, data, data descriptor and central-directory record. */
+function entryRecords(
+  e: ZipWriteEntry,
+  cursor: number,
+  torch: boolean,
+  align: number,
+): { local: Uint8Array; body: Uint8Array; desc: Uint8Array; cd: Uint8Array } {
+  const version = torch ? 0 : 20;
+  const name = enc.encode(e.name);
+  const body = e.deflated ?? e.data;
+  const size = e.data.length;
+  const csize = body.length;
+  const crc = crc32(e.data);
+  const big = size >= U32_MAX || csize >= U32_MAX;
+  const far = cursor >= U32_MAX;
+  const z64 = big || far
+    ? zip64Extra([...(big ? [size, csize] : []), ...(far ? [cursor] : [])])
+    : new Uint8Array();
+  // miniz writes no data descriptor (and clears bit 3) for an empty entry.
+  const descriptor = torch && size > 0;
+  const flags = descriptor ? 0x0808 : 0x0800; // bit 3: sizes follow the data; bit 11: UTF-8
+  const method = e.deflated ? 8 : 0;
+  const pad = torch
+    ? torchPadding(cursor + 30 + name.length + z64.length, align)
+    : new Uint8Array();
+  const local = new Uint8Array(30 + name.length + z64.length + pad.length);
+  const lv = new DataView(local.buffer);
+  lv.setUint32(0, SIG_LOCAL, true);
+  lv.setUint16(4, version, true);
+  lv.setUint16(6, flags, true);
+  lv.setUint16(8, method, true);
+  if (!torch) {
+    lv.setUint32(14, crc, true);
+    lv.setUint32(18, big ? U32_MAX : csize, true);
+    lv.setUint32(22, big ? U32_MAX : size, true);
+  }
+  lv.setUint16(26, name.length, true);
+  lv.setUint16(28, z64.length + pad.length, true);
+  local.set(name, 30);
+  local.set(z64, 30 + name.length);
+  local.set(pad, 30 + name.length + z64.length);
+  const desc = new Uint8Array(!descriptor ? 0 : z64.length ? 24 : 16);
+  if (descriptor) {
+    const dv = new DataView(desc.buffer);
+    dv.setUint32(0, 0x08074b50, true);
+    dv.setUint32(4, crc, true);
+    if (z64.length) {
+      dv.setBigUint64(8, BigInt(csize), true);
+      dv.setBigUint64(16, BigInt(size), true);
+    } else {
+      dv.setUint32(8, csize, true);
+      dv.setUint32(12, size, true);
+    }
+  }
+  const cd = new Uint8Array(46 + name.length + z64.length);
+  const cv = new DataView(cd.buffer);
+  cv.setUint32(0, SIG_CENTRAL, true);
+  cv.setUint16(4, version, true);
+  cv.setUint16(6, version, true);
+  cv.setUint16(8, flags, true);
+  cv.setUint16(10, method, true);
+  cv.setUint32(16, crc, true);
+  cv.setUint32(20, big ? U32_MAX : csize, true);
+  cv.setUint32(24, big ? U32_MAX : size, true);
+  cv.setUint16(28, name.length, true);
+  cv.setUint16(30, z64.length, true);
+  cv.setUint32(42, far ? U32_MAX : cursor, true);
+  cd.set(name, 46);
+  cd.set(z64, 46 + name.length);
+  return { local, body, desc, cd };
+}
+
+/** The ZIP64 end record and locator (torch layout, or when needed) and the end record. */
+function endRecords(n: number, cdSize: number, cdOffset: number, torch: boolean): Uint8Array {
   const needs64 = n >= 0xffff || cdSize >= U32_MAX || cdOffset >= U32_MAX;
   const tail = new Uint8Array((torch || needs64 ? 56 + 20 : 0) + 22);
   const tv = new DataView(tail.buffer);
@@ -509,7 +523,7 @@ export function writeZip(
   tv.setUint16(at + 10, Math.min(n, 0xffff), true);
   tv.setUint32(at + 12, Math.min(cdSize, U32_MAX), true);
   tv.setUint32(at + 16, Math.min(cdOffset, U32_MAX), true);
-  return concatBytes([...parts, ...centrals, tail]);
+  return tail;
 }
 
 /** Concatenates byte arrays into one new array. */
