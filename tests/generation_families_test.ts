@@ -1,8 +1,8 @@
 // Generation for the families of issue 16 (XLM-R, ELECTRA, DistilBERT, Longformer encoders; a
 // shared-weights and a bf16 bert2bert) against Python `transformers` 4.40.2: the six `generate`
 // goldens of tests/testdata/fixtures/<model>/goldens.json (made by
-// tests/testdata/fixtures/generate.py) on `device: "webgpu"` (the CPU runs them in
-// generation_golden_test.ts). Sequences and beam indices identical; per-step scores and
+// tests/testdata/fixtures/generate.py) on `device: "webgpu"`, `"onnx-node"` and `"onnx-web"` (the
+// CPU runs them in generation_golden_test.ts). Sequences and beam indices identical; per-step scores and
 // sequences_scores within 1e-4 absolute (the comparison of `_generation_goldens.ts`). Also: a
 // Longformer's `globalAttentionMask` handed through `generate` to the encoder, checked against
 // greedy decoding driven by `forward` with the same mask.
@@ -35,6 +35,33 @@ for (const name of FAMILY_MODELS) {
       }
     },
   });
+}
+
+// onnxruntime-node is a native add-on: it needs --allow-ffi (`deno task test` grants it).
+const ffi = (await Deno.permissions.query({ name: "ffi" })).state === "granted";
+
+for (const device of ["onnx-node", "onnx-web"] as const) {
+  for (const name of FAMILY_MODELS) {
+    Deno.test({
+      name: `${device} ${name}: the six generate goldens (HF 4.40.2) through the traced graphs`,
+      ignore: device === "onnx-node" && !ffi,
+      fn: async () => {
+        const g = await loadGoldens(name);
+        const model = await EncoderDecoderModel.fromPretrained(g.dir, { device });
+        try {
+          for (const [key, want] of Object.entries(g.generate)) {
+            const out = await model.generate(g.inputIds, {
+              attentionMask: g.attentionMask,
+              ...optionsFor(key, want),
+            });
+            assertMatchesGolden(out, want, `${device} ${name}/${key}`);
+          }
+        } finally {
+          await model.dispose();
+        }
+      },
+    });
+  }
 }
 
 Deno.test({
