@@ -295,14 +295,19 @@ export class GPT2Tokenizer extends PreTrainedTokenizer {
     this.initSpecialTokens(init, defaults);
   }
 
-  /** Builds the tokenizer from the texts of `vocab.json` and `merges.txt`. */
-  static fromFiles(
+  /** Builds a tokenizer (of the class it is called on) from the texts of `vocab.json` and `merges.txt`. */
+  static fromFiles<T extends GPT2Tokenizer>(
+    this: new (
+      vocab: Map<string, number>,
+      ranks: Map<string, number>,
+      init?: BpeTokenizerInit,
+    ) => T,
     vocabJson: string,
     mergesTxt: string,
     init: BpeTokenizerInit = {},
-  ): GPT2Tokenizer {
+  ): T {
     const vocab = parseVocabJson(vocabJson);
-    return new GPT2Tokenizer(vocab, parseMerges(mergesTxt, vocab), init);
+    return new this(vocab, parseMerges(mergesTxt, vocab), init);
   }
 
   /** Size of `vocab.json`. */
@@ -364,6 +369,20 @@ export class GPT2Tokenizer extends PreTrainedTokenizer {
 }
 
 /**
+ * RoBERTa's layout of special tokens (also XLM-R's, CamemBERT's and Longformer's):
+ * `<s> A </s>` or `<s> A </s></s> B </s>`.
+ *
+ * @example
+ * ```ts
+ * import { robertaLayout } from "@encdec/tokenization";
+ * robertaLayout(0, 2, [5, 6], [7]); // [0, 5, 6, 2, 2, 7, 2]
+ * ```
+ */
+export function robertaLayout(cls: number, sep: number, ids0: number[], ids1?: number[]): number[] {
+  return ids1 ? [cls, ...ids0, sep, sep, ...ids1, sep] : [cls, ...ids0, sep];
+}
+
+/**
  * HF's `RobertaTokenizer` (slow): GPT-2 byte-level BPE with `<s> A </s>` and `<s> A </s></s> B
  * </s>`; `<mask>` eats the space on its left.
  *
@@ -399,16 +418,6 @@ export class RobertaTokenizer extends GPT2Tokenizer {
     });
   }
 
-  /** Builds the tokenizer from the texts of `vocab.json` and `merges.txt`. */
-  static override fromFiles(
-    vocabJson: string,
-    mergesTxt: string,
-    init: BpeTokenizerInit = {},
-  ): RobertaTokenizer {
-    const vocab = parseVocabJson(vocabJson);
-    return new RobertaTokenizer(vocab, parseMerges(mergesTxt, vocab), init);
-  }
-
   /** RoBERTa adds the prefix space only when the text does not start with whitespace. */
   protected override prepareForTokenization(text: string): string {
     return this.addPrefixSpace && text.length > 0 && !/^\s/u.test(text) ? " " + text : text;
@@ -416,9 +425,7 @@ export class RobertaTokenizer extends GPT2Tokenizer {
 
   /** `<s> A </s>` or `<s> A </s></s> B </s>`. */
   override buildInputsWithSpecialTokens(ids0: number[], ids1?: number[]): number[] {
-    const cls = this.clsTokenId!;
-    const sep = this.sepTokenId!;
-    return ids1 ? [cls, ...ids0, sep, sep, ...ids1, sep] : [cls, ...ids0, sep];
+    return robertaLayout(this.clsTokenId!, this.sepTokenId!, ids0, ids1);
   }
 
   /** RoBERTa does not use segment ids: all zeros. */
@@ -441,13 +448,4 @@ export class RobertaTokenizer extends GPT2Tokenizer {
  * ```
  */
 export class LongformerTokenizer extends RobertaTokenizer {
-  /** Builds the tokenizer from the texts of `vocab.json` and `merges.txt`. */
-  static override fromFiles(
-    vocabJson: string,
-    mergesTxt: string,
-    init: BpeTokenizerInit = {},
-  ): LongformerTokenizer {
-    const vocab = parseVocabJson(vocabJson);
-    return new LongformerTokenizer(vocab, parseMerges(mergesTxt, vocab), init);
-  }
 }

@@ -8,6 +8,7 @@
  */
 import { type AddedToken, addedToken } from "./added_tokens.ts";
 import { PreTrainedTokenizer, type TokenizerInit } from "./base.ts";
+import { robertaLayout } from "./bpe.ts";
 import { SentencePieceProcessor, SPACE_SYMBOL } from "./sentencepiece.ts";
 import { parseSentencePieceModel } from "./sentencepiece_proto.ts";
 
@@ -54,6 +55,16 @@ export abstract class FairseqSentencePieceTokenizer extends PreTrainedTokenizer 
     this.init = init;
   }
 
+  /** Builds a tokenizer (of the class it is called on) from the bytes of `sentencepiece.bpe.model`. */
+  static fromModelBytes<T extends FairseqSentencePieceTokenizer>(
+    this: new (sp: SentencePieceProcessor, init?: FairseqSentencePieceInit) => T,
+    bytes: Uint8Array,
+    init: FairseqSentencePieceInit = {},
+    file = "sentencepiece.bpe.model",
+  ): T {
+    return new this(new SentencePieceProcessor(parseSentencePieceModel(bytes, file), file), init);
+  }
+
   /** Model tokens of one chunk without added tokens (SentencePiece pieces). */
   protected _tokenize(text: string): string[] {
     return this.sp.encode(text);
@@ -72,9 +83,7 @@ export abstract class FairseqSentencePieceTokenizer extends PreTrainedTokenizer 
 
   /** `<s> A </s>` or `<s> A </s></s> B </s>`. */
   override buildInputsWithSpecialTokens(ids0: number[], ids1?: number[]): number[] {
-    const cls = this.clsTokenId!;
-    const sep = this.sepTokenId!;
-    return ids1 ? [cls, ...ids0, sep, sep, ...ids1, sep] : [cls, ...ids0, sep];
+    return robertaLayout(this.clsTokenId!, this.sepTokenId!, ids0, ids1);
   }
 
   /** No segment ids: all zeros. */
@@ -108,18 +117,6 @@ export class XLMRobertaTokenizer extends FairseqSentencePieceTokenizer {
     this.#fixed.set("<mask>", sp.size + this.fairseqOffset);
     this.#fixedIds = new Map([...this.#fixed].map(([t, i]) => [i, t]));
     this.initSpecialTokens({ ...init, mask_token: maskToken(init) }, ROBERTA_DEFAULTS);
-  }
-
-  /** Builds the tokenizer from the bytes of `sentencepiece.bpe.model`. */
-  static fromModelBytes(
-    bytes: Uint8Array,
-    init: FairseqSentencePieceInit = {},
-    file = "sentencepiece.bpe.model",
-  ): XLMRobertaTokenizer {
-    return new XLMRobertaTokenizer(
-      new SentencePieceProcessor(parseSentencePieceModel(bytes, file), file),
-      init,
-    );
   }
 
   /** Pieces + the fairseq offset + `<mask>` (HF `vocab_size`). */
@@ -183,18 +180,6 @@ export class CamembertTokenizer extends FairseqSentencePieceTokenizer {
         ["<s>NOTUSED", "</s>NOTUSED", "<unk>NOTUSED"],
       added_tokens_decoder: fixed,
     }, { ...ROBERTA_DEFAULTS });
-  }
-
-  /** Builds the tokenizer from the bytes of `sentencepiece.bpe.model`. */
-  static fromModelBytes(
-    bytes: Uint8Array,
-    init: FairseqSentencePieceInit = {},
-    file = "sentencepiece.bpe.model",
-  ): CamembertTokenizer {
-    return new CamembertTokenizer(
-      new SentencePieceProcessor(parseSentencePieceModel(bytes, file), file),
-      init,
-    );
   }
 
   /** Number of SentencePiece pieces (HF `vocab_size`; the five fixed tokens come on top). */
