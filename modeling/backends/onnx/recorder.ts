@@ -99,6 +99,22 @@ export interface TraceLimit {
   what: string;
 }
 
+/** A linear layer recorded on an input, a candidate for one fused projection. */
+interface LinearCall {
+  /** Its weight. */
+  w: CheckpointWeight;
+  /** Its bias (a checkpoint vector), if any. */
+  bias?: CheckpointWeight;
+  /** Whether it is quantized (int8). */
+  quantize: boolean;
+  /** Input width. */
+  inF: number;
+  /** Output width. */
+  outF: number;
+  /** Its rows, once the fused projection was emitted. */
+  split?: string;
+}
+
 const ONNX_FLOAT = 1;
 const ONNX_INT32 = 6;
 const ONNX_INT64 = 7;
@@ -154,6 +170,7 @@ export class OnnxRecorder implements Backend<Sym> {
   private readonly shapes = new Map<string, string>();
   private readonly tables = new Set<string>();
   private readonly casts = new Map<Sym, Sym>();
+  private readonly linearsOn = new Map<Sym, LinearCall[]>();
 
   /** A recorder of graph `name` with weights in `precision` and symbolic axes `sentinels`. */
   constructor(name: string, readonly precision: OnnxPrecision, sentinels: Record<string, number>) {
@@ -498,10 +515,21 @@ export class OnnxRecorder implements Backend<Sym> {
     // int8 quantizes linear layers, not tables also read by an embedding (a tied LM head).
     const quantize = this.precision === "int8" && w !== undefined && !this.tables.has(w.key);
     const rowDims = [x.dims.slice(0, -1).reduce((a, d) => a * d, 1), outF];
-    const rows = this.node(rowDims, () => {
-      const xr = x.dims.length === 2
+    const rowsOf = (x: Sym) =>
+      x.dims.length === 2
         ? x.name
         : x.tags.rows?.name ?? this.op("Reshape", [x.name, this.graph.constI([-1, inF])]);
+    let call: LinearCall | undefined;
+    if (w && activation === "none" && (bias === undefined || bias.tags.weight)) {
+      call = { w, bias: bias?.tags.weight, quantize, inF, outF };
+      const calls = this.linearsOn.get(x) ?? [];
+      calls.push(call);
+      this.linearsOn.set(x, calls);
+    }
+    const rows = this.node(rowDims, () => {
+      const fused = call && this.fusedRows(x, call, rowsOf);
+      if (fused) return fused;
+      const xr = rowsOf(x);
       let y: string;
       if (quantize) {
         const { q, scale } = this.weights.quantized(w!);
@@ -522,6 +550,52 @@ export class OnnxRecorder implements Backend<Sym> {
       () => this.op("Reshape", [rows.name, this.shapeValue(dims)]),
       { rows },
     );
+  }
+
+  /**
+   * The rows of `call` from one projection shared by the linear layers on the same input `x`
+   * (attention Q/K/V): a `Gemm` (or `DynamicQuantizeMatMul`) over their weights fused on the
+   * host, and a `Split`. Only where the weights are built on the host anyway (int8, fp16, or in
+   * memory): fp32 weights left in a mapped file keep one Gemm each. `null`: not fused.
+   */
+  private fusedRows(x: Sym, call: LinearCall, rowsOf: (x: Sym) => string): string | null {
+    if (call.split !== undefined) return call.split;
+    const byKey = new Map<string, LinearCall[]>();
+    for (const c of this.linearsOn.get(x) ?? []) {
+      const same = c.quantize === call.quantize && c.w.conv1d === call.w.conv1d &&
+        !!c.bias === !!call.bias && c.inF === call.inF;
+      if (same) byKey.set(c.w.key, [...(byKey.get(c.w.key) ?? []), c]);
+    }
+    const members = [...byKey.values()];
+    const ws = members.map((cs) => cs[0].w);
+    const onHost = call.quantize || this.precision === "fp16" ||
+      ws.every((w) => w.external === undefined);
+    if (members.length < 2 || !onHost) return null;
+    const xr = rowsOf(x);
+    const biases = call.bias ? members.map((cs) => cs[0].bias!) : [];
+    let y: string;
+    if (call.quantize) {
+      const { q, scale } = this.weights.fusedQuantized(ws);
+      const inputs = [
+        xr,
+        q,
+        scale,
+        ...(biases.length ? ["", this.weights.fusedVector(biases)] : []),
+      ];
+      y = this.op("DynamicQuantizeMatMul", inputs, {}, "com.microsoft");
+    } else {
+      const wName = this.weights.fusedMatrix(ws);
+      const inputs = [xr, wName, ...(biases.length ? [this.weights.fusedVector(biases)] : [])];
+      y = this.op("Gemm", inputs, call.w.conv1d ? {} : { transB: 1 });
+    }
+    const outs = this.graph.opN(
+      "Split",
+      [y, this.graph.constI(members.map((cs) => cs[0].outF))],
+      members.length,
+      { axis: -1 },
+    );
+    members.forEach((cs, k) => cs.forEach((c) => (c.split = outs[k])));
+    return call.split!;
   }
 
   /** `Add` with broadcasting. */

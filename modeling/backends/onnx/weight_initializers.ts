@@ -110,13 +110,7 @@ export class WeightInitializers {
     const [r, c] = w.entry.dims;
     const [inF, outF] = w.conv1d ? [r, c] : [c, r];
     let made: { q: Int8Array; scale: Float32Array } | null = null;
-    const get = () => {
-      if (made === null) {
-        const v = hostValues(w);
-        made = quantizePerColumn(w.conv1d ? v : transpose2d(v, r, c), inF, outF);
-      }
-      return made;
-    };
+    const get = () => (made ??= this.quantizedValues(w));
     const q = this.memo(
       `q:${w.key}`,
       () =>
@@ -134,5 +128,112 @@ export class WeightInitializers {
         ),
     );
     return { q, scale };
+  }
+
+  /**
+   * Linear weights of one input fused along their outputs, built on the host: `[Σ out, in]`
+   * (`nn.Linear`) or `[in, Σ out]` (Conv1D), stored fp32 or half (+ `Cast`) as `matrix`.
+   */
+  fusedMatrix(ws: readonly CheckpointWeight[]): string {
+    return this.memo(`fm:${ws.map((w) => w.key).join("|")}`, () => {
+      const conv1d = ws[0].conv1d;
+      const inF = conv1d ? ws[0].entry.dims[0] : ws[0].entry.dims[1];
+      const outs = ws.map((w) => (conv1d ? w.entry.dims[1] : w.entry.dims[0]));
+      const total = outs.reduce((a, o) => a + o, 0);
+      const dims = conv1d ? [inF, total] : [total, inF];
+      const values = () => {
+        const out = new Float32Array(inF * total);
+        let off = 0;
+        ws.forEach((w, k) => {
+          const v = hostValues(w);
+          if (!conv1d) out.set(v, off * inF); // rows [out_k, in] one after another
+          else {
+            for (let i = 0; i < inF; i++) {
+              out.set(v.subarray(i * outs[k], (i + 1) * outs[k]), i * total + off);
+            }
+          }
+          off += outs[k];
+        });
+        return out;
+      };
+      if (this.precision === "fp16") {
+        const stored = this.g.initializer(
+          { dtype: "float16", dims, bytes: () => bytesOf(toHalf(values())) },
+          "wf16",
+        );
+        return this.g.op("Cast", [stored], { to: 1 });
+      }
+      return this.g.initializer({ dtype: "float32", dims, bytes: () => bytesOf(values()) }, "wf");
+    });
+  }
+
+  /** `quantized` of several linear weights of one input, concatenated along their outputs. */
+  fusedQuantized(ws: readonly CheckpointWeight[]): { q: string; scale: string } {
+    const parts = () => ws.map((w) => this.quantizedValues(w));
+    let made: ReturnType<typeof parts> | null = null;
+    const get = () => (made ??= parts());
+    const inF = ws[0].conv1d ? ws[0].entry.dims[0] : ws[0].entry.dims[1];
+    const outs = ws.map((w) => (w.conv1d ? w.entry.dims[1] : w.entry.dims[0]));
+    const total = outs.reduce((a, o) => a + o, 0);
+    const key = ws.map((w) => w.key).join("|");
+    const q = this.memo(`fq:${key}`, () =>
+      this.g.initializer({
+        dtype: "int8",
+        dims: [inF, total],
+        bytes: () => {
+          const out = new Int8Array(inF * total);
+          let off = 0;
+          get().forEach((p, k) => {
+            for (let i = 0; i < inF; i++) {
+              out.set(p.q.subarray(i * outs[k], (i + 1) * outs[k]), i * total + off);
+            }
+            off += outs[k];
+          });
+          return bytesOf(out);
+        },
+      }, "wfq"));
+    const scale = this.memo(`fs:${key}`, () =>
+      this.g.initializer({
+        dtype: "float32",
+        dims: [total],
+        bytes: () => {
+          const out = new Float32Array(total);
+          let off = 0;
+          get().forEach((p) => {
+            out.set(p.scale, off);
+            off += p.scale.length;
+          });
+          return bytesOf(out);
+        },
+      }, "wfs"));
+    return { q, scale };
+  }
+
+  /** Bias vectors concatenated (float32). */
+  fusedVector(ws: readonly CheckpointWeight[]): string {
+    return this.memo(`fv:${ws.map((w) => w.key).join("|")}`, () => {
+      const total = ws.reduce((a, w) => a + w.entry.dims[0], 0);
+      return this.g.initializer({
+        dtype: "float32",
+        dims: [total],
+        bytes: () => {
+          const out = new Float32Array(total);
+          let off = 0;
+          for (const w of ws) {
+            out.set(hostValues(w), off);
+            off += w.entry.dims[0];
+          }
+          return bytesOf(out);
+        },
+      }, "wfb");
+    });
+  }
+
+  /** Per-column int8 quantization of a linear weight, `[in, out]`. */
+  private quantizedValues(w: CheckpointWeight): { q: Int8Array; scale: Float32Array } {
+    const [r, c] = w.entry.dims;
+    const [inF, outF] = w.conv1d ? [r, c] : [c, r];
+    const v = hostValues(w);
+    return quantizePerColumn(w.conv1d ? v : transpose2d(v, r, c), inF, outF);
   }
 }
