@@ -7,6 +7,7 @@
  */
 import { PreTrainedTokenizer, type TokenizerInit } from "./base.ts";
 import { TokenizerError } from "./errors.ts";
+import { ROBERTA_SPECIAL_TOKENS, robertaLayout, robertaMask } from "./_roberta.ts";
 
 /** GPT-2's `bytes_to_unicode`: each byte → a printable character (byte → char). */
 export function bytesToUnicode(): string[] {
@@ -369,20 +370,6 @@ export class GPT2Tokenizer extends PreTrainedTokenizer {
 }
 
 /**
- * RoBERTa's layout of special tokens (also XLM-R's, CamemBERT's and Longformer's):
- * `<s> A </s>` or `<s> A </s></s> B </s>`.
- *
- * @example
- * ```ts
- * import { robertaLayout } from "@encdec/tokenization";
- * robertaLayout(0, 2, [5, 6], [7]); // [0, 5, 6, 2, 2, 7, 2]
- * ```
- */
-export function robertaLayout(cls: number, sep: number, ids0: number[], ids1?: number[]): number[] {
-  return ids1 ? [cls, ...ids0, sep, sep, ...ids1, sep] : [cls, ...ids0, sep];
-}
-
-/**
  * HF's `RobertaTokenizer` (slow): GPT-2 byte-level BPE with `<s> A </s>` and `<s> A </s></s> B
  * </s>`; `<mask>` eats the space on its left.
  *
@@ -397,25 +384,7 @@ export function robertaLayout(cls: number, sep: number, ids0: number[], ids1?: n
 export class RobertaTokenizer extends GPT2Tokenizer {
   /** Builds the tokenizer from a vocabulary and merge ranks. */
   constructor(vocab: Map<string, number>, ranks: Map<string, number>, init: BpeTokenizerInit = {}) {
-    const m = init.mask_token === undefined ? "<mask>" : init.mask_token;
-    const mask = typeof m === "string"
-      ? {
-        content: m,
-        lstrip: true,
-        rstrip: false,
-        singleWord: false,
-        normalized: false,
-        special: true,
-      }
-      : m;
-    super(vocab, ranks, { ...init, mask_token: mask }, {
-      bos_token: "<s>",
-      eos_token: "</s>",
-      sep_token: "</s>",
-      cls_token: "<s>",
-      unk_token: "<unk>",
-      pad_token: "<pad>",
-    });
+    super(vocab, ranks, { ...init, mask_token: robertaMask(init) }, ROBERTA_SPECIAL_TOKENS);
   }
 
   /** RoBERTa adds the prefix space only when the text does not start with whitespace. */

@@ -8,28 +8,12 @@
  */
 import { type AddedToken, addedToken } from "./added_tokens.ts";
 import { PreTrainedTokenizer, type TokenizerInit } from "./base.ts";
-import { robertaLayout } from "./bpe.ts";
 import { SentencePieceProcessor, SPACE_SYMBOL } from "./sentencepiece.ts";
 import { parseSentencePieceModel } from "./sentencepiece_proto.ts";
+import { ROBERTA_SPECIAL_TOKENS, robertaLayout, robertaMask } from "./_roberta.ts";
 
 /** Options of {@linkcode XLMRobertaTokenizer} and {@linkcode CamembertTokenizer} (HF names). */
 export type FairseqSentencePieceInit = TokenizerInit;
-
-/** RoBERTa's `<mask>`: lstrip, not normalized, special (HF builds it this way for both classes). */
-function maskToken(init: TokenizerInit): string | AddedToken | null {
-  const m = init.mask_token === undefined ? "<mask>" : init.mask_token;
-  if (typeof m !== "string") return m;
-  return { ...addedToken(m, true), lstrip: true };
-}
-
-const ROBERTA_DEFAULTS = {
-  bos_token: "<s>",
-  eos_token: "</s>",
-  sep_token: "</s>",
-  cls_token: "<s>",
-  unk_token: "<unk>",
-  pad_token: "<pad>",
-};
 
 /**
  * The shared part of {@linkcode XLMRobertaTokenizer} and {@linkcode CamembertTokenizer}: a
@@ -116,7 +100,7 @@ export class XLMRobertaTokenizer extends FairseqSentencePieceTokenizer {
     this.#fixed = new Map([["<s>", 0], ["<pad>", 1], ["</s>", 2], ["<unk>", 3]]);
     this.#fixed.set("<mask>", sp.size + this.fairseqOffset);
     this.#fixedIds = new Map([...this.#fixed].map(([t, i]) => [i, t]));
-    this.initSpecialTokens({ ...init, mask_token: maskToken(init) }, ROBERTA_DEFAULTS);
+    this.initSpecialTokens({ ...init, mask_token: robertaMask(init) }, ROBERTA_SPECIAL_TOKENS);
   }
 
   /** Pieces + the fairseq offset + `<mask>` (HF `vocab_size`). */
@@ -175,11 +159,11 @@ export class CamembertTokenizer extends FairseqSentencePieceTokenizer {
     fixed.set(4, addedToken("<unk>NOTUSED", true));
     this.initSpecialTokens({
       ...init,
-      mask_token: maskToken(init),
+      mask_token: robertaMask(init),
       additional_special_tokens: init.additional_special_tokens ??
         ["<s>NOTUSED", "</s>NOTUSED", "<unk>NOTUSED"],
       added_tokens_decoder: fixed,
-    }, { ...ROBERTA_DEFAULTS });
+    }, { ...ROBERTA_SPECIAL_TOKENS });
   }
 
   /** Number of SentencePiece pieces (HF `vocab_size`; the five fixed tokens come on top). */
