@@ -4,7 +4,8 @@
  * identical logits), `tie_encoder_decoder` for every family (stored once, loaded into both sides),
  * bf16 checkpoints, `fromEncoderDecoderPretrained` across families (XLM-R encoder + GPT-2
  * decoder) with HF's report of newly initialised keys, Longformer's global attention against
- * known answers, and DistilBERT's sinusoidal position table.
+ * known answers, DistilBERT's sinusoidal position table, and training on the autograd device
+ * (gradients reach every used parameter; Longformer's against central finite differences).
  */
 import { assert, assertEquals, assertNotEquals, assertRejects } from "@std/assert";
 import {
@@ -17,7 +18,7 @@ import { EncoderDecoderModel } from "./encoder_decoder.ts";
 import { ModelInputError } from "./errors.ts";
 import { loadStateDict, readSafetensors } from "../weights/mod.ts";
 import { saveSafetensorsFile } from "../weights/safetensors.ts";
-import type { Tensor } from "../tensor.ts";
+import { Tensor } from "../tensor.ts";
 import { FAMILY_MODELS, FIXTURES, forwardArgs, goldens, maxDiff } from "./_test_util.ts";
 import { withTempDir } from "../../testing/fs.ts";
 
@@ -384,4 +385,79 @@ Deno.test("distilbert sinusoidal_pos_embds: a missing position table is HF's sin
   const loaded = new EncoderDecoderModel(config, { stateDict: sd });
   assertEquals(loaded.loadingInfo.missingKeys, []);
   assertNotEquals(flat((await loaded.stateDict()).get(key)!), flat(pos));
+});
+
+// ---- training ----------------------------------------------------------------------------------
+
+for (
+  const [name, unused] of [
+    ["xlmr2xlmr", ["encoder.pooler.dense.bias", "encoder.pooler.dense.weight"]],
+    ["electra2electra", []],
+    ["distilbert2bert", []],
+    // without global tokens the global projections take no part, as in HF
+    [
+      "longformer2roberta",
+      [0, 1].flatMap((i) =>
+        ["query", "key", "value"].flatMap((p) =>
+          ["bias", "weight"].map((k) =>
+            `encoder.encoder.layer.${i}.attention.self.${p}_global.${k}`
+          )
+        )
+      ).concat(["encoder.pooler.dense.bias", "encoder.pooler.dense.weight"]),
+    ],
+  ] as const
+) {
+  Deno.test(`${name} on the autograd device: HF's loss (eval mode), and a gradient for every parameter the loss reaches`, async () => {
+    const g = await goldens(name);
+    const model = await EncoderDecoderModel.fromPretrained(`${FIXTURES}${name}`, {
+      device: "autograd",
+    });
+    const out = await model.forward(forwardArgs(g));
+    assert(Math.abs(out.loss!.item() - g.forward.loss) <= 1e-4);
+    out.loss!.backward();
+    const noGrad = [...model.namedParameters()].filter(([, p]) => !p.grad).map(([k]) => k);
+    assertEquals(noGrad.sort(), [...unused].sort());
+  });
+}
+
+Deno.test("longformer2roberta gradients (window and global branch) equal central finite differences of the cpu loss (2%)", async () => {
+  const g = await goldens("longformer2roberta");
+  const globalAttentionMask = g.inputs.attention_mask.map((r: number[]) =>
+    r.map((_, i) => (i === 0 ? 1 : 0))
+  );
+  const args = { ...forwardArgs(g), globalAttentionMask };
+  const model = await EncoderDecoderModel.fromPretrained(`${FIXTURES}longformer2roberta`, {
+    device: "autograd",
+  });
+  const out = await model.forward(args);
+  out.loss!.backward();
+  const params = new Map(model.namedParameters());
+  const sd = (await loadStateDict(`${FIXTURES}longformer2roberta`)).tensors;
+  const config = model.config;
+  const eps = 3e-2;
+  for (
+    const key of [
+      "encoder.encoder.layer.0.attention.self.key.weight",
+      "encoder.encoder.layer.1.attention.self.query_global.weight",
+      "encoder.encoder.layer.0.attention.self.value_global.bias",
+    ]
+  ) {
+    // the element with the largest gradient: its finite difference stands well above rounding
+    const grads = params.get(key)!.grad!;
+    let i = 0;
+    for (let j = 0; j < grads.size; j++) if (Math.abs(grads.get(j)) > Math.abs(grads.get(i))) i = j;
+    const loss = async (delta: number) => {
+      const t = sd.get(key)!.toFloat32();
+      const data = Float32Array.from(t.data);
+      data[i] += delta;
+      const changed = new Map(sd);
+      changed.set(key, new Tensor("float32", data, t.dims));
+      const m = new EncoderDecoderModel(config, { stateDict: changed });
+      return (await m.forward(args)).loss!.item();
+    };
+    const fd = ((await loss(eps)) - (await loss(-eps))) / (2 * eps);
+    const grad = grads.get(i);
+    assert(Math.abs(grad) > 5e-4, `${key}[${i}]: gradient ${grad} reaches the loss`);
+    assert(Math.abs(fd - grad) <= 0.02 * Math.abs(grad), `${key}[${i}]: fd ${fd} vs ${grad}`);
+  }
 });
