@@ -41,7 +41,15 @@ export {
   type OnnxRuntimeStatus,
   onnxRuntimeStatus,
 } from "./runtime.ts";
-export { OnnxRecorder, type SizeTerm, Sym, type SymDType, type TraceLimit } from "./recorder.ts";
+export { OnnxRecorder } from "./recorder.ts";
+export {
+  type SizeTerm,
+  Sym,
+  SymbolicGraph,
+  type SymDType,
+  type SymTags,
+  type TraceLimit,
+} from "./symbolic_graph.ts";
 export {
   checkLimits,
   type DecoderLayout,
