@@ -461,3 +461,20 @@ Deno.test("longformer2roberta gradients (window and global branch) equal central
     assert(Math.abs(fd - grad) <= 0.02 * Math.abs(grad), `${key}[${i}]: fd ${fd} vs ${grad}`);
   }
 });
+
+Deno.test("camembert: xlmr2xlmr's weights under model_type camembert (same architecture and keys as HF's) give its goldens (1e-4)", async () => {
+  const g = await goldens("xlmr2xlmr");
+  const json = JSON.parse(await Deno.readTextFile(`${FIXTURES}xlmr2xlmr/config.json`));
+  json.encoder.model_type = "camembert";
+  json.decoder.model_type = "camembert";
+  const config = AutoConfig.fromJSON(json) as EncoderDecoderConfig;
+  assertEquals(config.encoder.constructor.name, "CamembertConfig");
+  const sd = (await loadStateDict(`${FIXTURES}xlmr2xlmr`)).tensors;
+  const model = new EncoderDecoderModel(config, { stateDict: sd });
+  assertEquals(model.loadingInfo.missingKeys, []);
+  assertEquals(model.loadingInfo.unexpectedKeys, []);
+  assertEquals(model.encoder.constructor.name, "CamembertModel");
+  const out = await model.forward(forwardArgs(g));
+  assert(Math.abs(out.loss!.item() - g.forward.loss) <= 1e-4);
+  assert(maxDiff(out.logits, g.forward.logits, "logits") <= 1e-4);
+});
