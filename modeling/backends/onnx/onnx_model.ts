@@ -50,7 +50,7 @@ export interface OnnxModelOptions {
   /**
    * After each decode step, return freed heap pages to the OS (glibc `malloc_trim` through FFI;
    * onnxruntime-node on Linux, when `--allow-ffi` is granted; otherwise ignored). It keeps the
-   * heap from growing by fragmentation as the cache grows (bert2bert-base, fp32, beam 4: peak RSS
+   * heap from growing by fragmentation as the cache grows (base-size model, fp32, beam 4: peak RSS
    * 1.18× instead of 1.25× the weight bytes) for about 10 % longer decode steps. Default true.
    */
   trimHeap?: boolean;
@@ -178,9 +178,7 @@ export class OnnxEncoderDecoder {
     const config = await AutoConfig.fromPretrained(dirOrId, { ...options.resolve });
     if (!(config instanceof EncoderDecoderConfig)) {
       throw new OnnxModelError(
-        `${dirOrId}/config.json: model_type is "${
-          (config.constructor as { modelType?: string }).modelType
-        }"; expected "encoder-decoder"`,
+        `${dirOrId}/config.json: a ${config.constructor.name}; expected an EncoderDecoderConfig`,
       );
     }
     const generationConfig = options.generationConfig ??
