@@ -249,6 +249,7 @@ export function padToWindow(
     new Tensor("float32", new Float32Array(batch * len).fill(1), [batch, len]);
   const padding = (window - (len % window)) % window;
   if (padding === 0) return { ids, mask, global, padding };
+  untraceable([ids, attentionMask, global], "Longformer's padding to the attention window");
   const widen = <D extends "int32" | "float32">(t: Tensor<D>, fill: number): Tensor<D> => {
     const out = t.dtype === "int32"
       ? new Int32Array(batch * (len + padding))
