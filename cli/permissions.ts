@@ -36,13 +36,21 @@ export const ENV_VARS: readonly string[] = [
   "ENCDEC_DEBUG",
 ];
 
-/** Hosts of the public Hub: the API/resolve endpoint and the CDNs its LFS files redirect to. */
+/**
+ * Hosts of the public Hub: the API/resolve endpoint and the storage, CDN and Xet hosts its files
+ * redirect to (the list Hugging Face gives for firewalls; Deno's `--allow-net` takes no wildcards).
+ */
 export const HUB_HOSTS: readonly string[] = [
   "huggingface.co",
   "cdn-lfs.huggingface.co",
   "cdn-lfs-us-1.huggingface.co",
   "cdn-lfs-eu-1.huggingface.co",
+  "cdn-lfs.hf.co",
+  "cdn-lfs-us-1.hf.co",
+  "cdn-lfs-eu-1.hf.co",
+  "us.aws.cdn.hf.co",
   "cas-bridge.xethub.hf.co",
+  "cas-server.xethub.hf.co",
 ];
 
 /** Where one CLI process may read, write and connect. */
