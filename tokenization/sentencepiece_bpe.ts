@@ -8,6 +8,9 @@
  */
 import { PieceType, type SentencePiece } from "./sentencepiece_proto.ts";
 
+/** SentencePiece's `▁` (a space). */
+const SPACE = "\u2581";
+
 interface Symbol {
   prev: number;
   next: number;
@@ -92,6 +95,9 @@ export class SentencePieceBpeModel {
   #reserved = new Map<string, number>();
   /** User-defined pieces, longest first (matched whole and never merged). */
   #userDefined: string[] = [];
+  /** No piece has `▁` after its first character, so no merge crosses a `▁`: words are independent. */
+  #wordsIndependent: boolean;
+  #cache = new Map<string, [string, number][]>();
 
   /** Indexes the vocabulary. */
   constructor(pieces: readonly SentencePiece[], unkId: number) {
@@ -107,6 +113,7 @@ export class SentencePieceBpeModel {
       }
     });
     this.#userDefined.sort((a, b) => b.length - a.length);
+    this.#wordsIndependent = ![...this.#mergeable.keys()].some((p) => p.indexOf(SPACE, 1) > 0);
   }
 
   #pieceToId(piece: string): number {
@@ -127,8 +134,32 @@ export class SentencePieceBpeModel {
     return out;
   }
 
-  /** BPE segmentation of a normalized string: `[piece, id]` pairs. */
+  /**
+   * BPE segmentation of a normalized string: `[piece, id]` pairs. When no piece spans a `▁`
+   * inside it (the usual case), each `▁`-word is segmented on its own, with a cache: the same
+   * result, in time linear in the text for repeated words.
+   */
   encode(norm: string): [string, number][] {
+    if (!this.#wordsIndependent) return this.#encode(norm);
+    const out: [string, number][] = [];
+    let start = 0;
+    while (start < norm.length) {
+      let end = norm.indexOf(SPACE, start + 1);
+      if (end < 0) end = norm.length;
+      const word = norm.slice(start, end);
+      let pieces = this.#cache.get(word);
+      if (!pieces) {
+        pieces = this.#encode(word);
+        if (this.#cache.size > 100_000) this.#cache.clear();
+        this.#cache.set(word, pieces);
+      }
+      for (const p of pieces) out.push(p);
+      start = end;
+    }
+    return out;
+  }
+
+  #encode(norm: string): [string, number][] {
     const symbols = this.#symbols(norm);
     if (symbols.length === 0) return [];
     const agenda = new Agenda();
