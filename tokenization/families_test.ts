@@ -194,3 +194,67 @@ for (const [name, cls] of Object.entries(MODEL_DIRS)) {
     }
   });
 }
+
+Deno.test("AutoTokenizer on HF-saved directories (added_tokens_decoder, additional_special_tokens) reproduces the xlm_roberta and camembert tables", async () => {
+  // xlmr2xlmr is XLMRobertaTokenizer(test_sentencepiece.model).save_pretrained(dir): the table's constructor.
+  checkCase(
+    await AutoTokenizer.fromPretrained(path("xlmr2xlmr")),
+    families.xlm_roberta,
+    "xlmr2xlmr",
+  );
+  // The files CamembertTokenizer(spiece.model).save_pretrained(dir) writes in transformers 4.40.
+  const tok = (content: string, lstrip = false) => ({
+    content,
+    lstrip,
+    normalized: false,
+    rstrip: false,
+    single_word: false,
+    special: true,
+  });
+  const extra = ["<s>NOTUSED", "</s>NOTUSED", "<unk>NOTUSED"];
+  const dir = await tmpDir({
+    "sentencepiece.bpe.model": bpeModel,
+    "tokenizer_config.json": JSON.stringify({
+      added_tokens_decoder: {
+        "0": tok("<s>NOTUSED"),
+        "1": tok("<pad>"),
+        "2": tok("</s>NOTUSED"),
+        "3": tok("<unk>"),
+        "4": tok("<unk>NOTUSED"),
+        "5": tok("<s>"),
+        "6": tok("</s>"),
+        "1004": tok("<mask>", true),
+      },
+      additional_special_tokens: extra,
+      bos_token: "<s>",
+      clean_up_tokenization_spaces: true,
+      cls_token: "<s>",
+      eos_token: "</s>",
+      mask_token: "<mask>",
+      model_max_length: 1e30,
+      pad_token: "<pad>",
+      sep_token: "</s>",
+      sp_model_kwargs: {},
+      tokenizer_class: "CamembertTokenizer",
+      unk_token: "<unk>",
+    }),
+    "special_tokens_map.json": JSON.stringify({
+      additional_special_tokens: extra,
+      bos_token: "<s>",
+      cls_token: "<s>",
+      eos_token: "</s>",
+      mask_token: { ...tok("<mask>", true), special: undefined },
+      pad_token: "<pad>",
+      sep_token: "</s>",
+      unk_token: "<unk>",
+    }),
+  });
+  try {
+    const cam = await AutoTokenizer.fromPretrained(dir);
+    assertInstanceOf(cam, CamembertTokenizer);
+    checkCase(cam, families.camembert, "camembert-saved");
+    checkClassCells(cam, families.camembert, "camembert-saved");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
