@@ -11,6 +11,9 @@
  * `key_global`, `value_global` over every non-padded token, as HF's
  * `_compute_global_attn_output_from_hidden`.
  *
+ * Cost: the band is a mask over full attention, so time and memory grow as `t²` per head (as
+ * BERT's), not `t · window` as HF's chunked kernel; exactness over speed for long inputs.
+ *
  * @module
  */
 import type { Backend } from "../backend.ts";
