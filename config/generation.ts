@@ -253,7 +253,11 @@ export class GenerationConfig {
     const input: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(json)) if (!DROPPED.has(k)) input[k] = v;
     const result = schema.safeParse(input);
-    if (!result.success) throw zodError(result.error, input, file, "", "GenerationConfig");
+    if (!result.success) {
+      // One error class for every generation-setting problem, types included.
+      const e = zodError(result.error, input, file, "", "GenerationConfig");
+      throw new GenerationConfigError(e.message, { cause: e.cause });
+    }
     for (const [k, v] of Object.entries(result.data as Record<string, unknown>)) {
       if (k in CAMEL) (this as unknown as Record<string, unknown>)[CAMEL[k]] = v;
       else this.extra[k] = v;
