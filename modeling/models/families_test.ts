@@ -478,3 +478,24 @@ Deno.test("camembert: xlmr2xlmr's weights under model_type camembert (same archi
   assert(Math.abs(out.loss!.item() - g.forward.loss) <= 1e-4);
   assert(maxDiff(out.logits, g.forward.logits, "logits") <= 1e-4);
 });
+
+Deno.test("longformer: inputsEmbeds (padded to the window with the pad id's embedding) give the ids path's encoder output", async () => {
+  const g = await goldens("longformer2roberta");
+  const model = await EncoderDecoderModel.fromPretrained(`${FIXTURES}longformer2roberta`);
+  const ids: number[] = g.inputs.input_ids[0]; // no padding: positions agree with HF's embeds path
+  const table = (await model.stateDict()).get("encoder.embeddings.word_embeddings.weight")!;
+  const h = table.dims[1];
+  const embeds = new Float32Array(ids.length * h);
+  ids.forEach((id, p) => {
+    for (let k = 0; k < h; k++) embeds[p * h + k] = table.get(id * h + k);
+  });
+  const viaIds = await model.forward({ inputIds: [ids], decoderInputIds: [[0]] });
+  const viaEmbeds = await model.forward({
+    inputsEmbeds: new Tensor("float32", embeds, [1, ids.length, h]),
+    decoderInputIds: [[0]],
+  });
+  assertEquals(viaEmbeds.encoderLastHiddenState!.dims, [1, ids.length, h]);
+  assert(
+    maxAbs(flat(viaEmbeds.encoderLastHiddenState!), flat(viaIds.encoderLastHiddenState!)) <= 1e-5,
+  );
+});
