@@ -1,8 +1,8 @@
 /**
  * Load tests of the edge example on 127.0.0.1 (the long 2 × 200-request run with latencies is
  * `deno task soak`, examples/edge/soak.ts):
- * - smoke: 32 valid requests from 4 clients after 16 warm-up ones → 0 errors, every one counted
- *   by the server, RSS growth after warm-up under 32 MiB (measured here: 8 MiB; RSS plateaus);
+ * - smoke: 24 valid requests from 4 clients after 16 warm-up ones → 0 errors, every one counted
+ *   by the server, RSS growth after warm-up under 32 MiB (measured here: 8-10 MiB; RSS plateaus);
  * - burst + cancellation: 200 concurrent beam-8 requests that would each generate 100+ tokens
  *   (seconds of work), all cancelled by their clients after 1 s, while `GET /health` is polled:
  *   every poll answers within 1 s, requests beyond the queue get 503 + `Retry-After`, and every
@@ -27,20 +27,20 @@ async function stats(base: string): Promise<Stats> {
 
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 
-Deno.test("load smoke: 32 requests from 4 clients, 0 errors, all counted, RSS growth < 32 MiB", async () => {
+Deno.test("load smoke: 24 requests from 4 clients after 16 warm-up ones, 0 errors, all counted, RSS growth < 32 MiB", async () => {
   const edge = await startEdge({ ENCDEC_STATS: "1" });
   try {
     const url = `${edge.url}/summarize`;
     await soakRound(url, 0, 16, 4); // JIT, allocator pools, V8 heap growth
     const before = await stats(edge.url);
-    const round = await soakRound(url, 1000, 32, 4);
+    const round = await soakRound(url, 1000, 24, 4);
     const after = await stats(edge.url);
     console.log(
       `load smoke: p50 ${round.p50.toFixed(1)} ms p99 ${round.p99.toFixed(1)} ms; ` +
         `RSS ${mib(before.rss)} → ${mib(after.rss)}`,
     );
-    assertEquals([round.n, round.errors], [32, 0], "errors for valid requests");
-    assertEquals(after.requests, 16 + 32, "every request was served");
+    assertEquals([round.n, round.errors], [24, 0], "errors for valid requests");
+    assertEquals(after.requests, 16 + 24, "every request was served");
     assertEquals(after.rejected, 0, "4 clients never fill the queue");
     assert(after.rss - before.rss < 32 * 2 ** 20, `RSS grew ${mib(after.rss - before.rss)}`);
   } finally {
