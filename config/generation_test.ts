@@ -153,7 +153,10 @@ Deno.test("validate() rejects what HF rejects, with a GenerationConfigError nami
       "do_sample is true; expected false with diverse (group) beam search",
     ],
     [{ numReturnSequences: 2 }, "num_return_sequences is 2; expected 1 with greedy search"],
-    [{ numBeams: 2, numReturnSequences: 3 }, "num_return_sequences is 3; expected at most num_beams (2)"],
+    [
+      { numBeams: 2, numReturnSequences: 3 },
+      "num_return_sequences is 3; expected at most num_beams (2)",
+    ],
     [{ maxNewTokens: 0 }, "max_new_tokens is 0; expected an integer > 0"],
     [{ doSample: true, temperature: 0 }, "temperature is 0; expected a float > 0 when sampling"],
     [{ doSample: true, topK: -1 }, "top_k is -1"],

@@ -13,9 +13,12 @@ import { FIXTURES } from "./_test_util.ts";
 
 const SRC = `${FIXTURES}bert2bert`;
 
+/** The part of a composite `config.json` the tests edit. */
+type SubConfigs = { encoder: Record<string, unknown>; decoder: Record<string, unknown> };
+
 /** A copy of the bert2bert fixture whose weights and config are changed by `edit`. */
 async function hostileDir(
-  edit: { drop?: (key: string) => boolean; config?: (c: Record<string, any>) => void },
+  edit: { drop?: (key: string) => boolean; config?: (c: SubConfigs) => void },
 ): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "encdec-hostile-" });
   const { tensors } = await loadSafetensorsFile(`${SRC}/model.safetensors`);
