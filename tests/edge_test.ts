@@ -9,7 +9,15 @@
  * the library computes from models/default (exact equality).
  */
 import { assert, assertEquals, assertMatch } from "@std/assert";
-import { defaultModelSummary, EDGE_ARGS, FIXTURES, ROOT, startEdge } from "./cli_util.ts";
+import {
+  defaultModelSummary,
+  EDGE_ARGS,
+  encdecLines,
+  FIXTURES,
+  ROOT,
+  runEncdec,
+  startEdge,
+} from "./cli_util.ts";
 
 const golden = JSON.parse(Deno.readTextFileSync(`${FIXTURES}/bert2bert/goldens.json`)) as {
   inputs: { texts: string[] };
@@ -71,6 +79,15 @@ Deno.test("edge example: POST /summarize and its 200/400/404/405/413/422 answers
       summary_text: await defaultModelSummary(longText),
       truncated: { from: 102, to: 64 },
     });
+    // The CLI cuts the same text the same way and says so with the same two numbers.
+    const cli = await runEncdec(["run", "--task", "summarization", "--device", "cpu"], {
+      stdin: `${longText}\n`,
+    });
+    assertEquals(cli.code, 0, cli.stderr);
+    assertEquals(encdecLines(cli.stderr), [
+      "encdec: input truncated from 102 to 64 tokens (the model's maximum)",
+    ]);
+    assertEquals(cli.stdout.trim(), truncated.json.summary_text);
 
     // The decoder has max_position_embeddings positions: longer outputs are refused up front.
     const decoderPositions = JSON.parse(

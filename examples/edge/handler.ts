@@ -163,8 +163,9 @@ export function createHandler(
     signal: AbortSignal,
   ): Promise<Response> {
     // The same rule as the CLI and pipeline(): cut to the model's maximum length, and say so.
-    const tokens = summarize.tokenizer.tokenize(summarize.prefix + text).length +
-      summarize.tokenizer.numSpecialTokensToAdd();
+    // (Counted as pipeline() counts: the whole input with special tokens; bodies are ≤ 64 KiB.)
+    const ids = summarize.tokenizer.call(summarize.prefix + text, { truncation: false }).inputIds;
+    const tokens = (ids as number[]).length;
     let out;
     try {
       out = await summarize(text, { ...callOptions, signal });
