@@ -130,3 +130,47 @@ Deno.test("longformer2roberta: generate hands globalAttentionMask to the encoder
     "global attention changed nothing",
   );
 });
+
+for (const device of ["onnx-node", "onnx-web"] as const) {
+  Deno.test({
+    name:
+      `${device} longformer2roberta: globalAttentionMask through the traced encoder = the cpu ` +
+      `(encoder state 1e-4, greedy sequences identical)`,
+    ignore: device === "onnx-node" && !ffi,
+    fn: async () => {
+      const g = await loadGoldens("longformer2roberta");
+      const globalAttentionMask = g.attentionMask.map((r) => [...r]);
+      const cpu = await EncoderDecoderModel.fromPretrained(g.dir);
+      const onnx = await EncoderDecoderModel.fromPretrained(g.dir, { device });
+      try {
+        const args = {
+          inputIds: g.inputIds,
+          attentionMask: g.attentionMask,
+          globalAttentionMask,
+          labels: g.labels,
+        };
+        const a = await cpu.forward(args);
+        const b = await onnx.forward(args);
+        const x = a.encoderLastHiddenState!, y = b.encoderLastHiddenState!;
+        let diff = 0;
+        for (let i = 0; i < x.size; i++) diff = Math.max(diff, Math.abs(x.get(i) - y.get(i)));
+        assert(diff <= 1e-4, `encoder state: max diff ${diff}`);
+        const opts = { attentionMask: g.attentionMask, globalAttentionMask, maxNewTokens: 8 };
+        assertEquals(
+          (await onnx.generate(g.inputIds, opts)).sequences,
+          (await cpu.generate(g.inputIds, opts)).sequences,
+        );
+        // a zero mask is the fixture's golden (no global tokens)
+        const zeros = g.attentionMask.map((r) => r.map(() => 0));
+        const z = await onnx.generate(g.inputIds, {
+          attentionMask: g.attentionMask,
+          globalAttentionMask: zeros,
+          ...optionsFor("greedy", g.generate.greedy),
+        });
+        assertMatchesGolden(z, g.generate.greedy, `${device} longformer2roberta/greedy zeros`);
+      } finally {
+        await onnx.dispose();
+      }
+    },
+  });
+}

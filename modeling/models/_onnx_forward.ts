@@ -12,6 +12,7 @@ import { Tensor } from "../tensor.ts";
 import type { OnnxEncoderDecoder } from "../backends/onnx/mod.ts";
 import { ModelInputError } from "./errors.ts";
 import { decoderInputs, encoderBatch, encoderInputs, type ShiftConfig } from "./_forward.ts";
+import { toMask } from "./_inputs.ts";
 import type { Ids, Mask } from "./stacks.ts";
 import type { Seq2SeqForwardArgs, Seq2SeqLMOutput } from "./outputs.ts";
 
@@ -51,7 +52,6 @@ const UNSUPPORTED = [
   "decoderInputsEmbeds",
   "outputHiddenStates",
   "outputAttentions",
-  "globalAttentionMask",
 ] as const;
 
 /**
@@ -80,7 +80,10 @@ export async function forwardOnOnnx(
   const mask = enc.attentionMask ? rows(enc.attentionMask) : ids.map((r) => r.map(() => 1));
   const decIds = rows(dec.decoderInputIds!);
   const decMask = dec.decoderAttentionMask ? rows(dec.decoderAttentionMask) : undefined;
-  const state = await engine.encode(ids, mask);
+  const global = args.globalAttentionMask === undefined
+    ? undefined
+    : rows(toMask(args.globalAttentionMask, "global_attention_mask"));
+  const state = await engine.encode(ids, mask, { globalAttentionMask: global });
   try {
     // The host copy of the encoder output is taken before the state's buffers are released.
     const last = state.lastHiddenState;

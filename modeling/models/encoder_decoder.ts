@@ -457,8 +457,9 @@ export class EncoderDecoderModel {
     attentionMask: number[][],
     encoderKwargs: { globalAttentionMask?: number[][] } = {},
   ): Promise<EncoderState> {
-    if (this.#onnx && encoderKwargs.globalAttentionMask === undefined) {
-      return this.#onnx.encode(inputIds, attentionMask) as Promise<never>;
+    if (this.#onnx) {
+      // the traced encoder graph of a Longformer takes global_attention_mask as an input
+      return this.#onnx.encode(inputIds, attentionMask, encoderKwargs) as Promise<never>;
     }
     const global = encoderKwargs.globalAttentionMask === undefined
       ? undefined
@@ -466,11 +467,6 @@ export class EncoderDecoderModel {
         inputIds.length,
         inputIds[0]?.length ?? 0,
       ]);
-    if (this.#onnx) {
-      throw new ModelInputError(
-        "encode: globalAttentionMask is not supported on an onnx device yet",
-      );
-    }
     const ids = toIds(inputIds, "input_ids");
     const mask = toMask(attentionMask, "attention_mask");
     sameBatch(ids.dims[0], mask.dims[0], "input_ids vs attention_mask");

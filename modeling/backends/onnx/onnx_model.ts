@@ -312,10 +312,17 @@ export class OnnxEncoderDecoder {
   }
 
   /**
-   * Runs the encoder once. `inputIds`/`attentionMask`: `[batch, srcLen]`. The cross-attention
-   * K/V are projected by the first decode step.
+   * Runs the encoder once. `inputIds`/`attentionMask`: `[batch, srcLen]`;
+   * `encoderKwargs.globalAttentionMask` (same shape, 0/1) for an encoder with global attention
+   * (Longformer: all zeros when absent). The cross-attention K/V are projected by the first
+   * decode step.
    */
-  async encode(inputIds: number[][], attentionMask: number[][]): Promise<OnnxEncoderState> {
+  async encode(
+    inputIds: number[][],
+    attentionMask: number[][],
+    encoderKwargs: { globalAttentionMask?: number[][] } = {},
+  ): Promise<OnnxEncoderState> {
+    const globalAttentionMask = encoderKwargs.globalAttentionMask;
     const srcLen = checkIds("inputIds", inputIds, this.config.encoder.vocabSize);
     const batch = inputIds.length;
     checkLimits(this.limits.encoder, { batch, src_len: srcLen }, "inputIds");
@@ -330,10 +337,28 @@ export class OnnxEncoderDecoder {
       }
       return BigInt(v);
     });
-    const out = await this.run(this.encoder, {
+    const feeds: Record<string, OrtTensor> = {
       input_ids: this.int64(inputIds.flat(), [batch, srcLen]),
       attention_mask: this.int64(mask, [batch, srcLen]),
-    }, "encoder");
+    };
+    if (this.encoder.inputNames.includes("global_attention_mask")) {
+      const global = globalAttentionMask ?? attentionMask.map((r) => r.map(() => 0));
+      if (global.length !== batch || global.some((r) => r.length !== srcLen)) {
+        throw new OnnxModelError(
+          `globalAttentionMask: expected [${batch}, ${srcLen}] like inputIds, found ${global.length} rows`,
+        );
+      }
+      const bad = global.flat().find((v) => v !== 0 && v !== 1);
+      if (bad !== undefined) {
+        throw new OnnxModelError(`globalAttentionMask: value ${bad}; expected 0 or 1`);
+      }
+      feeds.global_attention_mask = this.int64(global.flat(), [batch, srcLen]);
+    } else if (globalAttentionMask !== undefined) {
+      throw new OnnxModelError(
+        "globalAttentionMask: this encoder has no global attention (only Longformer encoders do)",
+      );
+    }
+    const out = await this.run(this.encoder, feeds, "encoder");
     const hidden = out.last_hidden_state;
     const encoded: OnnxCrossKV = { hidden, mask, kv: null };
     this.users.set(encoded, 1);

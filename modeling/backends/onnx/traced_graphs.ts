@@ -170,7 +170,13 @@ export class GraphTracer {
     rec.bind(ids, "input_ids", "int64");
     rec.bind(mask, "attention_mask", "int64");
     const enc = this.encoderStack(rec, w);
-    const out = enc.forward({ inputIds: ids, attentionMask: mask });
+    // An encoder with global attention (Longformer) takes its mask as a third input.
+    let global: Tensor<"float32"> | undefined;
+    if (enc.globalAttention) {
+      global = placeholder("float32", [B, S]) as Tensor<"float32">;
+      rec.bind(global, "global_attention_mask", "int64");
+    }
+    const out = enc.forward({ inputIds: ids, attentionMask: mask, globalAttentionMask: global });
     rec.output("last_hidden_state", out.lastHiddenState, ["batch", "src_len", enc.hiddenSize]);
     return { graph: rec.build(), limits: rec.limits };
   }
