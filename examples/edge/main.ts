@@ -104,5 +104,9 @@ if (import.meta.main) {
     setTimeout(() => Deno.exit(0), 5000);
     server.shutdown().finally(() => Deno.exit(0));
   };
-  for (const sig of ["SIGTERM", "SIGINT"] as const) Deno.addSignalListener(sig, stop);
+  for (const sig of ["SIGTERM", "SIGINT"] as const) {
+    try {
+      Deno.addSignalListener(sig, stop);
+    } catch { /* hosts without signals (Deno Deploy) stop the isolate themselves */ }
+  }
 }
