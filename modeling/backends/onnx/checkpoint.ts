@@ -98,6 +98,8 @@ export class CheckpointWeights {
   private readonly members = new Map<string, string[]>();
 
   /**
+   * The tensors behind `table`.
+   *
    * @param table the model's key table
    * @param tensors tensors by checkpoint key, in memory or left in their safetensors file
    * @param source where they came from (for error messages)
@@ -125,6 +127,7 @@ export class CheckpointWeights {
     this.externalFolder = folder;
   }
 
+  /** The tie root of `key` (the key it is stored under). */
   private root(key: string): string {
     let k = key;
     for (let i = 0; i < 8; i++) {

@@ -27,7 +27,13 @@ export {
   type OnnxEncoderState,
   type OnnxModelOptions,
 } from "./onnx_model.ts";
-export { OnnxModelError, type OnnxPrecision } from "./graph_builder.ts";
+export {
+  GraphBuilder,
+  type LazyInitializer,
+  OnnxModelError,
+  type OnnxPrecision,
+} from "./graph_builder.ts";
+export { WeightInitializers, type WeightUse } from "./weight_initializers.ts";
 export {
   type CheckpointEntry,
   type CheckpointWeight,
@@ -60,6 +66,7 @@ export {
 export {
   type AttrValue,
   encodeModel,
+  type ExternalDataRef,
   type GraphSpec,
   type NodeSpec,
   type OnnxDType,

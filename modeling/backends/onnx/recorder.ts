@@ -389,6 +389,7 @@ export class OnnxRecorder extends SymbolicGraph implements Backend<Sym> {
     return this.node(x.dims, () => this.op("Mul", [x.name, this.graph.constF(s)]));
   }
 
+  /** The node of activation `kind` on value `x` (`x` itself for `"none"`). */
   private activationNode(x: string, kind: Activation): string {
     switch (kind) {
       case "gelu":

@@ -117,6 +117,7 @@ export class SymbolicGraph {
   readonly weights: WeightInitializers;
   private readonly axisOf = new Map<number, string>();
   private readonly axisValue = new Map<number, Sym>();
+  /** Host placeholders bound to graph inputs. */
   protected readonly placeholders = new Map<Tensor, Sym>();
   private readonly shapes = new Map<string, string>();
 
@@ -127,6 +128,7 @@ export class SymbolicGraph {
     for (const [axis, size] of Object.entries(sentinels)) this.axisOf.set(size, axis);
   }
 
+  /** A value of trace shape `dims` whose node `make` emits lazily. */
   protected node(
     dims: readonly number[],
     make: () => string,
@@ -136,17 +138,19 @@ export class SymbolicGraph {
     return new Sym(dims, dtype, make, tags);
   }
 
+  /** Adds a single-output node now. */
   protected op(
     type: string,
     inputs: readonly string[],
     attrs?: Record<string, unknown>,
     domain?: string,
-  ) {
+  ): string {
     return this.graph.op(type, inputs, attrs as never, domain);
   }
 
   // ---- symbolic sizes --------------------------------------------------------------------------
 
+  /** Size `n` as an axis plus an offset (`past_len + 2`), or a constant. */
   private term(n: number): SizeTerm {
     if (this.axisOf.has(n)) return { axis: this.axisOf.get(n)!, offset: 0 };
     for (const [size, axis] of this.axisOf) {
@@ -197,6 +201,7 @@ export class SymbolicGraph {
     return name;
   }
 
+  /** Binds each sentinel dim of input `s` not yet seen to `Shape(s)[axis]`. */
   private bindAxes(s: Sym): void {
     s.dims.forEach((d, a) => {
       if (this.axisOf.has(d) && !this.axisValue.has(d)) {

@@ -87,6 +87,8 @@ export class GraphTracer {
   private readonly parts: ReturnType<typeof compositeTable>;
 
   /**
+   * A tracer of the graphs of `config` over `tensors`.
+   *
    * @param config the composite config
    * @param tensors checkpoint tensors by key (in memory, or left in their safetensors files)
    * @param source names the checkpoint in errors
@@ -126,10 +128,12 @@ export class GraphTracer {
     return { rec, w: new ParamView(store as unknown as ReadonlyMap<string, Sym>) };
   }
 
+  /** The encoder stack of the model code, on `rec`. */
   private encoderStack(rec: OnnxRecorder, w: ParamView<Sym>): EncoderStack<Sym> {
     return this.parts.ea.build(rec, w.pp("encoder")) as EncoderStack<Sym>;
   }
 
+  /** The decoder stack (with LM head) of the model code, on `rec`. */
   private decoderStack(rec: OnnxRecorder, w: ParamView<Sym>): DecoderStack<Sym> {
     return this.parts.da.build(rec, w.pp("decoder")) as DecoderStack<Sym>;
   }
@@ -162,6 +166,7 @@ export class GraphTracer {
     return this.trace("decoder step", () => this.traceDecoderStep(layout));
   }
 
+  /** Traces the encoder over `input_ids` / `attention_mask` placeholders. */
   private traceEncoder(): TracedGraph {
     const { rec, w } = this.recorder("encdec_encoder");
     const { batch: B, src_len: S } = SENTINELS;
@@ -181,6 +186,7 @@ export class GraphTracer {
     return { graph: rec.build(), limits: rec.limits };
   }
 
+  /** Traces the decoder without a cache, keeping the cross K/V it computes. */
   private traceCrossKV(): TracedGraph & { layout: DecoderLayout } {
     const { rec, w } = this.recorder("encdec_cross_kv");
     const { batch: B, src_len: S } = SENTINELS;
@@ -212,6 +218,7 @@ export class GraphTracer {
     };
   }
 
+  /** Traces one decoder step over a gathered past and given cross K/V. */
   private traceDecoderStep(layout: DecoderLayout): TracedGraph {
     const { rec, w } = this.recorder("encdec_decoder_step");
     const { batch: B, tgt_len: T, past_len: P, src_len: S } = SENTINELS;

@@ -51,6 +51,7 @@ export class WeightInitializers {
   /** Initializers of graph `g` stored in `precision`. */
   constructor(readonly g: GraphBuilder, readonly precision: OnnxPrecision) {}
 
+  /** The initializer made for `key`, made once by `make`. */
   private memo(key: string, make: () => string): string {
     let name = this.cache.get(key);
     if (name === undefined) {
