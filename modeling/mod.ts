@@ -35,7 +35,7 @@ export * from "./autograd/mod.ts";
 export { NormalRng, seededRandom } from "./random.ts";
 export * from "./training/mod.ts";
 export { ModelInputError, ModelLoadError } from "./models/errors.ts";
-export { type LoadingInfo, type ParamSpec, ParamView } from "./models/key_table.ts";
+export { type InitKind, type LoadingInfo, type ParamSpec, ParamView } from "./models/key_table.ts";
 export { formatLoadingInfo, type LoadingPlanInput, planLoading } from "./models/loading_info.ts";
 export type {
   DecoderArgs,
@@ -44,6 +44,8 @@ export type {
   EncoderArgs,
   EncoderOutput,
   EncoderStack,
+  Ids,
+  Mask,
   StackOutput,
 } from "./models/stacks.ts";
 export * from "./backends/webgpu/mod.ts";

@@ -45,6 +45,7 @@ export function bertGenerationDecoderTable(cfg: BertGenerationConfigLike): Param
  * ignores the decoder padding mask. One token per cached step is unaffected.
  */
 export class BertGenerationEncoder<T> extends BertModel<T> {
+  /** HF 4.40.2 builds no self-attention mask for a decoder called with `use_cache`. */
   protected override readonly skipsSelfMaskWithCache = true;
 }
 

@@ -140,6 +140,7 @@ export class GPT2Model<T> {
     this.act = config.activation_function as Activation;
   }
 
+  /** LayerNorm with `w.weight` / `w.bias` and GPT-2's epsilon. */
   private ln(x: T, w: ParamView<T>): T {
     return this.backend.layerNorm(
       x,
@@ -149,6 +150,7 @@ export class GPT2Model<T> {
     );
   }
 
+  /** A `Conv1D` (loaded as `[out, in]`) with `w.weight` / `w.bias`, then `act`. */
   private conv(x: T, w: ParamView<T>, act?: Activation): T {
     return this.backend.linear(x, w.get("weight"), w.get("bias"), act);
   }

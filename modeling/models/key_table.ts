@@ -77,6 +77,7 @@ export function prefixed(prefix: string, specs: readonly ParamSpec[]): ParamSpec
  * `w.pp("encoder").pp("layer").pp(0).get("attention.self.query.weight")`.
  */
 export class ParamView<T> {
+  /** A view of `store` (handles by full key) at `prefix`. */
   constructor(
     private readonly store: ReadonlyMap<string, T>,
     /** The prefix of this view, `""` at the root. */
