@@ -314,7 +314,7 @@ export class OnnxEncoderDecoder {
   /**
    * Runs the encoder once. `inputIds`/`attentionMask`: `[batch, srcLen]`;
    * `encoderKwargs.globalAttentionMask` (same shape, 0/1) for an encoder with global attention
-   * (Longformer: all zeros when absent). The cross-attention K/V are projected by the first
+   * (all zeros when absent). The cross-attention K/V are projected by the first
    * decode step.
    */
   async encode(
@@ -355,7 +355,7 @@ export class OnnxEncoderDecoder {
       feeds.global_attention_mask = this.int64(global.flat(), [batch, srcLen]);
     } else if (globalAttentionMask !== undefined) {
       throw new OnnxModelError(
-        "globalAttentionMask: this encoder has no global attention (only Longformer encoders do)",
+        "globalAttentionMask: this model's encoder has no global attention",
       );
     }
     const out = await this.run(this.encoder, feeds, "encoder");

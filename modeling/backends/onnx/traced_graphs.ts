@@ -175,7 +175,8 @@ export class GraphTracer {
     rec.bind(ids, "input_ids", "int64");
     rec.bind(mask, "attention_mask", "int64");
     const enc = this.encoderStack(rec, w);
-    // An encoder with global attention (Longformer) takes its mask as a third input.
+    // An encoder with global attention (`EncoderStack.globalAttention`) takes its mask as a third
+    // input.
     let global: Tensor<"float32"> | undefined;
     if (enc.globalAttention) {
       global = placeholder("float32", [B, S]) as Tensor<"float32">;
