@@ -168,6 +168,8 @@ Deno.test("edge example: option values out of range answer 422 naming the option
       [{ maxLength: -1e300 }, 422, "maxLength", /"maxLength" is -1e\+300; expected an integer/],
       [{ topK: 1e300 }, 422, "topK", /"topK" is 1e\+300; expected an integer from 0 to \d+/],
       [{ topP: 1.5 }, 422, "topP", /from 0 to 1/],
+      // Combinations generation itself refuses: still 422, naming the option.
+      [{ doSample: true, topP: 0 }, 422, "topP", /top_p is 0/],
       [{ temperature: 0 }, 422, "temperature", /above 0/],
       [{ seed: -1 }, 422, "seed", /"seed" is -1/],
       [{ numBeams: 2.5 }, 400, "numBeams", /expected an integer/],

@@ -76,6 +76,15 @@ export interface SummaryResponse {
   truncated?: { from: number; to: number };
 }
 
+/** The request option a generation error message names (`top_p` → `topP`), if it set one. */
+function optionNamed(message: string, options: object): string | undefined {
+  for (const word of message.match(/\b[a-z]+(?:_[a-z]+)+\b|\b[a-z]+[A-Z]\w*\b/g) ?? []) {
+    const camel = word.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+    if (Object.hasOwn(options, camel)) return camel;
+  }
+  return undefined;
+}
+
 class ShutdownError extends Error {
   override name = "ShutdownError";
 }
@@ -175,7 +184,7 @@ export function createHandler(
         e instanceof Error &&
         /^(GenerationConfigError|GenerationError|ModelInputError)$/.test(e.name)
       ) {
-        throw new HttpError(422, e.message);
+        throw new HttpError(422, e.message, optionNamed(e.message, callOptions));
       }
       throw e;
     }
