@@ -61,6 +61,7 @@ export {
   type DecoderLayout,
   GraphTracer,
   SENTINELS,
+  sentinelsAvoiding,
   type TracedGraph,
 } from "./traced_graphs.ts";
 export {

@@ -142,3 +142,12 @@ Deno.test("OnnxRecorder: reading a traced value is an OnnxModelError (no data un
   const x = rec.input("x", "float32", [1201, 2]);
   await assertRejects(() => rec.read(x), OnnxModelError, "no data until the graph runs");
 });
+
+Deno.test("sentinelsAvoiding: the default sentinels unless a model number lies within 100 of one, then the smallest shift (steps of 10) that clears every number", async () => {
+  const { SENTINELS, sentinelsAvoiding } = await import("./traced_graphs.ts");
+  assertEquals(sentinelsAvoiding([32, 99, 512, 30522]), { ...SENTINELS });
+  // 1024 (e.g. GPT-2's n_positions) is 73 below cross_batch 1097: shift by 30 → 1127.
+  const moved = sentinelsAvoiding([1024]);
+  assertEquals(moved.cross_batch, SENTINELS.cross_batch + 30);
+  for (const v of Object.values(moved)) assertEquals(Math.abs(v - 1024) >= 100, true);
+});

@@ -30,17 +30,39 @@ import type { GraphSpec } from "./_onnx_proto.ts";
 import { OnnxRecorder, type Sym, type TraceLimit } from "./recorder.ts";
 
 /**
- * The sizes that stand for the symbolic axes while tracing: distinct primes above 1000, at
- * least 100 apart (a size `sentinel + c` with `|c| < 100` is read as that axis plus `c`).
+ * The sizes that stand for the symbolic axes while tracing: distinct numbers above 1000, about
+ * 100 or more apart (in a position limit, `sentinel + c` with `|c| < 100` is read as that axis
+ * plus `c`). See {@linkcode sentinelsAvoiding} for the ones a model actually gets.
  */
 export const SENTINELS: Readonly<Record<string, number>> = {
   batch: 1201,
   src_len: 1601,
   tgt_len: 1409,
   past_len: 1801,
-  cross_batch: 1103,
+  cross_batch: 1097,
   cache_batch: 1303,
 };
+
+/**
+ * `SENTINELS` moved up (in steps of 10) until no number of the model (config fields, key-table
+ * shapes) lies within 100 of one: a model size equal to a sentinel would be read as a symbolic
+ * axis.
+ */
+export function sentinelsAvoiding(numbers: Iterable<number>): Record<string, number> {
+  const taken = [...numbers].filter((n) => Number.isInteger(n) && n > 900);
+  for (let shift = 0;; shift += 10) {
+    const s = Object.fromEntries(Object.entries(SENTINELS).map(([k, v]) => [k, v + shift]));
+    if (!taken.some((n) => Object.values(s).some((v) => Math.abs(n - v) < 100))) return s;
+  }
+}
+
+/** Every number in a JSON-like value (config dicts). */
+function numbersIn(v: unknown, out: number[] = []): number[] {
+  if (typeof v === "number") out.push(v);
+  else if (Array.isArray(v)) v.forEach((x) => numbersIn(x, out));
+  else if (v !== null && typeof v === "object") Object.values(v).forEach((x) => numbersIn(x, out));
+  return out;
+}
 
 /** The shape of a decoder's caches, as the engine needs it. */
 export interface DecoderLayout {
@@ -85,6 +107,8 @@ export class GraphTracer {
   /** The checkpoint tensors behind the key table. */
   readonly weights: CheckpointWeights;
   private readonly parts: ReturnType<typeof compositeTable>;
+  /** The sizes standing for the symbolic axes (see `sentinelsAvoiding`). */
+  readonly sentinels: Readonly<Record<string, number>>;
 
   /**
    * A tracer of the graphs of `config` over `tensors`.
@@ -106,11 +130,15 @@ export class GraphTracer {
     const dec = checkSupported(config.decoder.toDict(), "decoder");
     this.parts = compositeTable(config, enc, dec);
     this.weights = new CheckpointWeights(this.parts.table, tensors, source, mapFiles);
+    this.sentinels = sentinelsAvoiding([
+      ...numbersIn(config.toDict()),
+      ...this.parts.table.flatMap((t) => t.shape),
+    ]);
   }
 
   /** A recorder for graph `name` and the weights of the key table as its values. */
   private recorder(name: string): { rec: OnnxRecorder; w: ParamView<Sym> } {
-    const rec = new OnnxRecorder(name, this.precision, SENTINELS);
+    const rec = new OnnxRecorder(name, this.precision, this.sentinels);
     const made = new Map<string, Sym>();
     const keys = new Set(this.weights.keys());
     const store = {
@@ -169,7 +197,7 @@ export class GraphTracer {
   /** Traces the encoder over `input_ids` / `attention_mask` placeholders. */
   private traceEncoder(): TracedGraph {
     const { rec, w } = this.recorder("encdec_encoder");
-    const { batch: B, src_len: S } = SENTINELS;
+    const { batch: B, src_len: S } = this.sentinels;
     const ids = placeholder("int32", [B, S]) as Tensor<"int32">;
     const mask = placeholder("float32", [B, S]) as Tensor<"float32">;
     rec.bind(ids, "input_ids", "int64");
@@ -190,7 +218,7 @@ export class GraphTracer {
   /** Traces the decoder without a cache, keeping the cross K/V it computes. */
   private traceCrossKV(): TracedGraph & { layout: DecoderLayout } {
     const { rec, w } = this.recorder("encdec_cross_kv");
-    const { batch: B, src_len: S } = SENTINELS;
+    const { batch: B, src_len: S } = this.sentinels;
     const encoderWidth = this.encoderStack(rec, w).hiddenSize;
     const hidden = rec.input("encoder_hidden_states", "float32", [B, S, encoderWidth]);
     const dec = this.decoderStack(rec, w);
@@ -222,8 +250,8 @@ export class GraphTracer {
   /** Traces one decoder step over a gathered past and given cross K/V. */
   private traceDecoderStep(layout: DecoderLayout): TracedGraph {
     const { rec, w } = this.recorder("encdec_decoder_step");
-    const { batch: B, tgt_len: T, past_len: P, src_len: S } = SENTINELS;
-    const { cross_batch: G, cache_batch: C } = SENTINELS;
+    const { batch: B, tgt_len: T, past_len: P, src_len: S } = this.sentinels;
+    const { cross_batch: G, cache_batch: C } = this.sentinels;
     const { layers, heads, headDim } = layout;
     const ids = placeholder("int32", [B, T]) as Tensor<"int32">;
     const decMask = placeholder("float32", [B, P + T]) as Tensor<"float32">;
