@@ -23,7 +23,7 @@
 export * from "./errors.ts";
 export * from "./resolve.ts";
 export { camelToSnake, snakeToCamel } from "./key_case.ts";
-export { summarizeZodError, type ZodIssueSummary } from "./zod_issue.ts";
+export { summarizeZodError, type ZodErrorLike, type ZodIssueSummary } from "./zod_issue.ts";
 export { checkModelSize, MODEL_LIMITS } from "./limits.ts";
 export {
   type DirectoryContents,

@@ -4,7 +4,6 @@
  *
  * @module
  */
-import type { z } from "zod";
 
 /** Short description of a found value for error messages: `string "big"`, `null`, `an object`. */
 export function describeValue(v: unknown): string {
@@ -34,6 +33,17 @@ export function joinPath(prefix: string, path: readonly PropertyKey[]): string {
   return out;
 }
 
+/** The part of a `z.ZodError` that {@linkcode summarizeZodError} reads (any zod error fits). */
+export interface ZodErrorLike {
+  /** The issues, first one first. */
+  readonly issues: readonly {
+    /** Field path of the issue. */
+    readonly path: readonly PropertyKey[];
+    /** zod's message (`Invalid input: expected number, received string`). */
+    readonly message: string;
+  }[];
+}
+
 /** What {@linkcode summarizeZodError} reports about the first issue of a failed parse. */
 export interface ZodIssueSummary {
   /** Field path of the issue (`encoder.hidden_size`, `model.vocab[3]`); `""` at the top level. */
@@ -60,7 +70,7 @@ export interface ZodIssueSummary {
  * ```
  */
 export function summarizeZodError(
-  error: z.ZodError,
+  error: ZodErrorLike,
   input: unknown,
   prefix = "",
 ): ZodIssueSummary {

@@ -13,11 +13,17 @@ export type DType = "float32" | "float16" | "bfloat16" | "int32" | "int64" | "bo
 
 /** Typed array that backs each dtype. */
 export interface DataTypeMap {
+  /** 32-bit floats. */
   float32: Float32Array;
+  /** IEEE half floats as raw 16-bit words. */
   float16: Uint16Array;
+  /** bfloat16 as raw 16-bit words (the upper half of a float32). */
   bfloat16: Uint16Array;
+  /** 32-bit integers (ids on the host). */
   int32: Int32Array;
+  /** 64-bit integers (checkpoint ids, ONNX inputs). */
   int64: BigInt64Array;
+  /** Booleans as bytes 0/1. */
   bool: Uint8Array;
 }
 
@@ -44,7 +50,7 @@ export const DTYPE_BYTES: Readonly<Record<DType, number>> = {
  * The most negative finite float32, `torch.finfo(torch.float32).min`: what Hugging Face adds to
  * masked attention scores, and what causal masking writes.
  */
-export const FLOAT32_MIN = -3.4028234663852886e38;
+export const FLOAT32_MIN: number = -3.4028234663852886e38;
 
 /** Number of elements of a shape. */
 export function numel(dims: readonly number[]): number {
@@ -222,6 +228,7 @@ export class Tensor<D extends DType = DType> {
     }
   }
 
+  /** Writes `values` into the data, converting to the dtype. */
   private setFromNumbers(values: readonly number[]): void {
     const d = this.data;
     for (let i = 0; i < values.length; i++) {

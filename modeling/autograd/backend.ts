@@ -145,6 +145,7 @@ export class AutogradBackend implements Backend<Var> {
     return new Var(this.inner.upload(t), { requiresGrad: true });
   }
 
+  /** `v` as a `Var` of this backend, or a `BackendError` naming the op. */
   private check(op: string, v: unknown): Var {
     if (!(v instanceof Var)) {
       throw new BackendError(
@@ -156,6 +157,7 @@ export class AutogradBackend implements Backend<Var> {
     return v;
   }
 
+  /** The inner backend's matmul. */
   private mm(a: Tensor, b: Tensor, transposeB = false): F32 {
     return this.inner.matmul(a, b, { transposeB }) as F32;
   }
@@ -167,6 +169,7 @@ export class AutogradBackend implements Backend<Var> {
     return this.mm(this.t(a), b);
   }
 
+  /** `x` with its last two axes swapped. */
   private t(x: Tensor): Tensor {
     return this.inner.permute(x, swapLast(x.dims.length));
   }

@@ -114,6 +114,7 @@ export class OrtCpuBackend extends CpuBackend {
     );
   }
 
+  /** The cached one-node session of `key`, built on first use. */
   private session(key: string, build: () => Parameters<typeof encodeModel>[0]): BindingSession {
     let s = this.sessions.get(key);
     if (!s) {
@@ -132,6 +133,7 @@ export class OrtCpuBackend extends CpuBackend {
     return s;
   }
 
+  /** Runs `s` on host tensors. */
   private run(
     s: BindingSession,
     feeds: Record<string, Tensor>,

@@ -24,6 +24,7 @@ export class LambdaLR {
     this.apply();
   }
 
+  /** Sets every group's learning rate for the current step. */
   private apply(): void {
     const f = this.factor(this.lastStep);
     for (const g of this.optimizer.paramGroups) g.lr = g.initialLr * f;

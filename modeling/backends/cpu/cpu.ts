@@ -218,6 +218,7 @@ export class CpuBackend implements Backend<Tensor> {
     return this.binary("mul", a, b, true);
   }
 
+  /** Broadcast add / multiply of two float32 tensors. */
   private binary(op: string, a: Tensor, b: Tensor, isMul: boolean): F32 {
     const ad = f32(op, "a", a);
     const bd = f32(op, "b", b);

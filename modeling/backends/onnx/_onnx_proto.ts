@@ -14,7 +14,7 @@ import { EncdecError } from "@encdec/config";
 export class OnnxProtoError extends EncdecError {}
 
 /** `TensorProto.DataType` codes used by encdec. */
-export const ONNX_DTYPE = {
+export const ONNX_DTYPE: Readonly<Record<OnnxDType, number>> = {
   float32: 1,
   uint8: 2,
   int8: 3,
@@ -23,10 +23,18 @@ export const ONNX_DTYPE = {
   bool: 9,
   float16: 10,
   bfloat16: 16,
-} as const;
+};
 
-/** An ONNX element type name. */
-export type OnnxDType = keyof typeof ONNX_DTYPE;
+/** An ONNX element type name (a key of `ONNX_DTYPE`). */
+export type OnnxDType =
+  | "float32"
+  | "uint8"
+  | "int8"
+  | "int32"
+  | "int64"
+  | "bool"
+  | "float16"
+  | "bfloat16";
 
 /** A tensor to embed (initializer or attribute): dims, dtype and little-endian raw bytes. */
 export interface TensorSpec {

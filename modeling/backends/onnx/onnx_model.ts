@@ -73,11 +73,19 @@ export type OnnxEncoderDecoderClass<M> = {
  * state and its expansions.
  */
 export interface OnnxCrossKV {
-  /** `[encoded rows, srcLen, hidden]`: the encoder output the projection reads. */
+  /**
+   * `[encoded rows, srcLen, hidden]`: the encoder output the projection reads (an onnxruntime
+   * tensor, internal to the engine).
+   * @ignore
+   */
   readonly hidden: OrtTensor;
   /** `[encoded rows, srcLen]` 0/1: the encoder attention mask of those rows. */
   readonly mask: BigInt64Array;
-  /** Per layer key then value, `[encoded rows, heads, srcLen, headDim]`, once projected. */
+  /**
+   * Per layer key then value, `[encoded rows, heads, srcLen, headDim]`, once projected
+   * (onnxruntime tensors, internal to the engine).
+   * @ignore
+   */
   kv: readonly OrtTensor[] | null;
 }
 
@@ -103,7 +111,11 @@ export interface OnnxDecoderCache {
   readonly batch: number;
   /** Decoder positions already in the cache. */
   readonly pastLen: number;
-  /** Per layer key then value, `[rows of the previous step, heads, pastLen, headDim]`. */
+  /**
+   * Per layer key then value, `[rows of the previous step, heads, pastLen, headDim]`
+   * (onnxruntime tensors, internal to the engine).
+   * @ignore
+   */
   readonly self: readonly OrtTensor[];
   /** Row of `self` each row continues from (beam reordering is applied in the next step). */
   readonly rows: BigInt64Array;

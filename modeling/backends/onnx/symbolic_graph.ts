@@ -118,7 +118,7 @@ export class SymbolicGraph {
   private readonly axisOf = new Map<number, string>();
   private readonly axisValue = new Map<number, Sym>();
   /** Host placeholders bound to graph inputs. */
-  protected readonly placeholders = new Map<Tensor, Sym>();
+  protected readonly placeholders: Map<Tensor, Sym> = new Map();
   private readonly shapes = new Map<string, string>();
 
   /** A recorder of graph `name` with weights in `precision` and symbolic axes `sentinels`. */
