@@ -1,24 +1,19 @@
 // Golden parity of `generate` on the onnx backend: every `generate` golden of every fixture model
 // (tests/testdata/fixtures/<model>/goldens.json, Python `transformers` 4.40.2, made by
 // tests/testdata/fixtures/generate.py) driven through the one model class,
-// `EncoderDecoderModel.fromPretrained(dir, { device: "onnx-node" })` (fp32), and every model's
+// `EncoderDecoderModel.fromPretrained(dir, { device: "onnx-node" })` (fp32), and each model's
 // greedy + beam4 on `device: "onnx-web"` (wasm). Sequences
 // and beam indices identical; per-step scores and sequences_scores within 1e-4 absolute; -inf
 // exactly (the same comparison as the CPU test, from `_generation_goldens.ts`).
 import { assertEquals } from "@std/assert";
 import { EncoderDecoderModel } from "@encdec/generation";
-import {
-  assertMatchesGolden,
-  GOLDEN_MODELS,
-  loadGoldens,
-  optionsFor,
-} from "./_generation_goldens.ts";
+import { assertMatchesGolden, loadGoldens, MODELS, optionsFor } from "./_generation_goldens.ts";
 
 // onnxruntime-node is a native add-on: it needs --allow-ffi (`deno task test` grants it).
 const ffi = (await Deno.permissions.query({ name: "ffi" })).state === "granted";
 
-// Every family, through the graphs traced from its model code.
-for (const name of GOLDEN_MODELS) {
+// The issue-16 families run the same goldens on onnx in tests/generation_families_test.ts.
+for (const name of MODELS) {
   Deno.test({
     name: `onnx (onnxruntime-node, fp32) generate goldens (HF 4.40.2) for ${name}: sequences, ` +
       `scores, sequences_scores, beam_indices`,
@@ -78,7 +73,7 @@ Deno.test("onnx (onnxruntime-web, wasm, fp32) bert2bert: greedy and beam4 golden
 
 // The other fixture models on onnxruntime-web: greedy and beam4 (the same traced graphs, all
 // weights in memory, so Q/K/V are one fused projection there).
-for (const name of GOLDEN_MODELS.filter((m) => m !== "bert2bert")) {
+for (const name of MODELS.filter((m) => m !== "bert2bert")) {
   Deno.test(`onnx (onnxruntime-web, wasm, fp32) ${name}: greedy and beam4 goldens`, async () => {
     const g = await loadGoldens(name);
     const model = await EncoderDecoderModel.fromPretrained(g.dir, { device: "onnx-web" });
