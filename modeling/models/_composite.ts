@@ -76,6 +76,17 @@ export function compositeTable(
   return { ea, da, table, needProj };
 }
 
+/**
+ * The checkpoint keys HF ignores silently when they are unexpected (buffers such as
+ * `encoder.embeddings.position_ids`, GPT-2's `attn.bias`), as patterns over composite keys.
+ */
+export function ignoredUnexpected(ea: EncoderArch<unknown>, da: DecoderArch<unknown>): RegExp[] {
+  return [
+    ...ea.ignoreUnexpected.map((re) => new RegExp(`^encoder\\..*${re.source}`)),
+    ...da.ignoreUnexpected.map((re) => new RegExp(`^decoder\\..*${re.source}`)),
+  ];
+}
+
 /** Two part checkpoints as one state dict of the composite, and how to report them per part. */
 export interface MergedParts {
   /** `encoder.*` / `decoder.*` model keys → tensors. */

@@ -66,6 +66,8 @@ export interface EncoderArch<T> {
   table: ParamSpec[];
   /** Prefix HF head models put this base model under (`"bert"`, `"roberta"`). */
   basePrefix: string;
+  /** Unexpected keys HF ignores silently. */
+  ignoreUnexpected: RegExp[];
   /** Builds the stack. */
   build(b: Backend<T>, w: ParamView<T>): EncoderStack<T>;
 }
@@ -82,6 +84,13 @@ export interface DecoderArch<T> {
   build(b: Backend<T>, w: ParamView<T>): DecoderStack<T>;
 }
 
+/**
+ * Buffers older checkpoints store beside the weights (`embeddings.position_ids`,
+ * `embeddings.token_type_ids`): HF 4.40.2 drops unexpected keys that name a model buffer, so
+ * loading them reports nothing.
+ */
+export const EMBEDDING_BUFFERS: RegExp[] = [/\bembeddings\.(?:position_ids|token_type_ids)$/];
+
 // The configs are HF's snake_case dicts with defaults filled; each family reads its own fields.
 // deno-lint-ignore no-explicit-any
 type Cfg = any;
@@ -91,41 +100,49 @@ const ENCODERS: Record<string, (cfg: Cfg) => EncoderArch<unknown>> = {
   bert: (c: BertConfigLike) => ({
     table: bertModelTable(c),
     basePrefix: "bert",
+    ignoreUnexpected: EMBEDDING_BUFFERS,
     build: (b, w) => new BertModel(b, c, w, "encoder"),
   }),
   roberta: (c: BertConfigLike) => ({
     table: robertaModelTable(c),
     basePrefix: "roberta",
+    ignoreUnexpected: EMBEDDING_BUFFERS,
     build: (b, w) => new RobertaModel(b, c, w, "encoder"),
   }),
   "xlm-roberta": (c: BertConfigLike) => ({
     table: xlmRobertaModelTable(c),
     basePrefix: "roberta",
+    ignoreUnexpected: EMBEDDING_BUFFERS,
     build: (b, w) => new XLMRobertaModel(b, c, w, "encoder"),
   }),
   camembert: (c: BertConfigLike) => ({
     table: camembertModelTable(c),
     basePrefix: "roberta",
+    ignoreUnexpected: EMBEDDING_BUFFERS,
     build: (b, w) => new CamembertModel(b, c, w, "encoder"),
   }),
   "bert-generation": (c: BertConfigLike) => ({
     table: bertGenerationEncoderTable(c),
     basePrefix: "bert",
+    ignoreUnexpected: EMBEDDING_BUFFERS,
     build: (b, w) => new BertGenerationEncoder(b, c, w, "encoder"),
   }),
   electra: (c: ElectraConfigLike) => ({
     table: electraModelTable(c),
     basePrefix: "electra",
+    ignoreUnexpected: EMBEDDING_BUFFERS,
     build: (b, w) => new ElectraModel(b, c, w, "encoder"),
   }),
   distilbert: (c: DistilBertConfigLike) => ({
     table: distilBertModelTable(c),
     basePrefix: "distilbert",
+    ignoreUnexpected: EMBEDDING_BUFFERS,
     build: (b, w) => new DistilBertModel(b, c, w, "encoder"),
   }),
   longformer: (c: LongformerConfigLike) => ({
     table: longformerModelTable(c),
     basePrefix: "longformer",
+    ignoreUnexpected: EMBEDDING_BUFFERS,
     build: (b, w) => new LongformerModel(b, c, w, "encoder"),
   }),
 };
@@ -135,37 +152,37 @@ const DECODERS: Record<string, (cfg: Cfg) => DecoderArch<unknown>> = {
   bert: (c: BertConfigLike) => ({
     table: bertLMHeadTable(c),
     basePrefix: "bert",
-    ignoreUnexpected: [],
+    ignoreUnexpected: EMBEDDING_BUFFERS,
     build: (b, w) => new BertLMHeadModel(b, c, w),
   }),
   roberta: (c: BertConfigLike) => ({
     table: robertaForCausalLMTable(c),
     basePrefix: "roberta",
-    ignoreUnexpected: [],
+    ignoreUnexpected: EMBEDDING_BUFFERS,
     build: (b, w) => new RobertaForCausalLM(b, c, w),
   }),
   "xlm-roberta": (c: BertConfigLike) => ({
     table: xlmRobertaForCausalLMTable(c),
     basePrefix: "roberta",
-    ignoreUnexpected: [],
+    ignoreUnexpected: EMBEDDING_BUFFERS,
     build: (b, w) => new XLMRobertaForCausalLM(b, c, w),
   }),
   camembert: (c: BertConfigLike) => ({
     table: camembertForCausalLMTable(c),
     basePrefix: "roberta",
-    ignoreUnexpected: [],
+    ignoreUnexpected: EMBEDDING_BUFFERS,
     build: (b, w) => new CamembertForCausalLM(b, c, w),
   }),
   "bert-generation": (c: BertConfigLike) => ({
     table: bertGenerationDecoderTable(c),
     basePrefix: "bert",
-    ignoreUnexpected: [],
+    ignoreUnexpected: EMBEDDING_BUFFERS,
     build: (b, w) => new BertGenerationDecoder(b, c, w),
   }),
   electra: (c: ElectraConfigLike) => ({
     table: electraForCausalLMTable(c),
     basePrefix: "electra",
-    ignoreUnexpected: [],
+    ignoreUnexpected: EMBEDDING_BUFFERS,
     build: (b, w) => new ElectraForCausalLM(b, c, w),
   }),
   gpt2: (c: GPT2ConfigLike) => ({

@@ -38,6 +38,7 @@ import {
 import { ModelInputError } from "./errors.ts";
 import {
   compositeTable,
+  ignoredUnexpected,
   isWeightFile,
   mergePartCheckpoints,
   partLoadingInfo,
@@ -176,7 +177,7 @@ export class EncoderDecoderModel {
       stateDict: options.stateDict,
       seed: options.seed ?? 0,
       dtype: options.dtype,
-      ignoreUnexpected: da.ignoreUnexpected.map((re) => new RegExp(`^decoder\\..*${re.source}`)),
+      ignoreUnexpected: ignoredUnexpected(ea, da),
       source: options.source,
       strict: options.strict,
     });

@@ -499,3 +499,30 @@ Deno.test("longformer: inputsEmbeds (padded to the window with the pad id's embe
     maxAbs(flat(viaEmbeds.encoderLastHiddenState!), flat(viaIds.encoderLastHiddenState!)) <= 1e-5,
   );
 });
+
+Deno.test("buffers older checkpoints store (embeddings.position_ids / token_type_ids) are ignored as HF ignores them, for every family; real unexpected keys are still reported", async () => {
+  for (
+    const name of [
+      "bert2bert",
+      "xlmr2xlmr",
+      "electra2electra",
+      "distilbert2bert",
+      "longformer2roberta",
+    ]
+  ) {
+    const sd = new Map((await loadStateDict(`${FIXTURES}${name}`)).tensors);
+    const config = (await EncoderDecoderModel.fromPretrained(`${FIXTURES}${name}`)).config;
+    const decBase = name.startsWith("xlmr") || name.startsWith("longformer")
+      ? "roberta"
+      : name.startsWith("electra")
+      ? "electra"
+      : "bert";
+    const buffer = new Tensor("int32", Int32Array.from({ length: 9 }, (_, i) => i), [1, 9]);
+    sd.set("encoder.embeddings.position_ids", buffer);
+    sd.set(`decoder.${decBase}.embeddings.position_ids`, buffer);
+    sd.set(`decoder.${decBase}.embeddings.token_type_ids`, buffer);
+    sd.set("encoder.not_a_weight", buffer);
+    const model = new EncoderDecoderModel(config, { stateDict: sd });
+    assertEquals(model.loadingInfo.unexpectedKeys, ["encoder.not_a_weight"], name);
+  }
+});
