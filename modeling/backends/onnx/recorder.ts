@@ -526,17 +526,17 @@ export class OnnxRecorder extends SymbolicGraph implements Backend<Sym> {
   /** `TopK` along the last axis (indices int64). */
   topk(x: Sym, k: number): { values: Sym; indices: Sym } {
     const dims = [...x.dims.slice(0, -1), k];
-    const both = this.node(dims, () => {
-      const [values, indices] = this.graph.opN("TopK", [x.name, this.graph.constI([k])], 2, {
+    // One TopK node, emitted by whichever output is needed first.
+    let outs: string[] | null = null;
+    const emit = () =>
+      outs ??= this.graph.opN("TopK", [x.name, this.graph.constI([k])], 2, {
         axis: -1,
         largest: 1,
         sorted: 1,
       });
-      idx = indices;
-      return values;
-    });
-    let idx = "";
-    const indices = this.node(dims, () => (both.name, idx), {}, "int64");
-    return { values: both, indices };
+    return {
+      values: this.node(dims, () => emit()[0]),
+      indices: this.node(dims, () => emit()[1], {}, "int64"),
+    };
   }
 }

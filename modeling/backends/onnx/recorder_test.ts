@@ -151,3 +151,30 @@ Deno.test("sentinelsAvoiding: the default sentinels unless a model number lies w
   assertEquals(moved.cross_batch, SENTINELS.cross_batch + 30);
   for (const v of Object.values(moved)) assertEquals(Math.abs(v - 1024) >= 100, true);
 });
+
+Deno.test("OnnxRecorder.topk: one TopK node for values and indices, = cpu.topk on random rows (exact)", async () => {
+  const rec = new OnnxRecorder("topk", "fp32", { batch: 1201 });
+  const x = rec.input("x", "float32", [1201, 7]);
+  const { values, indices } = rec.topk(x, 3);
+  rec.output("i", indices, ["batch", 3]);
+  rec.output("v", values, ["batch", 3]);
+  const graph = rec.build();
+  assertEquals(graph.nodes.filter((n) => n.opType === "TopK").length, 1);
+  const { ort } = await loadRuntime("node", 1);
+  const session = await ort.InferenceSession.create(encodeModel(graph));
+  try {
+    const t = randn(rng(5), [4, 7]);
+    const out = await session.run({ x: new ort.Tensor("float32", t.data, [4, 7]) });
+    const want = cpu.topk(t, 3);
+    assertEquals(
+      Array.from(out.v.data as Float32Array),
+      Array.from(want.values.data as Float32Array),
+    );
+    assertEquals(
+      Array.from(out.i.data as BigInt64Array, Number),
+      Array.from(want.indices.data as Int32Array),
+    );
+  } finally {
+    await session.release();
+  }
+});
