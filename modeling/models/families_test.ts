@@ -244,6 +244,40 @@ Deno.test("fromEncoderDecoderPretrained: an XLM-R encoder with a GPT-2 decoder, 
   });
 });
 
+Deno.test("fromEncoderDecoderPretrained with tie_encoder_decoder (the roberta_shared recipe) on XLM-R parts: one set of weights, saved once", async () => {
+  const xlmr = (await loadStateDict(`${FIXTURES}xlmr2xlmr`)).tensors;
+  const xcfg = JSON.parse(await Deno.readTextFile(`${FIXTURES}xlmr2xlmr/config.json`));
+  await withTempDir(async (dir) => {
+    await writePart(`${dir}/part`, XLMRobertaConfig.fromJSON(xcfg.encoder), xlmr, "encoder.");
+    const model = await EncoderDecoderModel.fromEncoderDecoderPretrained(
+      `${dir}/part`,
+      `${dir}/part`,
+      { tie_encoder_decoder: true },
+    );
+    assertEquals(model.config.tieEncoderDecoder, true);
+    const sd = await model.stateDict();
+    // the encoder's embeddings and layers are the decoder's base model; only the pooler is its own
+    assertEquals([...sd.keys()].filter((k) => k.startsWith("encoder.")).sort(), [
+      "encoder.pooler.dense.bias",
+      "encoder.pooler.dense.weight",
+    ]);
+    // both sides hold the part's weights (the decoder loaded them under roberta.)
+    const key = "encoder.layer.1.attention.self.value.weight";
+    assertEquals(flat(sd.get(`decoder.roberta.${key}`)!), flat(xlmr.get(`encoder.${key}`)!));
+    await model.savePretrained(`${dir}/shared`);
+    assertEquals((await savedKeys(`${dir}/shared`)).filter((k) => k.startsWith("encoder.")), [
+      "encoder.pooler.dense.bias",
+      "encoder.pooler.dense.weight",
+    ]);
+    const again = await EncoderDecoderModel.fromPretrained(`${dir}/shared`);
+    assertEquals(again.loadingInfo.missingKeys, []);
+    const ids = [[0, 17, 250, 33, 2]];
+    const a = await model.forward({ inputIds: ids, decoderInputIds: [[0, 5]] });
+    const b = await again.forward({ inputIds: ids, decoderInputIds: [[0, 5]] });
+    assertEquals(flat(b.logits), flat(a.logits));
+  });
+});
+
 // ---- Longformer global attention ----------------------------------------------------------------
 
 /** longformer2roberta's encoder output for `inputIds` with `extra` forward options. */
