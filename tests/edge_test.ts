@@ -29,7 +29,13 @@ async function post(url: string, body: BodyInit, headers: HeadersInit = {}) {
   return { status: r.status, headers: r.headers, json: await r.json() };
 }
 
+const LONG_TEXT = "fox ".repeat(100);
+
 Deno.test("edge example: POST /summarize and its 200/400/404/405/413/422 answers; long texts truncated like the CLI", async () => {
+  // The CLI run on the long text starts first and overlaps the server's start-up.
+  const cliRun = runEncdec(["run", "--task", "summarization", "--device", "cpu"], {
+    stdin: `${LONG_TEXT}\n`,
+  });
   const edge = await startEdge({ MAX_BODY_BYTES: "16384" });
   try {
     const url = `${edge.url}/summarize`;
@@ -72,17 +78,11 @@ Deno.test("edge example: POST /summarize and its 200/400/404/405/413/422 answers
     assertEquals((await post(url, stream)).status, 413);
 
     // Text over the model's 64 tokens (under the byte limit): truncated as the CLI does, and said.
-    const longText = "fox ".repeat(100);
-    const truncated = await post(url, JSON.stringify({ text: longText }));
+    const truncated = await post(url, JSON.stringify({ text: LONG_TEXT }));
     assertEquals(truncated.status, 200);
-    assertEquals(truncated.json, {
-      summary_text: await defaultModelSummary(longText),
-      truncated: { from: 102, to: 64 },
-    });
+    assertEquals(truncated.json.truncated, { from: 102, to: 64 });
     // The CLI cuts the same text the same way and says so with the same two numbers.
-    const cli = await runEncdec(["run", "--task", "summarization", "--device", "cpu"], {
-      stdin: `${longText}\n`,
-    });
+    const cli = await cliRun;
     assertEquals(cli.code, 0, cli.stderr);
     assertEquals(encdecLines(cli.stderr), [
       "encdec: input truncated from 102 to 64 tokens (the model's maximum)",
