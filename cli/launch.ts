@@ -202,6 +202,10 @@ export function planLaunch(args: string[], ctx: LaunchContext): LaunchPlan {
       if (!/^(\.{1,2}\/|\/|~)/.test(given.value) && !isAbsolute(given.value)) {
         out[given.index] = out[given.index].replace(given.value, `./${given.value}`);
       }
+      // `--model=~/x` reaches the CLI unexpanded (no shell expands it after `=`): expand it here.
+      if (given.value === "~" || given.value.startsWith("~/")) {
+        out[given.index] = out[given.index].replace(given.value, abs(given.value));
+      }
     } else hub = true;
   };
 

@@ -83,6 +83,8 @@ Deno.test("planLaunch model paths: relative to the user's directory, outside the
   assertEquals(sub.scope.net, []);
   const outside = planLaunch(["run", "--model", "/data/models/x", "--tokenizer", "~/tok"], ctx());
   assertEquals(outside.scope.read.slice(0, 2), ["/data/models/x", "/home/me/tok"]);
+  assertEquals(outside.args.at(-1), "/home/me/tok", "~ expanded for the CLI as well");
+  assertEquals(planLaunch(["run", "--model=~/m"], ctx()).args, ["run", "--model=/home/me/m"]);
   // `models/nope` beside an existing `models/`: a mistyped path, never a Hub id; the CLI gets
   // `./models/nope` so it reports the missing directory.
   const nope = planLaunch(["run", "--model", "models/nope"], ctx());
