@@ -242,6 +242,16 @@ export function planLaunch(args: string[], ctx: LaunchContext): LaunchPlan {
   for (const name of READ_OPTIONS[command ?? ""] ?? []) {
     for (const v of values.get(name) ?? []) read.push(abs(v.value));
   }
+  // Path options written `--data=~/x` reach the CLI unexpanded (no shell expands ~ after `=`).
+  if (command === "train" || command === "eval") {
+    for (const name of ["config", "output", ...(READ_OPTIONS[command] ?? [])]) {
+      for (const v of values.get(name) ?? []) {
+        if (v.value === "~" || v.value.startsWith("~/")) {
+          out[v.index] = out[v.index].replace(v.value, abs(v.value));
+        }
+      }
+    }
+  }
 
   const net: string[] = [];
   if (hub) {

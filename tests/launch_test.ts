@@ -122,6 +122,10 @@ Deno.test("planLaunch train: data, eval, config folder and resume dir readable, 
     WASM,
   ]);
   assertEquals(plan.scope.write, ["/work/project/out"]);
+  assertEquals(
+    planLaunch(["train", "--data=~/d.jsonl", "--output=~/o", "--model", "/m"], ctx()).args,
+    ["train", "--data=/home/me/d.jsonl", "--output=/home/me/o", "--model", "/m"],
+  );
   assertEquals(plan.scope.net, []);
   assertEquals(plan.scope.ffi, [ADDON]);
 });
