@@ -178,3 +178,52 @@ Deno.test("OnnxRecorder.topk: one TopK node for values and indices, = cpu.topk o
     await session.release();
   }
 });
+
+/** The ops the tiny model above does not use, on symbolic batch and length. */
+function rest<T>(b: Backend<T>, x: Tensor<"float32">, y: Tensor<"float32">): T {
+  const X = b.upload(x), Y = b.upload(y); // [n, t, E], [n, t, E]
+  const [n, t] = b.dims(X);
+  const q = b.reshape(X, [n, t, H, E / H]), k = b.reshape(Y, [n, t, H, E / H]);
+  const qh = b.permute(q, [0, 2, 1, 3]), kh = b.permute(k, [0, 2, 1, 3]); // [n, H, t, d]
+  const causal = b.attention(qh, kh, kh, { causal: true, scale: 0.5, returnProbs: true });
+  const scores = b.logSoftmax(b.scale(b.matmul(qh, kh, { transposeB: true }), 0.25));
+  const acts = (["relu", "tanh", "gelu_new", "gelu_pytorch_tanh"] as const)
+    .map((a) => b.activation(X, a))
+    .reduce((s, a) => b.add(s, a));
+  const first = b.slice(X, 1, 0, 1); // [n, 1, E]
+  const cat = b.concat([first, b.slice(Y, 1, 1, t)], 1); // [n, t, E]
+  const swapped = b.indexSelect(cat, 2, [...Array(E).keys()].reverse());
+  const merged = b.reshape(b.permute(causal.output, [0, 2, 1, 3]), [n, t, E]);
+  const p = b.reshape(b.permute(b.add(causal.probs!, scores), [0, 2, 1, 3]), [n, t, H * t]);
+  return b.concat([b.mul(acts, swapped), merged, p], 2); // [n, t, 2E + H·t]
+}
+
+Deno.test("OnnxRecorder: matmul (transposeB), causal attention with probs, logSoftmax, scale, mul, activations, slice/concat/indexSelect = cpu at two sizes (1e-5)", async () => {
+  const rec = new OnnxRecorder("rest", "fp32", { batch: 1201, tgt_len: 1409 });
+  const ph = (dims: number[]) =>
+    tracePlaceholder(new Tensor("float32", new Float32Array(dims[0] * dims[1] * dims[2]), dims));
+  const px = ph([1201, 1409, E]), py = ph([1201, 1409, E]);
+  rec.bind(px, "x", "float32");
+  rec.bind(py, "y", "float32");
+  rec.output("z", rest(rec, px, py), ["batch", "tgt_len", "width"]);
+  const { ort } = await loadRuntime("node", 1);
+  const session = await ort.InferenceSession.create(encodeModel(rec.build()));
+  try {
+    const r = rng(3);
+    for (const [n, t] of [[1, 2], [3, 5]]) {
+      const xs = randn(r, [n, t, E]), ys = randn(r, [n, t, E]);
+      const expected = rest(cpu, xs, ys);
+      const out = await session.run({
+        x: new ort.Tensor("float32", xs.data, [n, t, E]),
+        y: new ort.Tensor("float32", ys.data, [n, t, E]),
+      });
+      assertEquals(out.z.dims, [...expected.dims]);
+      const got = out.z.data as Float32Array;
+      let worst = 0;
+      expected.data.forEach((e, i) => (worst = Math.max(worst, Math.abs((e as number) - got[i]))));
+      if (!(worst < 1e-5)) throw new Error(`[${n}, ${t}]: max |Δ| ${worst}`);
+    }
+  } finally {
+    await session.release();
+  }
+});

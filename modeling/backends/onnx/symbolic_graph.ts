@@ -178,12 +178,46 @@ export class SymbolicGraph {
         `onnx-trace: size ${n} (axis "${this.axisOf.get(n)}") is used before any input has it`,
       );
     }
+    // A product (`heads · tgt_len`, `batch · tgt_len`) or a sum (`past_len + tgt_len`) of an axis.
+    for (const a of this.axisOf.keys()) {
+      if (n > a && n % a === 0) {
+        const k = n / a;
+        const other = this.axisOf.has(k) ? this.dimValue(k) : this.graph.constI([k]);
+        return this.derived(`*${n}`, () => this.op("Mul", [this.dimValue(a), other]));
+      }
+      if (this.axisOf.has(n - a) && n - a >= a) {
+        return this.derived(
+          `+${n}`,
+          () => this.op("Add", [this.dimValue(a), this.dimValue(n - a)]),
+        );
+      }
+    }
     return this.graph.constI([n]);
+  }
+
+  private readonly derivedValues = new Map<string, string>();
+
+  /** A size computed from axes, made once per graph. */
+  private derived(key: string, make: () => string): string {
+    let v = this.derivedValues.get(key);
+    if (v === undefined) {
+      v = make();
+      this.derivedValues.set(key, v);
+    }
+    return v;
+  }
+
+  /** Whether size `n` is an axis, or a product or sum made from one (see `dimValue`). */
+  protected isSymbolic(n: number): boolean {
+    for (const a of this.axisOf.keys()) {
+      if (n === a || (n > a && n % a === 0) || (this.axisOf.has(n - a) && n - a >= a)) return true;
+    }
+    return false;
   }
 
   /** Size `n` as an int64 scalar. */
   protected scalar(n: number): string {
-    return this.axisOf.has(n)
+    return this.isSymbolic(n)
       ? this.op("Squeeze", [this.dimValue(n), this.graph.constI([0])])
       : this.graph.constI(n);
   }
@@ -193,7 +227,7 @@ export class SymbolicGraph {
     const key = dims.join(",");
     let name = this.shapes.get(key);
     if (!name) {
-      name = dims.some((d) => this.axisOf.has(d))
+      name = dims.some((d) => this.isSymbolic(d))
         ? this.op("Concat", dims.map((d) => this.dimValue(d)), { axis: 0 })
         : this.graph.constI(dims);
       this.shapes.set(key, name);

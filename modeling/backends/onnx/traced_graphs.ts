@@ -45,14 +45,15 @@ export const SENTINELS: Readonly<Record<string, number>> = {
 
 /**
  * `SENTINELS` moved up (in steps of 10) until no number of the model (config fields, key-table
- * shapes) lies within 100 of one: a model size equal to a sentinel would be read as a symbolic
- * axis.
+ * shapes) lies within 100 of one or is a multiple of one: such a model size would be read as
+ * (a product of) a symbolic axis.
  */
 export function sentinelsAvoiding(numbers: Iterable<number>): Record<string, number> {
   const taken = [...numbers].filter((n) => Number.isInteger(n) && n > 900);
+  const clash = (n: number, v: number) => Math.abs(n - v) < 100 || (n > v && n % v === 0);
   for (let shift = 0;; shift += 10) {
     const s = Object.fromEntries(Object.entries(SENTINELS).map(([k, v]) => [k, v + shift]));
-    if (!taken.some((n) => Object.values(s).some((v) => Math.abs(n - v) < 100))) return s;
+    if (!taken.some((n) => Object.values(s).some((v) => clash(n, v)))) return s;
   }
 }
 
