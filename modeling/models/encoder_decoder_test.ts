@@ -11,8 +11,8 @@ import {
   cachedStepLogits,
   FIXTURES,
   forwardArgs,
-  goldens,
   GOLDEN_MODELS,
+  goldens,
   maxDiff,
   type Nested,
 } from "./_test_util.ts";

@@ -13,8 +13,8 @@ import {
   cachedStepLogits,
   FIXTURES,
   forwardArgs,
-  goldens,
   GOLDEN_MODELS,
+  goldens,
   maxDiff,
   type Nested,
 } from "../../models/_test_util.ts";
