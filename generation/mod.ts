@@ -6,6 +6,7 @@
  * @example
  * ```ts
  * import { EncoderDecoderModel } from "@encdec/generation";
+ * // device: "cpu" (default), "webgpu", "onnx", "auto", 0 (a GPU, as in Python), ...
  * const model = await EncoderDecoderModel.fromPretrained("tests/testdata/fixtures/bert2bert");
  * const out = await model.generate([[2, 65, 53, 3]], { numBeams: 4, earlyStopping: true, maxLength: 20 });
  * console.log(out.sequences);
