@@ -204,7 +204,14 @@ export class OnnxRecorder extends SymbolicGraph implements Backend<Sym> {
     ) {
       tags.split = { x, heads: out[2] };
     }
-    return this.node(out, () => this.op("Reshape", [x.name, this.shapeValue(dims)]), tags, x.dtype);
+    // A reshape of a value kept as rows reads the rows (same elements, no extra Reshape).
+    const src = x.tags.rows ?? x;
+    return this.node(
+      out,
+      () => this.op("Reshape", [src.name, this.shapeValue(dims)]),
+      tags,
+      x.dtype,
+    );
   }
 
   /** `Transpose`. */
@@ -376,7 +383,25 @@ export class OnnxRecorder extends SymbolicGraph implements Backend<Sym> {
 
   /** `Add` with broadcasting. */
   add(a: Sym, b: Sym): Sym {
+    // Residual adds of two linear outputs stay on their 2-D rows.
+    const ra = a.tags.rows, rb = b.tags.rows;
+    if (ra && rb && sameDims(a.dims, b.dims)) {
+      return this.onRows(a.dims, ra.dims, () => this.op("Add", [ra.name, rb.name]));
+    }
     return this.node(broadcast("add", a.dims, b.dims), () => this.op("Add", [a.name, b.name]));
+  }
+
+  /**
+   * A `[..., width]` value computed on its 2-D rows `rowDims` by `make` (the rows feed the next
+   * linear directly; the `dims` view is a free `Reshape`, emitted only if something reads it).
+   */
+  private onRows(dims: readonly number[], rowDims: readonly number[], make: () => string): Sym {
+    const rows = this.node(rowDims, make);
+    return this.node(
+      dims,
+      () => this.op("Reshape", [rows.name, this.shapeValue(dims)]),
+      { rows },
+    );
   }
 
   /** `Mul` with broadcasting. */
@@ -411,19 +436,21 @@ export class OnnxRecorder extends SymbolicGraph implements Backend<Sym> {
   /** `Gelu` / `FastGelu` (com.microsoft), `Relu`, `Tanh`. */
   activation(x: Sym, kind: Activation): Sym {
     if (kind === "none") return x;
+    const r = x.tags.rows;
+    if (r) return this.onRows(x.dims, r.dims, () => this.activationNode(r.name, kind));
     return this.node(x.dims, () => this.activationNode(x.name, kind));
   }
 
   /** `LayerNormalization` over the last axis. */
   layerNorm(x: Sym, weight: Sym, bias: Sym, eps: number): Sym {
-    return this.node(
-      x.dims,
-      () =>
-        this.op("LayerNormalization", [x.name, weight.name, bias.name], {
-          axis: -1,
-          epsilon: { f: eps },
-        }),
-    );
+    const ln = (v: string) =>
+      this.op("LayerNormalization", [v, weight.name, bias.name], {
+        axis: -1,
+        epsilon: { f: eps },
+      });
+    const r = x.tags.rows;
+    if (r) return this.onRows(x.dims, r.dims, () => ln(r.name));
+    return this.node(x.dims, () => ln(x.name));
   }
 
   /** `Softmax` over the last axis. */
