@@ -99,13 +99,20 @@ export interface RunEncdecOptions {
  * that does not exist, and the machine's Hugging Face variables and token are hidden.
  */
 export async function runEncdec(args: string[], opts: RunEncdecOptions = {}): Promise<CliResult> {
+  // As typed in a shell: no INIT_CWD yet, so `deno task` sets it to `cwd` (when the tests run
+  // under `deno task ok`, the outer task's INIT_CWD would otherwise be inherited: deno task, like
+  // npm, keeps an INIT_CWD that is already set).
+  const inherited = Deno.env.toObject();
+  delete inherited.INIT_CWD;
   const child = new Deno.Command(Deno.execPath(), {
     args: ["task", "-q", `--config=${ROOT}/deno.json`, "encdec", ...args],
     cwd: opts.cwd ?? ROOT,
     stdin: opts.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
+    clearEnv: true,
     env: {
+      ...inherited,
       HF_HOME: `${ROOT}/tests/.no-hf-home`,
       HF_HUB_CACHE: "",
       HUGGINGFACE_HUB_CACHE: "",

@@ -87,13 +87,18 @@ for (const block of ALL) {
           : 'export PATH="$PWD/node_modules/deno:$PATH"\n' + block.script;
         // setsid: the block runs in its own process group, so whatever it starts in the
         // background (the edge server) is stopped with it, even when the block fails midway.
+        // As in a fresh shell: no INIT_CWD inherited from an outer `deno task ok`.
+        const inherited = Deno.env.toObject();
+        delete inherited.INIT_CWD;
         const child = new Deno.Command("setsid", {
           args: ["-w", "bash", "-c", `set -e -o pipefail\n${script}`],
           cwd: ROOT,
           stdin: "null",
           stdout: "piped",
           stderr: "piped",
+          clearEnv: true,
           env: {
+            ...inherited,
             HF_HOME: hfHome,
             HF_HUB_CACHE: "",
             HUGGINGFACE_HUB_CACHE: "",
