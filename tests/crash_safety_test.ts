@@ -33,11 +33,21 @@ async function models(): Promise<[EncoderDecoderModel, EncoderDecoderModel]> {
   return [a, b];
 }
 
-/** The child: load both references, say "ready", then save B, A, B, A, ... until killed. */
+/**
+ * The child: load both references, time one save into a scratch directory (how long a save takes
+ * in this process, on this machine, now), say `ready <ms>`, wait for the parent's go (one byte on
+ * stdin, so the kill timer and the saves start together), then save B, A, B, A, ... until killed.
+ */
 async function child(dir: string, refA: string, refB: string): Promise<void> {
   const a = await EncoderDecoderModel.fromPretrained(refA);
   const b = await EncoderDecoderModel.fromPretrained(refB);
-  await Deno.stdout.write(new TextEncoder().encode("ready\n"));
+  const scratch = await Deno.makeTempDir({ prefix: "encdec-crash-probe-" });
+  const t0 = performance.now();
+  await b.savePretrained(scratch);
+  const ms = performance.now() - t0;
+  await Deno.remove(scratch, { recursive: true });
+  await Deno.stdout.write(new TextEncoder().encode(`ready ${ms.toFixed(1)}\n`));
+  await Deno.stdin.read(new Uint8Array(1));
   for (let i = 0;; i++) await (i % 2 === 0 ? b : a).savePretrained(dir);
 }
 
@@ -59,23 +69,29 @@ interface KillStats {
   afterSweep: string[];
 }
 
-/** Waits until the child prints "ready" (it has loaded both models and starts saving). */
-async function waitReady(stdout: ReadableStream<Uint8Array>): Promise<void> {
+/**
+ * Waits until the child prints `ready <ms>` (it has loaded both models and timed one save);
+ * returns how long that save took in the child.
+ */
+async function waitReady(stdout: ReadableStream<Uint8Array>): Promise<number> {
   const reader = stdout.getReader();
   let text = "";
-  while (!text.includes("ready\n")) {
+  let m: RegExpExecArray | null = null;
+  while (!(m = /ready ([\d.]+)\n/.exec(text))) {
     const { value, done } = await reader.read();
     if (done) throw new Error(`saver child exited before it was ready; output: ${text}`);
     text += new TextDecoder().decode(value);
   }
   reader.releaseLock();
+  return Number(m[1]);
 }
 
 /**
  * Prepares references A and B, starts `dir` as a complete copy of A, then `kills` times: spawn
- * the saver, SIGKILL it after a seeded delay in [0, window) ms, and check the directory. The
- * window is three times what one save takes here (at least 60 ms), so kills land before, during
- * and after the first and second saves however loaded the machine is.
+ * the saver, SIGKILL it after a seeded delay in [0, window) ms from its go, and check the
+ * directory. The window is three times what one save took in that child just before (at least
+ * 20 ms), so kills land before, during and after its first and second saves however loaded the
+ * machine is.
  */
 async function killLoop(kills: number, seed: number): Promise<KillStats> {
   const work = await Deno.makeTempDir({ prefix: "encdec-crash-" });
@@ -83,9 +99,7 @@ async function killLoop(kills: number, seed: number): Promise<KillStats> {
   const refA = `${work}/A`, refB = `${work}/B`, dir = `${work}/model`;
   await a.savePretrained(refA);
   await b.savePretrained(refB);
-  const t0 = performance.now();
   await a.savePretrained(dir);
-  const window = Math.max(60, 3 * (performance.now() - t0));
   const expected: Record<string, { a: Uint8Array; b: Uint8Array }> = {};
   for (const f of FILES) {
     expected[f] = {
@@ -122,10 +136,13 @@ async function killLoop(kills: number, seed: number): Promise<KillStats> {
           refB,
         ],
         cwd: ROOT,
+        stdin: "piped",
         stdout: "piped",
         stderr: "null",
       }).spawn();
-      await waitReady(proc.stdout);
+      const window = Math.max(20, 3 * await waitReady(proc.stdout));
+      const go = proc.stdin.getWriter();
+      await go.write(new Uint8Array([1]));
       await new Promise((r) => setTimeout(r, Math.floor(rng.random() * window)));
       proc.kill("SIGKILL");
       const status = await proc.status;
@@ -135,6 +152,7 @@ async function killLoop(kills: number, seed: number): Promise<KillStats> {
         `kill ${k}: the saver must die by SIGKILL, not exit on its own`,
       );
       await proc.stdout.cancel().catch(() => {});
+      await go.close().catch(() => {});
       stats.kills++;
 
       if (!(await exists(dir))) {
