@@ -45,10 +45,10 @@ export function bertShape(
 }
 
 /**
- * Fields common to `BertConfig` and `RobertaConfig` (HF's two configs share this layout).
- * Dispatch on `modelType` or `instanceof BertConfig` / `RobertaConfig`, not on this base.
+ * The transformer-shape fields of every BERT-shaped config (BERT, RoBERTa and their relatives,
+ * Longformer), with the head-split check HF asserts when it builds the model.
  */
-export abstract class BertLikeConfig extends PretrainedConfig {
+export abstract class BertShapedConfig extends PretrainedConfig {
   /** Vocabulary size. */
   declare vocabSize: number;
   /** Hidden size (`hidden_size`), a multiple of `numAttentionHeads`. Default 768. */
@@ -73,12 +73,6 @@ export abstract class BertLikeConfig extends PretrainedConfig {
   declare initializerRange: number;
   /** LayerNorm epsilon. Default 1e-12. */
   declare layerNormEps: number;
-  /** `"absolute"` (default), `"relative_key"` or `"relative_key_query"`. */
-  declare positionEmbeddingType: "absolute" | "relative_key" | "relative_key_query";
-  /** Return key/value caches from the decoder. Default `true`. */
-  declare useCache: boolean;
-  /** Dropout of classification heads (`null` = use `hiddenDropoutProb`). */
-  declare classifierDropout: number | null;
 
   /** Rejects a hidden size that is not a multiple of the head count (ConfigError). */
   protected override check(file: string, prefix: string): void {
@@ -90,6 +84,19 @@ export abstract class BertLikeConfig extends PretrainedConfig {
       this.numAttentionHeads,
     );
   }
+}
+
+/**
+ * Fields common to `BertConfig` and `RobertaConfig` (HF's two configs share this layout).
+ * Dispatch on `modelType` or `instanceof BertConfig` / `RobertaConfig`, not on this base.
+ */
+export abstract class BertLikeConfig extends BertShapedConfig {
+  /** `"absolute"` (default), `"relative_key"` or `"relative_key_query"`. */
+  declare positionEmbeddingType: "absolute" | "relative_key" | "relative_key_query";
+  /** Return key/value caches from the decoder. Default `true`. */
+  declare useCache: boolean;
+  /** Dropout of classification heads (`null` = use `hiddenDropoutProb`). */
+  declare classifierDropout: number | null;
 }
 
 /**

@@ -6,10 +6,9 @@
  * @module
  */
 import { z } from "zod";
-import { bertShape } from "./bert.ts";
+import { bertShape, BertShapedConfig } from "./bert.ts";
 import { ConfigError } from "./errors.ts";
-import { type ConfigOptions, PretrainedConfig } from "./pretrained.ts";
-import { checkHeads } from "./_pretrained_fields.ts";
+import type { ConfigOptions, PretrainedConfig } from "./pretrained.ts";
 import { joinPath } from "./_util.ts";
 
 const {
@@ -29,7 +28,7 @@ const {
  * new LongformerConfig({ attentionWindow: [4, 8], numHiddenLayers: 2 }).windowOfLayer(1); // 8
  * ```
  */
-export class LongformerConfig extends PretrainedConfig {
+export class LongformerConfig extends BertShapedConfig {
   /** HF `model_type`. */
   static override readonly modelType: string = "longformer";
   /** The zod schema of a Longformer `config.json`. */
@@ -42,30 +41,6 @@ export class LongformerConfig extends PretrainedConfig {
 
   /** Local attention width: one even value for every layer, or one per layer. Default 512. */
   declare attentionWindow: number | number[];
-  /** Vocabulary size. Default 30522. */
-  declare vocabSize: number;
-  /** Hidden size, a multiple of `numAttentionHeads`. Default 768. */
-  declare hiddenSize: number;
-  /** Number of transformer layers. Default 12. */
-  declare numHiddenLayers: number;
-  /** Attention heads per layer. Default 12. */
-  declare numAttentionHeads: number;
-  /** Activation of the feed-forward block. Default `"gelu"`. */
-  declare hiddenAct: string;
-  /** Feed-forward inner size. Default 3072. */
-  declare intermediateSize: number;
-  /** Dropout on hidden states. Default 0.1. */
-  declare hiddenDropoutProb: number;
-  /** Dropout on attention probabilities. Default 0.1. */
-  declare attentionProbsDropoutProb: number;
-  /** Number of position embeddings. Default 512. */
-  declare maxPositionEmbeddings: number;
-  /** Number of token types. Default 2. */
-  declare typeVocabSize: number;
-  /** Std of the weight initializer. Default 0.02. */
-  declare initializerRange: number;
-  /** LayerNorm epsilon. Default 1e-12. */
-  declare layerNormEps: number;
   /** HF's ONNX-export switch (no effect here). Default `false`. */
   declare onnxExport: boolean;
 
@@ -86,13 +61,7 @@ export class LongformerConfig extends PretrainedConfig {
    * HF asserts the same when it builds the model).
    */
   protected override check(file: string, prefix: string): void {
-    checkHeads(
-      file,
-      prefix,
-      ["hidden_size", "num_attention_heads"],
-      this.hiddenSize,
-      this.numAttentionHeads,
-    );
+    super.check(file, prefix);
     const field = joinPath(prefix, ["attention_window"]);
     const w = this.attentionWindow;
     const list = typeof w === "number" ? [w] : w;

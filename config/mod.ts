@@ -47,6 +47,7 @@ export {
   BertConfig,
   BertGenerationConfig,
   BertLikeConfig,
+  BertShapedConfig,
   CamembertConfig,
   RobertaConfig,
   XLMRobertaConfig,
