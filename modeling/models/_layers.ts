@@ -5,9 +5,9 @@
  *
  * @module
  */
-import type { AttentionOptions, Backend, RandomSource } from "../backend.ts";
+import type { Activation, AttentionOptions, Backend, RandomSource } from "../backend.ts";
 import { FLOAT32_MIN as MASK_MIN, Tensor } from "../tensor.ts";
-import { ModelInputError } from "./errors.ts";
+import { ModelInputError, ModelLoadError } from "./errors.ts";
 import type { ParamView } from "./key_table.ts";
 import type { Ids, Mask } from "./stacks.ts";
 
@@ -326,4 +326,31 @@ export function rowSelector<T>(b: Backend<T>, rows: T): T {
 /** True when any entry of a host 0/1 tensor is non-zero. */
 export function anyNonZero(t: Mask): boolean {
   return t.data.some((v) => v !== 0);
+}
+
+/**
+ * Checks what every architecture asserts at build time: its activation is one the backends have
+ * (`supported`), and the width splits evenly into heads. Returns the activation. The error names
+ * the module and the config's own field names (`hidden_act`, `n_embd`, `dim`, ...).
+ */
+export function checkActivationAndHeads(
+  name: string,
+  supported: readonly Activation[],
+  act: { field: string; value: string },
+  width: { field: string; value: number },
+  heads: { field: string; value: number },
+): Activation {
+  if (!supported.includes(act.value as Activation)) {
+    throw new ModelLoadError(
+      `${name}: ${act.field} "${act.value}" is not supported (expected one of ${
+        supported.join(", ")
+      })`,
+    );
+  }
+  if (width.value % heads.value !== 0) {
+    throw new ModelLoadError(
+      `${name}: ${width.field} ${width.value} is not a multiple of ${heads.field} ${heads.value}`,
+    );
+  }
+  return act.value as Activation;
 }

@@ -14,6 +14,7 @@ import type { RandomSource } from "../backend.ts";
 import {
   attentionWithDropout,
   causalPaddingMask,
+  checkActivationAndHeads,
   checkIds,
   dropout,
   mergeHeads,
@@ -75,18 +76,13 @@ const ACTIVATIONS: readonly Activation[] = [
 
 /** Validates `hidden_act` and the head split; returns the backend activation. */
 export function bertActivation(cfg: BertConfigLike, name: string): Activation {
-  if (!ACTIVATIONS.includes(cfg.hidden_act as Activation)) {
-    throw new ModelLoadError(
-      `${name}: hidden_act "${cfg.hidden_act}" is not supported (expected one of ${
-        ACTIVATIONS.join(", ")
-      })`,
-    );
-  }
-  if (cfg.hidden_size % cfg.num_attention_heads !== 0) {
-    throw new ModelLoadError(
-      `${name}: hidden_size ${cfg.hidden_size} is not a multiple of num_attention_heads ${cfg.num_attention_heads}`,
-    );
-  }
+  checkActivationAndHeads(
+    name,
+    ACTIVATIONS,
+    { field: "hidden_act", value: cfg.hidden_act },
+    { field: "hidden_size", value: cfg.hidden_size },
+    { field: "num_attention_heads", value: cfg.num_attention_heads },
+  );
   if ((cfg.position_embedding_type ?? "absolute") !== "absolute") {
     throw new ModelLoadError(
       `${name}: position_embedding_type "${cfg.position_embedding_type}" is not supported (expected "absolute")`,

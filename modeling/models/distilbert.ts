@@ -11,6 +11,7 @@
 import type { Activation, Backend } from "../backend.ts";
 import {
   attentionWithDropout,
+  checkActivationAndHeads,
   checkIds,
   dropout,
   mergeHeads,
@@ -18,7 +19,7 @@ import {
   positionIds,
   projectHeads,
 } from "./_layers.ts";
-import { ModelInputError, ModelLoadError } from "./errors.ts";
+import { ModelInputError } from "./errors.ts";
 import { type ParamSpec, type ParamView, row } from "./key_table.ts";
 import type { EncoderArgs, EncoderStack, StackOutput } from "./stacks.ts";
 
@@ -116,18 +117,13 @@ export class DistilBertModel<T> implements EncoderStack<T> {
     /** Name for error messages. */
     readonly name = "distilbert",
   ) {
-    if (!ACTIVATIONS.includes(config.activation as Activation)) {
-      throw new ModelLoadError(
-        `${name}: activation "${config.activation}" is not supported (expected one of ${
-          ACTIVATIONS.join(", ")
-        })`,
-      );
-    }
-    if (config.dim % config.n_heads !== 0) {
-      throw new ModelLoadError(
-        `${name}: dim ${config.dim} is not a multiple of n_heads ${config.n_heads}`,
-      );
-    }
+    checkActivationAndHeads(
+      name,
+      ACTIVATIONS,
+      { field: "activation", value: config.activation },
+      { field: "dim", value: config.dim },
+      { field: "n_heads", value: config.n_heads },
+    );
     this.act = config.activation as Activation;
     this.hiddenSize = config.dim;
   }

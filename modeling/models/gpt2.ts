@@ -13,6 +13,7 @@ import type { KeyValue } from "./cache.ts";
 import {
   attentionWithDropout,
   causalPaddingMask,
+  checkActivationAndHeads,
   checkIds,
   dropout,
   mergeHeads,
@@ -21,7 +22,7 @@ import {
   splitHeads,
 } from "./_layers.ts";
 import type { DecoderArgs, DecoderStack, StackOutput } from "./stacks.ts";
-import { ModelInputError, ModelLoadError } from "./errors.ts";
+import { ModelInputError } from "./errors.ts";
 import { type ParamSpec, type ParamView, row } from "./key_table.ts";
 
 /** The fields of HF's `GPT2Config` read here. */
@@ -125,19 +126,13 @@ export class GPT2Model<T> {
     /** Handles under `transformer.`. */
     readonly w: ParamView<T>,
   ) {
-    if (!ACTIVATIONS.includes(config.activation_function as Activation)) {
-      throw new ModelLoadError(
-        `decoder: activation_function "${config.activation_function}" is not supported (expected one of ${
-          ACTIVATIONS.join(", ")
-        })`,
-      );
-    }
-    if (config.n_embd % config.n_head !== 0) {
-      throw new ModelLoadError(
-        `decoder: n_embd ${config.n_embd} is not a multiple of n_head ${config.n_head}`,
-      );
-    }
-    this.act = config.activation_function as Activation;
+    this.act = checkActivationAndHeads(
+      "decoder",
+      ACTIVATIONS,
+      { field: "activation_function", value: config.activation_function },
+      { field: "n_embd", value: config.n_embd },
+      { field: "n_head", value: config.n_head },
+    );
   }
 
   /** LayerNorm with `w.weight` / `w.bias` and GPT-2's epsilon. */
