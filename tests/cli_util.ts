@@ -39,6 +39,33 @@ export interface RunCliOptions {
   extraFlags?: string[];
 }
 
+/**
+ * The environment of a spawned `encdec` as a user with no Hugging Face set-up has it: HF variables
+ * emptied (`HF_TOKEN=""` hides a token of the machine running the tests; the Hub client ignores
+ * ""), `HF_HOME` at `hfHome`, no colours, and no `INIT_CWD` — as typed in a fresh shell, where
+ * `deno task` sets it to the caller's directory (under `deno task ok` the outer task's INIT_CWD
+ * would otherwise be inherited: deno task, like npm, keeps one that is already set). Use with
+ * `clearEnv: true`.
+ */
+export function userEnv(
+  hfHome: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  const inherited = Deno.env.toObject();
+  delete inherited.INIT_CWD;
+  return {
+    ...inherited,
+    HF_HOME: hfHome,
+    HF_HUB_CACHE: "",
+    HUGGINGFACE_HUB_CACHE: "",
+    HF_ENDPOINT: "",
+    HF_TOKEN: "",
+    HF_HUB_OFFLINE: "",
+    NO_COLOR: "1",
+    ...extra,
+  };
+}
+
 /** Runs `encdec <args>` with the documented least-privilege flags. */
 export async function runCli(args: string[], opts: RunCliOptions = {}): Promise<CliResult> {
   const hfHome = opts.hfHome ?? `${ROOT}/tests/.no-hf-home`;
@@ -56,17 +83,8 @@ export async function runCli(args: string[], opts: RunCliOptions = {}): Promise<
     stdin: opts.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
-    // HF_TOKEN="" hides a token of the machine running the tests (the Hub client ignores "").
-    env: {
-      HF_HOME: hfHome,
-      HF_HUB_CACHE: "",
-      HUGGINGFACE_HUB_CACHE: "",
-      HF_ENDPOINT: "",
-      HF_TOKEN: "",
-      HF_HUB_OFFLINE: "",
-      NO_COLOR: "1",
-      ...opts.env,
-    },
+    clearEnv: true,
+    env: userEnv(hfHome, opts.env),
   }).spawn();
   return await finish(child, opts.stdin);
 }
@@ -99,11 +117,6 @@ export interface RunEncdecOptions {
  * that does not exist, and the machine's Hugging Face variables and token are hidden.
  */
 export async function runEncdec(args: string[], opts: RunEncdecOptions = {}): Promise<CliResult> {
-  // As typed in a shell: no INIT_CWD yet, so `deno task` sets it to `cwd` (when the tests run
-  // under `deno task ok`, the outer task's INIT_CWD would otherwise be inherited: deno task, like
-  // npm, keeps an INIT_CWD that is already set).
-  const inherited = Deno.env.toObject();
-  delete inherited.INIT_CWD;
   const child = new Deno.Command(Deno.execPath(), {
     args: ["task", "-q", `--config=${ROOT}/deno.json`, "encdec", ...args],
     cwd: opts.cwd ?? ROOT,
@@ -111,17 +124,7 @@ export async function runEncdec(args: string[], opts: RunEncdecOptions = {}): Pr
     stdout: "piped",
     stderr: "piped",
     clearEnv: true,
-    env: {
-      ...inherited,
-      HF_HOME: `${ROOT}/tests/.no-hf-home`,
-      HF_HUB_CACHE: "",
-      HUGGINGFACE_HUB_CACHE: "",
-      HF_ENDPOINT: "",
-      HF_TOKEN: "",
-      HF_HUB_OFFLINE: "",
-      NO_COLOR: "1",
-      ...opts.env,
-    },
+    env: userEnv(`${ROOT}/tests/.no-hf-home`, opts.env),
   }).spawn();
   return await finish(child, opts.stdin);
 }

@@ -7,7 +7,7 @@
  * `<!-- readme-test: skip: <reason> -->`.
  */
 import { assert, assertEquals } from "@std/assert";
-import { ROOT } from "./cli_util.ts";
+import { ROOT, userEnv } from "./cli_util.ts";
 
 /** The READMEs whose commands users type. */
 const READMES = [
@@ -87,9 +87,6 @@ for (const block of ALL) {
           : 'export PATH="$PWD/node_modules/deno:$PATH"\n' + block.script;
         // setsid: the block runs in its own process group, so whatever it starts in the
         // background (the edge server) is stopped with it, even when the block fails midway.
-        // As in a fresh shell: no INIT_CWD inherited from an outer `deno task ok`.
-        const inherited = Deno.env.toObject();
-        delete inherited.INIT_CWD;
         const child = new Deno.Command("setsid", {
           args: ["-w", "bash", "-c", `set -e -o pipefail\n${script}`],
           cwd: ROOT,
@@ -97,16 +94,7 @@ for (const block of ALL) {
           stdout: "piped",
           stderr: "piped",
           clearEnv: true,
-          env: {
-            ...inherited,
-            HF_HOME: hfHome,
-            HF_HUB_CACHE: "",
-            HUGGINGFACE_HUB_CACHE: "",
-            HF_ENDPOINT: "",
-            HF_TOKEN: "",
-            HF_HUB_OFFLINE: "",
-            NO_COLOR: "1",
-          },
+          env: userEnv(hfHome),
         }).spawn();
         const killGroup = () => {
           try {
