@@ -1,5 +1,5 @@
 /**
- * The short fuzz run of CI: 200 seeded inputs per parser (`fuzz/targets.ts`) through the same
+ * The short fuzz run of CI: 100 seeded inputs per parser (`fuzz/targets.ts`) through the same
  * harness as `deno task fuzz`, asserting that every input is accepted or rejected with an
  * `EncdecError` (0 crashes, 0 hangs, RSS under the bound), that every unmutated seed is accepted,
  * that inputs are reproducible from `(seed, index)`, and that the harness classifies a known
@@ -23,7 +23,7 @@ import { TARGETS } from "../fuzz/targets.ts";
 
 const FIXTURES = new URL("./testdata/fixtures/", import.meta.url);
 const SEED = 1;
-const INPUTS = 200;
+const INPUTS = 100;
 
 /**
  * Findings of earlier long runs, fixed since: each input is replayed by a test below and must be
