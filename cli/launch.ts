@@ -266,6 +266,15 @@ export function planLaunch(args: string[], ctx: LaunchContext): LaunchPlan {
       }
     }
   }
+  if (command === "run") {
+    // The ONNX graph cache (issue 18's warm start): built graphs and converted weights, kept
+    // next to the Hugging Face cache; the library uses it only where it may read and write.
+    const graphs = graphCacheFolder(ctx.env);
+    if (graphs) {
+      read.push(abs(graphs));
+      write.push(abs(graphs));
+    }
+  }
   if ((ffi || command === "run") && ctx.onnxWebDir) read.push(ctx.onnxWebDir);
   const scope: PermissionScope = {
     read,
@@ -274,6 +283,21 @@ export function planLaunch(args: string[], ctx: LaunchContext): LaunchPlan {
     ffi: ffi && ctx.onnxNodeAddon ? [ctx.onnxNodeAddon] : [],
   };
   return { scope, flags: permissionFlags(scope), args: out };
+}
+
+/**
+ * The folder of the ONNX graph cache as `@encdec/modeling` locates it: `$ENCDEC_GRAPH_CACHE`
+ * (`0` / `off`: none), else `<HF_HOME>/encdec/graphs`.
+ */
+export function graphCacheFolder(env: Record<string, string | undefined>): string | null {
+  const set = env.ENCDEC_GRAPH_CACHE;
+  if (set === "0" || set?.toLowerCase() === "off") return null;
+  if (set) return set;
+  try {
+    return `${resolveHubPaths(env).hfHome}/encdec/graphs`;
+  } catch {
+    return null; // no variable locates a home for it: no cache
+  }
 }
 
 /** onnxruntime-node's add-on for this platform and onnxruntime-web's wasm folder, when installed. */
@@ -319,6 +343,7 @@ export const LAUNCHER_ENV: readonly string[] = [
   "INIT_CWD",
   "XDG_RUNTIME_DIR",
   "ENCDEC_ALLOW_HOSTS",
+  "ENCDEC_GRAPH_CACHE",
   "ENCDEC_DEBUG",
 ];
 

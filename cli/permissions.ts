@@ -33,6 +33,7 @@ export const ENV_VARS: readonly string[] = [
   "HOME",
   "USERPROFILE",
   "NO_COLOR",
+  "ENCDEC_GRAPH_CACHE",
   "ENCDEC_DEBUG",
 ];
 

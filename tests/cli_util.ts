@@ -44,7 +44,8 @@ export interface RunCliOptions {
  * emptied (`HF_TOKEN=""` hides a token of the machine running the tests; the Hub client ignores
  * ""), `HF_HOME` at `hfHome`, no colours, and no `INIT_CWD` — as typed in a fresh shell, where
  * `deno task` sets it to the caller's directory (under `deno task ok` the outer task's INIT_CWD
- * would otherwise be inherited: deno task, like npm, keeps one that is already set). Use with
+ * would otherwise be inherited: deno task, like npm, keeps one that is already set), and no ONNX
+ * graph cache unless `extra` names one. Use with
  * `clearEnv: true`.
  */
 export function userEnv(
@@ -62,6 +63,7 @@ export function userEnv(
     HF_TOKEN: "",
     HF_HUB_OFFLINE: "",
     NO_COLOR: "1",
+    ENCDEC_GRAPH_CACHE: "off", // a test that wants the graph cache names its folder
     ...extra,
   };
 }

@@ -146,3 +146,32 @@ Deno.test("encdec under the task's grant reaches the native onnxruntime (scoped 
   const without = await runCli(["env", "--format", "json"]);
   assertEquals(JSON.parse(without.stdout).onnxruntime.node.available, false);
 });
+
+Deno.test("encdec run fills the ONNX graph cache under HF_HOME (granted by the launcher) and the warm run gives the same text", async () => {
+  const hfHome = await Deno.makeTempDir({ prefix: "encdec_launch_graphs_" });
+  try {
+    const g = goldens("bert2bert");
+    const args = [
+      "run",
+      "--model",
+      `${FIXTURES}/bert2bert`,
+      "--device",
+      "onnx-node",
+      "--max-input-length",
+      "9",
+      "--max-new-tokens",
+      "20",
+    ];
+    const env = { HF_HOME: hfHome, ENCDEC_GRAPH_CACHE: "" };
+    const cold = await runEncdec(args, { stdin: g.inputs.texts[1], env });
+    assertEquals(cold.code, 0, cold.stderr);
+    assertEquals(cold.stdout, g.decoded.greedy[1] + "\n");
+    const entries = await Array.fromAsync(Deno.readDir(`${hfHome}/encdec/graphs`));
+    assert(entries.some((e) => e.isDirectory), `no cache entry: ${entries.map((e) => e.name)}`);
+    const warm = await runEncdec(args, { stdin: g.inputs.texts[1], env });
+    assertEquals(warm.code, 0, warm.stderr);
+    assertEquals(warm.stdout, cold.stdout);
+  } finally {
+    await Deno.remove(hfHome, { recursive: true });
+  }
+});

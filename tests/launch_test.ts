@@ -22,14 +22,24 @@ function ctx(env: Record<string, string> = {}, cwd = REPO): LaunchContext {
   };
 }
 
-Deno.test("planLaunch run with the built-in model: reads only it and the wasm folder, ffi only the add-on, no write, no net", () => {
+const GRAPHS = "/home/me/.cache/huggingface/encdec/graphs";
+
+Deno.test("planLaunch run with the built-in model: reads only it, the graph cache and the wasm folder, writes only the graph cache, ffi only the add-on, no net", () => {
   const plan = planLaunch(["run", "--num-beams", "4"], ctx());
   assertEquals(plan.scope, {
-    read: [`${REPO}/models/default`, WASM],
-    write: [],
+    read: [`${REPO}/models/default`, GRAPHS, WASM],
+    write: [GRAPHS],
     net: [],
     ffi: [ADDON],
   });
+  // The graph cache follows ENCDEC_GRAPH_CACHE and HF_HOME; off means no grant.
+  const moved = planLaunch(["run"], ctx({ ENCDEC_GRAPH_CACHE: "/fast/graphs" })).scope;
+  assertEquals(moved.write, ["/fast/graphs"]);
+  assertEquals(planLaunch(["run"], ctx({ HF_HOME: "/data/hf" })).scope.write, [
+    "/data/hf/encdec/graphs",
+  ]);
+  const off = planLaunch(["run"], ctx({ ENCDEC_GRAPH_CACHE: "off" })).scope;
+  assertEquals([off.read, off.write], [[`${REPO}/models/default`, WASM], []]);
   assertEquals(plan.args, ["run", "--num-beams", "4"]);
   for (const f of plan.flags) {
     assert(!/^(-A|--allow-all|--allow-run|--allow-sys|--allow-import)/.test(f), f);
@@ -44,18 +54,19 @@ Deno.test("planLaunch run with a Hub id: the resolved cache (HF_HOME / HF_HUB_CA
     read: [
       "/home/me/.cache/huggingface/hub",
       "/home/me/.cache/huggingface/token",
+      GRAPHS,
       WASM,
     ],
-    write: ["/home/me/.cache/huggingface/hub"],
+    write: ["/home/me/.cache/huggingface/hub", GRAPHS],
     net: [...HUB_HOSTS],
     ffi: [ADDON],
   });
   assertEquals(hub({ HF_HOME: "/data/hf" }).read.slice(0, 2), ["/data/hf/hub", "/data/hf/token"]);
-  assertEquals(hub({ HF_HOME: "/data/hf" }).write, ["/data/hf/hub"]);
-  assertEquals(hub({ HF_HUB_CACHE: "/fast/hub" }).write, ["/fast/hub"]);
-  assertEquals(hub({ HUGGINGFACE_HUB_CACHE: "/legacy/hub" }).write, ["/legacy/hub"]);
-  assertEquals(hub({ XDG_CACHE_HOME: "/xdg" }).write, ["/xdg/huggingface/hub"]);
-  assertEquals(hub({ HF_HOME: "~/hf" }).write, ["/home/me/hf/hub"]);
+  assertEquals(hub({ HF_HOME: "/data/hf" }).write?.[0], "/data/hf/hub");
+  assertEquals(hub({ HF_HUB_CACHE: "/fast/hub" }).write?.[0], "/fast/hub");
+  assertEquals(hub({ HUGGINGFACE_HUB_CACHE: "/legacy/hub" }).write?.[0], "/legacy/hub");
+  assertEquals(hub({ XDG_CACHE_HOME: "/xdg" }).write?.[0], "/xdg/huggingface/hub");
+  assertEquals(hub({ HF_HOME: "~/hf" }).write?.[0], "/home/me/hf/hub");
   assertEquals(hub({ HF_TOKEN_PATH: "/secrets/hf" }).read[1], "/secrets/hf");
 });
 
@@ -72,7 +83,7 @@ Deno.test("planLaunch HF_ENDPOINT: only the mirror's host (and port), plus ENCDE
   );
   assertEquals(redirect.scope.net, ["hf-mirror.com", "cdn.mirror.example", "x.y"]);
   const offline = planLaunch(["run", "-m", "org/name"], ctx({ HF_HUB_OFFLINE: "1" })).scope;
-  assertEquals(offline.write, []);
+  assertEquals(offline.write, [GRAPHS]); // the local graph cache only
   assertEquals(offline.net, []);
   assertEquals(offline.read.slice(0, 1), ["/home/me/.cache/huggingface/hub"]);
 });
