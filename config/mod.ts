@@ -1,7 +1,11 @@
 /**
  * `@encdec/config`: Hugging Face-compatible configuration objects (BERT, RoBERTa, XLM-RoBERTa,
  * CamemBERT, ELECTRA, DistilBERT, Longformer, BertGeneration, GPT-2, EncoderDecoder, Generation)
- * and the shared error root.
+ * and the shared error root (`EncdecError`); the one rule set and bounds for generation settings
+ * (`GenerationConfigError`, `GENERATION_LIMITS`) and model sizes (`MODEL_LIMITS`); model-file
+ * resolution for local directories and Hub ids (`resolveModelFile`), the Hugging Face Hub client
+ * and cache (`resolveHubPaths`, downloads, snapshots); the crash-safe writer for files and
+ * directories; the camel↔snake key conversion and the zod-error summary.
  *
  * Every config is parsed once by a zod schema with HF 4.40.2's defaults and JSON field names;
  * TypeScript fields are camelCased (`hidden_size` → `hiddenSize`). `toJSON()` writes HF's

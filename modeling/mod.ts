@@ -1,8 +1,12 @@
 /**
- * `@encdec/modeling`: the one `Tensor` type, the `Backend` op interface and the CPU backend,
- * weight files (safetensors, torch `.bin`, sharded indexes) and the models: BERT, RoBERTa,
- * XLM-RoBERTa, CamemBERT, ELECTRA, DistilBERT, Longformer, BertGeneration, GPT-2 and
- * `EncoderDecoderModel` with its `EncoderDecoderCache`.
+ * `@encdec/modeling`: the one `Tensor` type, the `Backend` op interface and its devices (the CPU
+ * backend, WebGPU, the ONNX graph recorder and the onnxruntime engine behind `device: "onnx"`),
+ * the one device registry (`registerDevice`, `selectDevice`, the dtype × device table), weight
+ * files (safetensors with F16/BF16, the restricted torch `.bin` reader and writer, sharded
+ * indexes), the models — BERT, RoBERTa, XLM-RoBERTa, CamemBERT, ELECTRA, DistilBERT, Longformer,
+ * BertGeneration, GPT-2 and `EncoderDecoderModel` (one class on every device) with its
+ * `EncoderDecoderCache` and loading report (`loadingInfo`, `formatLoadingInfo`) — the seeded
+ * generator, and training: the autograd backend, AdamW, schedules and clipping.
  *
  * @example
  * ```ts
