@@ -1,11 +1,8 @@
 // Generation for the families of issue 16 (XLM-R, ELECTRA, DistilBERT, Longformer encoders; a
 // shared-weights and a bf16 bert2bert) against Python `transformers` 4.40.2: the six `generate`
 // goldens of tests/testdata/fixtures/<model>/goldens.json (made by
-// tests/testdata/fixtures/generate.py) on `"onnx-node"`, and the greedy and beam4 goldens on
-// `device: "webgpu"` and `"onnx-web"` (the CPU runs all six in generation_golden_test.ts; the
-// other four cases exercise generation code that is the same on every device, and onnx-web runs
-// the same traced graphs as onnx-node, so on the slow software adapter and wasm two cases per
-// model keep the per-device parity without repeating the strategy tests). Sequences and beam indices identical; per-step scores and
+// tests/testdata/fixtures/generate.py) on `device: "webgpu"`, `"onnx-node"` and `"onnx-web"` (the
+// CPU runs them in generation_golden_test.ts). Sequences and beam indices identical; per-step scores and
 // sequences_scores within 1e-4 absolute (the comparison of `_generation_goldens.ts`). Also: a
 // Longformer's `globalAttentionMask` handed through `generate` to the encoder, checked against
 // greedy decoding driven by `forward` with the same mask.
@@ -23,18 +20,18 @@ const ignore = !(await webgpuForTests("generation_families_test")).available;
 
 for (const name of FAMILY_MODELS) {
   Deno.test({
-    name: `webgpu ${name}: greedy and beam4 goldens (HF 4.40.2): sequences, scores (1e-4)`,
+    name: `webgpu ${name}: the six generate goldens (HF 4.40.2): sequences, scores (1e-4)`,
     ignore,
     fn: async () => {
       const g = await loadGoldens(name);
       const model = await EncoderDecoderModel.fromPretrained(g.dir, { device: "webgpu" });
       assertEquals(model.backend.name, "webgpu");
-      for (const key of ["greedy", "beam4"]) {
+      for (const [key, want] of Object.entries(g.generate)) {
         const out = await model.generate(g.inputIds, {
           attentionMask: g.attentionMask,
-          ...optionsFor(key, g.generate[key]),
+          ...optionsFor(key, want),
         });
-        assertMatchesGolden(out, g.generate[key], `webgpu ${name}/${key}`);
+        assertMatchesGolden(out, want, `webgpu ${name}/${key}`);
       }
     },
   });
@@ -46,21 +43,18 @@ const ffi = (await Deno.permissions.query({ name: "ffi" })).state === "granted";
 for (const device of ["onnx-node", "onnx-web"] as const) {
   for (const name of FAMILY_MODELS) {
     Deno.test({
-      name: `${device} ${name}: ${
-        device === "onnx-node" ? "the six generate goldens" : "greedy and beam4 goldens"
-      } (HF 4.40.2) through the traced graphs`,
+      name: `${device} ${name}: the six generate goldens (HF 4.40.2) through the traced graphs`,
       ignore: device === "onnx-node" && !ffi,
       fn: async () => {
         const g = await loadGoldens(name);
         const model = await EncoderDecoderModel.fromPretrained(g.dir, { device });
         try {
-          const keys = device === "onnx-node" ? Object.keys(g.generate) : ["greedy", "beam4"];
-          for (const key of keys) {
+          for (const [key, want] of Object.entries(g.generate)) {
             const out = await model.generate(g.inputIds, {
               attentionMask: g.attentionMask,
-              ...optionsFor(key, g.generate[key]),
+              ...optionsFor(key, want),
             });
-            assertMatchesGolden(out, g.generate[key], `${device} ${name}/${key}`);
+            assertMatchesGolden(out, want, `${device} ${name}/${key}`);
           }
         } finally {
           await model.dispose();
