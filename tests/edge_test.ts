@@ -284,7 +284,7 @@ Deno.test("edge example: `kill $!` after the README's background start stops the
   const shell = new Deno.Command("bash", {
     args: ["-c", `${command}\necho $!`],
     cwd: ROOT,
-    env: { PATH: `${ROOT}/node_modules/deno:${Deno.env.get("PATH")}`, PORT: String(port) },
+    env: { PATH: `${ROOT}/bin:${Deno.env.get("PATH")}`, PORT: String(port) },
     stdin: "null",
     stdout: "piped",
     stderr: "null",

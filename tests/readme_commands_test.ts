@@ -20,7 +20,7 @@ const READMES = [
 
 /** The set-up every "two commands" line starts with (`npm ci` is not repeated by the test). */
 const SETUP =
-  'npm ci && node_modules/.bin/deno install && export PATH="$PWD/node_modules/deno:$PATH" && ';
+  'npm ci && node_modules/.bin/deno install && export PATH="$PWD/bin:$PATH" && ';
 
 interface ShellBlock {
   file: string;
@@ -83,8 +83,8 @@ for (const block of ALL) {
       const hfHome = await Deno.makeTempDir({ prefix: "encdec_readme_hf_" });
       try {
         const script = block.script.startsWith(SETUP)
-          ? 'export PATH="$PWD/node_modules/deno:$PATH" && ' + block.script.slice(SETUP.length)
-          : 'export PATH="$PWD/node_modules/deno:$PATH"\n' + block.script;
+          ? 'export PATH="$PWD/bin:$PATH" && ' + block.script.slice(SETUP.length)
+          : 'export PATH="$PWD/bin:$PATH"\n' + block.script;
         // setsid: the block runs in its own process group, so whatever it starts in the
         // background (the edge server) is stopped with it, even when the block fails midway.
         const child = new Deno.Command("setsid", {
