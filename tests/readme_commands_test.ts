@@ -19,8 +19,7 @@ const READMES = [
 ];
 
 /** The set-up every "two commands" line starts with (`npm ci` is not repeated by the test). */
-const SETUP =
-  'npm ci && node_modules/.bin/deno install && export PATH="$PWD/bin:$PATH" && ';
+const SETUP = 'npm ci && node_modules/.bin/deno install && export PATH="$PWD/bin:$PATH" && ';
 
 interface ShellBlock {
   file: string;
