@@ -21,7 +21,7 @@
  *
  * @module
  */
-import { resolveHubPaths } from "@encdec/config";
+import { resolveGraphCacheFolder, resolveHubPaths } from "@encdec/config";
 import {
   HUB_HOSTS,
   looksLikeLocalModel,
@@ -269,7 +269,7 @@ export function planLaunch(args: string[], ctx: LaunchContext): LaunchPlan {
   if (command === "run") {
     // The ONNX graph cache (issue 18's warm start): built graphs and converted weights, kept
     // next to the Hugging Face cache; the library uses it only where it may read and write.
-    const graphs = graphCacheFolder(ctx.env);
+    const graphs = resolveGraphCacheFolder(ctx.env);
     if (graphs) {
       read.push(abs(graphs));
       write.push(abs(graphs));
@@ -283,21 +283,6 @@ export function planLaunch(args: string[], ctx: LaunchContext): LaunchPlan {
     ffi: ffi && ctx.onnxNodeAddon ? [ctx.onnxNodeAddon] : [],
   };
   return { scope, flags: permissionFlags(scope), args: out };
-}
-
-/**
- * The folder of the ONNX graph cache as `@encdec/modeling` locates it: `$ENCDEC_GRAPH_CACHE`
- * (`0` / `off`: none), else `<HF_HOME>/encdec/graphs`.
- */
-export function graphCacheFolder(env: Record<string, string | undefined>): string | null {
-  const set = env.ENCDEC_GRAPH_CACHE;
-  if (set === "0" || set?.toLowerCase() === "off") return null;
-  if (set) return set;
-  try {
-    return `${resolveHubPaths(env).hfHome}/encdec/graphs`;
-  } catch {
-    return null; // no variable locates a home for it: no cache
-  }
 }
 
 /** onnxruntime-node's add-on for this platform and onnxruntime-web's wasm folder, when installed. */

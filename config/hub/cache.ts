@@ -351,3 +351,27 @@ export async function tryToLoadFromCache(
   if (await exists(join(storage, ".no_exist", commit, filename))) return CACHED_NO_EXIST;
   return null;
 }
+
+/**
+ * The folder of encdec's ONNX graph cache for `env`: `ENCDEC_GRAPH_CACHE` when set (`0` or `off`:
+ * no cache), else `<HF_HOME>/encdec/graphs` with `HF_HOME` resolved as {@linkcode resolveHubPaths}
+ * does; `null` for no cache, or when no variable locates a home for it. One rule for the library
+ * (where the cache is) and the CLI's launcher (what it grants).
+ *
+ * @example
+ * ```ts
+ * import { resolveGraphCacheFolder } from "@encdec/config";
+ * resolveGraphCacheFolder({ HF_HOME: "/data/hf" }); // "/data/hf/encdec/graphs"
+ * resolveGraphCacheFolder({ ENCDEC_GRAPH_CACHE: "off", HOME: "/home/me" }); // null
+ * ```
+ */
+export function resolveGraphCacheFolder(env: Record<string, string | undefined>): string | null {
+  const set = env.ENCDEC_GRAPH_CACHE;
+  if (set === "0" || set?.toLowerCase() === "off") return null;
+  if (set) return set;
+  try {
+    return `${resolveHubPaths(env).hfHome}/encdec/graphs`;
+  } catch {
+    return null; // no variable locates a home for it: no cache
+  }
+}

@@ -8,6 +8,7 @@ import {
   isCommitHash,
   isOfflineMode,
   repoFolderName,
+  resolveGraphCacheFolder,
   resolveHubPaths,
   tryToLoadFromCache,
   validateRepoId,
@@ -187,4 +188,23 @@ Deno.test("resolveHubPaths follows huggingface_hub constants.py for every variab
     });
   });
   assertThrows(() => resolveHubPaths({}), HubError, "set HF_HOME");
+});
+
+Deno.test("resolveGraphCacheFolder: ENCDEC_GRAPH_CACHE, off / 0, else <HF_HOME>/encdec/graphs; null without a home", () => {
+  assertEquals(
+    resolveGraphCacheFolder({ HOME: "/home/me" }),
+    "/home/me/.cache/huggingface/encdec/graphs",
+  );
+  assertEquals(
+    resolveGraphCacheFolder({ HOME: "/home/me", HF_HOME: "/data/hf" }),
+    "/data/hf/encdec/graphs",
+  );
+  assertEquals(resolveGraphCacheFolder({ HOME: "/h", ENCDEC_GRAPH_CACHE: "/fast/g" }), "/fast/g");
+  assertEquals(resolveGraphCacheFolder({ HOME: "/h", ENCDEC_GRAPH_CACHE: "OFF" }), null);
+  assertEquals(resolveGraphCacheFolder({ HOME: "/h", ENCDEC_GRAPH_CACHE: "0" }), null);
+  assertEquals(
+    resolveGraphCacheFolder({ HOME: "/h", ENCDEC_GRAPH_CACHE: "" }),
+    "/h/.cache/huggingface/encdec/graphs",
+  );
+  assertEquals(resolveGraphCacheFolder({}), null);
 });

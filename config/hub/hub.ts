@@ -28,6 +28,7 @@ export {
   isCommitHash,
   isOfflineMode,
   repoFolderName,
+  resolveGraphCacheFolder,
   resolveHubPaths,
   tryToLoadFromCache,
   validateRepoId,

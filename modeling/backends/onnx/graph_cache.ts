@@ -34,7 +34,7 @@
  *
  * @module
  */
-import { resolveHubPaths, resolveModelFile, type ResolveOptions } from "@encdec/config";
+import { resolveGraphCacheFolder, resolveModelFile, type ResolveOptions } from "@encdec/config";
 import { parseShardIndex, WEIGHTS_FILE_NAMES } from "../../weights/mod.ts";
 import { encodeModel, type GraphSpec } from "./_onnx_proto.ts";
 import type { OnnxPrecision } from "./graph_builder.ts";
@@ -108,8 +108,15 @@ export interface CachedGraphs {
 /** Where a cache is: a folder, `false` for none, `undefined` for the default. */
 export type GraphCacheSetting = string | false | undefined;
 
-/** Environment variables that locate the default cache (`resolveHubPaths`). */
-const HUB_ENV = ["HOME", "USERPROFILE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME"]
+/** Environment variables that locate the cache (`resolveGraphCacheFolder`). */
+const LOCATING_ENV = [
+  "ENCDEC_GRAPH_CACHE",
+  "HOME",
+  "USERPROFILE",
+  "HF_HUB_CACHE",
+  "HUGGINGFACE_HUB_CACHE",
+  "HF_HOME",
+]
   .concat(["XDG_CACHE_HOME", "HF_TOKEN_PATH", "HF_ENDPOINT", "HF_HUB_OFFLINE"]);
 
 /** Variable `name` when reading it is granted (never prompts); else undefined. */
@@ -132,18 +139,10 @@ export function graphCacheDir(setting: GraphCacheSetting): string | null {
   if (typeof setting === "string") {
     dir = setting;
   } else {
-    const env = grantedEnv("ENCDEC_GRAPH_CACHE");
-    if (env === "0" || env?.toLowerCase() === "off") return null;
-    if (env) {
-      dir = env;
-    } else {
-      try {
-        const vars = Object.fromEntries(HUB_ENV.map((n) => [n, grantedEnv(n)]));
-        dir = `${resolveHubPaths(vars).hfHome}/encdec/graphs`;
-      } catch {
-        return null; // no variable locates it
-      }
-    }
+    const vars = Object.fromEntries(LOCATING_ENV.map((n) => [n, grantedEnv(n)]));
+    const found = resolveGraphCacheFolder(vars);
+    if (found === null) return null;
+    dir = found;
   }
   for (const name of ["read", "write"] as const) {
     if (Deno.permissions.querySync({ name, path: dir }).state !== "granted") return null;
