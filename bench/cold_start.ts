@@ -11,10 +11,13 @@
  *   `ModelProto` (converting weights: half → float, int8 quantization happen here, lazily),
  *   `InferenceSession.create` (parse, optimize, pre-pack).
  *
+ * `miss-phases` mode replays a first load with the graph cache on (what a user's first call
+ * pays): `open`, `trace`, `write` (the cache entry), `commit`, `session` (from the entry's files).
+ *
  * `load` mode times `OnnxEncoderDecoder.fromPretrained` as users call it (graph cache included),
  * then the time to the first token (encode 400 tokens + one decode step).
  *
- * Usage: `deno run -A bench/cold_start.ts <phases|load> <model dir> <fp32|int8|fp16>`; prints
+ * Usage: `deno run -A bench/cold_start.ts <phases|miss-phases|load> <model dir> <fp32|int8|fp16>`; prints
  * one JSON line. `deno run -A bench/cold_start.ts suite [hits] [filter]` runs every combination
  * in fresh processes (see `suite`) and writes `bench/results/cold-start.json`.
  *
@@ -22,6 +25,7 @@
  */
 import { AutoConfig, type EncoderDecoderConfig, GenerationConfig } from "@encdec/config";
 import { loadStateDict } from "../modeling/weights/mod.ts";
+import { readFileOrThrow } from "../modeling/weights/_file_io.ts";
 import {
   type CheckpointEntry,
   openSafetensorsCheckpoint,
@@ -30,7 +34,12 @@ import { GraphTracer } from "../modeling/backends/onnx/traced_graphs.ts";
 import { encodeModel, type GraphSpec } from "../modeling/backends/onnx/_onnx_proto.ts";
 import { loadRuntime } from "../modeling/backends/onnx/runtime.ts";
 import { OnnxEncoderDecoder } from "../modeling/backends/onnx/onnx_model.ts";
-import { graphCacheStats } from "../modeling/backends/onnx/graph_cache.ts";
+import {
+  checkpointFiles,
+  GraphCacheEntry,
+  graphCacheStats,
+} from "../modeling/backends/onnx/graph_cache.ts";
+import { createCachedSessions } from "../modeling/backends/onnx/_sessions.ts";
 import type { OnnxPrecision } from "../modeling/backends/onnx/graph_builder.ts";
 import { ensureSeedReplica } from "./make_seed_replica.ts";
 
@@ -54,13 +63,16 @@ async function weightFile(dir: string): Promise<string> {
   throw new Error(`${dir}: no weight file`);
 }
 
-/** Seconds to read `path` whole (page cache: it is read once before, untimed). */
+/**
+ * Seconds to read `path` whole into a buffer of its size, as the weight readers do (page cache:
+ * it is read once before, untimed). `Deno.readFile`, which grows its buffer, took 2.5× this.
+ */
 async function readTime(
   path: string,
 ): Promise<{ seconds: number; cpu: number; bytes: number }> {
-  await Deno.readFile(path);
+  await readFileOrThrow(path);
   const t = now(), c = cpu();
-  const b = await Deno.readFile(path);
+  const b = await readFileOrThrow(path);
   return { seconds: (now() - t) / 1000, cpu: cpu() - c, bytes: b.length };
 }
 
@@ -141,6 +153,85 @@ async function phases(dir: string, precision: OnnxPrecision): Promise<Record<str
     modelProtoBytes: modelBytes,
     peakRssMiB: rssMiB(),
   };
+}
+
+/**
+ * The phases of a first load with the graph cache on (`fromPretrained` on a miss, replayed with
+ * a clock around each): `open`, then per graph `trace` (tracing + converting the weights) and
+ * `write` (its large initializers appended to the entry's `weights.bin`, the graph encoded),
+ * `commit` (sync, digests, rename, read back) and `session` (the three sessions created from
+ * the entry's files, as every later load does). The entry is written to a fresh temporary cache
+ * folder, removed at the end.
+ */
+async function missPhases(
+  dir: string,
+  precision: OnnxPrecision,
+): Promise<Record<string, unknown>> {
+  const file = await weightFile(dir);
+  const read = await readTime(file);
+  const t: Record<string, number> = {};
+  const clock = async <R>(name: string, f: () => R | Promise<R>): Promise<R> => {
+    const s = now(), c = cpu();
+    const r = await f();
+    t[name] = (t[name] ?? 0) + (now() - s) / 1000;
+    t[`${name}Cpu`] = (t[`${name}Cpu`] ?? 0) + cpu() - c;
+    return r;
+  };
+  const root = await Deno.makeTempDir({ prefix: "encdec-graphs-" });
+  try {
+    const t0 = now(), c0 = cpu();
+    const config = await clock("config", async () => {
+      const c = await AutoConfig.fromPretrained(dir);
+      await GenerationConfig.fromPretrained(dir);
+      return c as EncoderDecoderConfig;
+    });
+    const { ort, version } = await clock("runtime", async () => {
+      const { ort } = await loadRuntime("node", 2);
+      return { ort, version: ort.env.versions?.node ?? ort.env.versions?.common ?? "?" };
+    });
+    const files = (await checkpointFiles(dir))!;
+    const entry = (await GraphCacheEntry.open(root, files, config.toDict(), precision, version))!;
+    if ((await entry.read()) !== null) throw new Error(`${root}: a fresh cache holds an entry`);
+    const tensors: ReadonlyMap<string, CheckpointEntry> = await clock(
+      "open",
+      async () => (await openSafetensorsCheckpoint(dir)) ?? (await loadStateDict(dir)).tensors,
+    );
+    const tracer = new GraphTracer(config, tensors, dir, precision, true);
+    const writer = (await entry.writer())!;
+    const folder = tracer.weights.externalFolder;
+    const enc = await clock("trace", () => tracer.encoder());
+    await clock("write", () => writer.add("encoder", enc.graph, folder));
+    const cross = await clock("trace", () => tracer.crossKV());
+    await clock("write", () => writer.add("cross_kv", cross.graph, folder));
+    const dec = await clock("trace", () => tracer.decoderStep(cross.layout));
+    await clock("write", () => writer.add("decoder", dec.graph, folder));
+    const cached = await clock(
+      "commit",
+      () => writer.commit(cross.layout, { encoder: enc.limits, decoder: dec.limits }),
+    );
+    if (cached === null) throw new Error(`${root}: the entry could not be written`);
+    const sessions = await clock("session", () => createCachedSessions(ort, 2, cached, dir));
+    const total = (now() - t0) / 1000, totalCpu = cpu() - c0;
+    await Promise.all(
+      [sessions.encoder, sessions.crossKV, sessions.decoder].map((x) => x.release()),
+    );
+    return {
+      mode: "miss-phases",
+      dir,
+      precision,
+      file,
+      weightBytes: read.bytes,
+      read: read.seconds,
+      readCpu: read.cpu,
+      ...t,
+      total,
+      totalCpu,
+      beyondRead: total - read.seconds,
+      peakRssMiB: rssMiB(),
+    };
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 }
 
 async function load(dir: string, precision: OnnxPrecision): Promise<Record<string, unknown>> {
@@ -235,14 +326,17 @@ if (import.meta.main) {
   const [mode, a, b] = Deno.args;
   if (mode === "suite") {
     await suite(Number(a ?? 2), b);
-  } else if (mode === "phases" || mode === "load") {
+  } else if (mode === "phases" || mode === "miss-phases" || mode === "load") {
+    const p = (b ?? "fp32") as OnnxPrecision;
     const r = mode === "phases"
-      ? await phases(a, (b ?? "fp32") as OnnxPrecision)
-      : await load(a, (b ?? "fp32") as OnnxPrecision);
+      ? await phases(a, p)
+      : mode === "miss-phases"
+      ? await missPhases(a, p)
+      : await load(a, p);
     console.log(JSON.stringify(r));
   } else {
     console.error(
-      "usage: cold_start.ts <phases|load> <dir> <fp32|int8|fp16> | suite [reps] [filter]",
+      "usage: cold_start.ts <phases|miss-phases|load> <dir> <fp32|int8|fp16> | suite [reps] [filter]",
     );
     Deno.exit(2);
   }

@@ -125,6 +125,47 @@ export function bf16ToFloat(h: number): number {
   return f32[0];
 }
 
+/** Float32 bits of every half word, as `halfToFloat` stored in a `Float32Array` gives them. */
+let halfTable: Uint32Array | undefined;
+/** Float32 bits of every bfloat16 word, as `bf16ToFloat` stored in a `Float32Array` gives them. */
+let bf16Table: Uint32Array | undefined;
+
+function wordTable(conv: (h: number) => number): Uint32Array {
+  const f = new Float32Array(65536);
+  for (let h = 0; h < 65536; h++) f[h] = conv(h);
+  return new Uint32Array(f.buffer);
+}
+
+/**
+ * float32 values of half (`float16`) or `bfloat16` words, through a 65,536-entry table of their
+ * float32 bits: bit for bit what storing `halfToFloat` / `bf16ToFloat` of each word in a
+ * `Float32Array` gives (every half and bfloat16 value is exact in float32; NaNs as stored by
+ * that path), at a table load per element. Writes into `out` when given (same length).
+ *
+ * @example
+ * ```ts
+ * import { halfWordsToFloat32 } from "./tensor.ts";
+ * halfWordsToFloat32("float16", new Uint16Array([0x3c00, 0xc000]))[1]; // -2
+ * ```
+ */
+export function halfWordsToFloat32(
+  dtype: "float16" | "bfloat16",
+  words: ArrayLike<number>,
+  out: Float32Array = new Float32Array(words.length),
+): Float32Array {
+  if (out.length !== words.length) {
+    throw new TensorError(`halfWordsToFloat32: ${words.length} words into ${out.length} floats`);
+  }
+  const table = dtype === "float16"
+    ? (halfTable ??= wordTable(halfToFloat))
+    : (bf16Table ??= wordTable(bf16ToFloat));
+  // Copied as bits (a Uint32Array view), so no value passes through a JS number.
+  const bits = new Uint32Array(out.buffer, out.byteOffset, out.length);
+  const n = words.length;
+  for (let i = 0; i < n; i++) bits[i] = table[words[i] & 0xffff];
+  return out;
+}
+
 /** number → bfloat16 word, round to nearest even. */
 export function floatToBf16(v: number): number {
   f32[0] = v;
@@ -286,6 +327,13 @@ export class Tensor<D extends DType = DType> {
   toFloat32(): Tensor<"float32"> {
     if (this.dtype === "float32") {
       return new Tensor("float32", (this.data as Float32Array).slice(), this.dims);
+    }
+    if (this.dtype === "float16" || this.dtype === "bfloat16") {
+      return new Tensor(
+        "float32",
+        halfWordsToFloat32(this.dtype, this.data as Uint16Array),
+        this.dims,
+      );
     }
     const out = new Float32Array(this.size);
     for (let i = 0; i < out.length; i++) out[i] = this.get(i);

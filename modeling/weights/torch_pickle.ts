@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { Tensor } from "../tensor.ts";
+import { allocate, Tensor } from "../tensor.ts";
 import { WeightsError } from "./errors.ts";
 import { readFileOrThrow } from "./_file_io.ts";
 import { LITTLE_ENDIAN_HOST } from "./_bytes.ts";
@@ -63,6 +63,13 @@ export function unpickleStateDict(data: Uint8Array, ctx: PickleContext): Map<str
 export interface ReadTorchOptions {
   /** File name used in error messages (default `"<bytes>"`). */
   file?: string;
+  /**
+   * Whether tensors may view `bytes` instead of copying out of it (default `false`): the caller
+   * hands the buffer over and must not change it. The first contiguous view of each storage
+   * stored uncompressed and aligned then costs no copy; further views of a storage (tied
+   * weights) are still copies, so no two tensors share data.
+   */
+  shareBytes?: boolean;
 }
 
 /**
@@ -107,6 +114,8 @@ export async function readTorchCheckpoint(
   const pickle = await zip.read(pkls[0]);
   const raw = await readReferencedStorages(zip, prefix, pickle, file, bytes.length);
   const decoded = new Map<string, Tensor>();
+  // Storages a tensor views already (a later view of one is copied out).
+  const viewed = new Set<string>();
   // Views are copied out; bound their total so a small file cannot expand (stride-0 views, one
   // storage viewed many times) into far more memory than its storages hold. Tied weights need 2×.
   const storageBytes = [...raw.values()].reduce((n, b) => n + b.length, 0);
@@ -133,10 +142,15 @@ export async function readTorchCheckpoint(
           `${where}: ${b.length} bytes, expected ${storage.numel} elements × ${type.size} bytes`,
         );
       }
-      flat = Tensor.zeros([storage.numel], type.dtype);
-      if (LITTLE_ENDIAN_HOST && RAW_COPY.has(type.name)) {
+      const rawCopy = LITTLE_ENDIAN_HOST && RAW_COPY.has(type.name);
+      if (rawCopy && opts.shareBytes && b.byteOffset % type.size === 0) {
+        // The storage's bytes where they lie (the file buffer, or the inflated entry).
+        flat = new Tensor(type.dtype, typedView(type.dtype, b, storage.numel), [storage.numel]);
+      } else if (rawCopy) {
+        flat = Tensor.zeros([storage.numel], type.dtype);
         new Uint8Array(flat.data.buffer, flat.data.byteOffset, flat.data.byteLength).set(b);
       } else {
+        flat = Tensor.zeros([storage.numel], type.dtype);
         const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
         const d = flat.data as unknown as { [i: number]: number | bigint };
         for (let i = 0; i < storage.numel; i++) d[i] = type.read(view, i);
@@ -145,7 +159,9 @@ export async function readTorchCheckpoint(
     } else if (flat.dtype !== type.dtype || flat.size !== storage.numel) {
       throw new WeightsError(`${where}: referenced with two different types or sizes`);
     }
-    return viewOf(flat, offset, size, stride, where);
+    const share = opts.shareBytes === true && !viewed.has(storage.key);
+    viewed.add(storage.key);
+    return viewOf(flat, offset, size, stride, where, share);
   };
   return unpickleStateDict(pickle, { file, rebuild });
 }
@@ -209,13 +225,27 @@ async function readReferencedStorages(
 /** Largest tensor a view may expand to (stride-0 views could otherwise claim any size). */
 const MAX_VIEW_ELEMENTS = 2 ** 31 - 1;
 
-/** Copies the strided view (`offset`, `size`, `stride`) of a flat storage into a new tensor. */
+/** A typed array of `dtype` over `n` elements of `bytes` (aligned for the type). */
+function typedView(dtype: Tensor["dtype"], bytes: Uint8Array, n: number): Tensor["data"] {
+  const ctor = allocate(dtype, 0).constructor as new (
+    buffer: ArrayBufferLike,
+    byteOffset: number,
+    length: number,
+  ) => Tensor["data"];
+  return new ctor(bytes.buffer, bytes.byteOffset, n);
+}
+
+/**
+ * The strided view (`offset`, `size`, `stride`) of a flat storage as a new tensor: copied out,
+ * or, with `share` and a contiguous view, a tensor over the storage's data.
+ */
 function viewOf(
   flat: Tensor,
   offset: number,
   size: number[],
   stride: number[],
   where: string,
+  share = false,
 ): Tensor {
   const desc = `size [${size}], stride [${stride}], offset ${offset}`;
   if (size.length !== stride.length || size.some((s) => s < 0) || stride.some((s) => s < 0)) {
@@ -237,6 +267,15 @@ function viewOf(
       `${where}: view ${desc} reaches element ${last}, storage has ${flat.size}`,
     );
   }
+  // Contiguous row-major view: one slice (or none).
+  let contiguous = true;
+  for (let i = size.length - 1, expect = 1; i >= 0; i--) {
+    if (size[i] !== 1 && stride[i] !== expect) contiguous = false;
+    expect *= size[i];
+  }
+  if (share && contiguous) {
+    return new Tensor(flat.dtype, flat.data.subarray(offset, offset + n), size);
+  }
   let out: Tensor;
   try {
     out = Tensor.zeros(size, flat.dtype);
@@ -246,12 +285,6 @@ function viewOf(
   if (n === 0) return out;
   const src = flat.data as unknown as { [i: number]: number | bigint };
   const dst = out.data as unknown as { [i: number]: number | bigint };
-  // Contiguous row-major view: one slice copy.
-  let contiguous = true;
-  for (let i = size.length - 1, expect = 1; i >= 0; i--) {
-    if (size[i] !== 1 && stride[i] !== expect) contiguous = false;
-    expect *= size[i];
-  }
   if (contiguous) {
     (out.data as Float32Array).set((flat.data as Float32Array).subarray(offset, offset + n));
     return out;
@@ -281,5 +314,5 @@ function viewOf(
  * ```
  */
 export async function loadTorchCheckpointFile(path: string): Promise<Map<string, Tensor>> {
-  return await readTorchCheckpoint(await readFileOrThrow(path), { file: path });
+  return await readTorchCheckpoint(await readFileOrThrow(path), { file: path, shareBytes: true });
 }

@@ -7,7 +7,7 @@
  * @module
  */
 import { EncdecError } from "@encdec/config";
-import { bf16ToFloat, floatToHalf, halfToFloat } from "../../tensor.ts";
+import { floatToHalf, halfWordsToFloat32 } from "../../tensor.ts";
 import type {
   AttrValue,
   ExternalDataRef,
@@ -32,10 +32,10 @@ export function bytesOf(a: ArrayBufferView): Uint8Array {
 /** float32 values of stored data (half words upcast exactly). */
 export function toFloat32(dtype: string, data: ArrayLike<number>): Float32Array {
   if (dtype === "float32") return data as Float32Array;
-  const out = new Float32Array(data.length);
-  const conv = dtype === "float16" ? halfToFloat : bf16ToFloat;
-  for (let i = 0; i < data.length; i++) out[i] = conv(data[i]);
-  return out;
+  if (dtype !== "float16" && dtype !== "bfloat16") {
+    throw new OnnxModelError(`toFloat32: dtype ${dtype}; expected float32, float16 or bfloat16`);
+  }
+  return halfWordsToFloat32(dtype, data);
 }
 
 /** Half words of float32 values (round to nearest even). */
