@@ -20,27 +20,30 @@
  *   rows over the checkpoint's stored layout (`transB` for `nn.Linear`, not for `Conv1D`), or
  *   `DynamicQuantizeMatMul` under int8; the rows of a linear's output feed the next linear
  *   without a reshape;
- * - self-attention over a padding mask on heads split from `[batch, len, width]` values is one
- *   fused `com.microsoft` `MultiHeadAttention` (scale, key mask, softmax and both products, no
- *   head transposes); other attention is MatMul / Softmax;
+ * - attention with queries split from `[batch, len, width]` values is one fused `com.microsoft`
+ *   `MultiHeadAttention` (scale, mask, softmax and both products, no head transposes) where the
+ *   K/V are split the same way (encoder self-attention), are a cache with new heads appended (a
+ *   decoder step: the cache goes in as the past, the append comes out as the present, no
+ *   `Concat`), or are heads computed once (cross-attention K/V); other attention is MatMul /
+ *   Softmax (see `fusedAttention`);
  * - attention whose K/V have fewer rows than the queries (`g` dividing `b`) attends each group of
  *   `b / g` consecutive query rows to one K/V row, the queries laid end to end: beams share their
  *   source's cross K/V without copies.
  *
  * @module
  */
-import type { Activation, AttentionOptions, Backend } from "../../backend.ts";
-import { FLOAT32_MIN, type Tensor } from "../../tensor.ts";
+import type { Activation, Backend } from "../../backend.ts";
+import type { Tensor } from "../../tensor.ts";
 import type { CheckpointWeight } from "./checkpoint.ts";
 import { OnnxModelError } from "./graph_builder.ts";
+import { AttentionRecorder } from "./recorded_attention.ts";
 import {
+  type AppendedKV,
   broadcast,
   ONNX_FLOAT,
-  ONNX_INT32,
   ONNX_INT64,
   sameDims,
   type Sym,
-  SymbolicGraph,
   type SymTags,
 } from "./symbolic_graph.ts";
 
@@ -77,7 +80,7 @@ interface LinearCall {
  * rec.build().nodes.map((n) => n.opType); // ["Relu", "Identity"]
  * ```
  */
-export class OnnxRecorder extends SymbolicGraph implements Backend<Sym> {
+export class OnnxRecorder extends AttentionRecorder implements Backend<Sym> {
   /** Always `"onnx-trace"`. */
   readonly name = "onnx-trace";
   private readonly tables = new Set<string>();
@@ -127,33 +130,6 @@ export class OnnxRecorder extends SymbolicGraph implements Backend<Sym> {
   dispose(_t: Sym): void {}
 
   // ---- masks and positions ---------------------------------------------------------------------
-
-  /** `Backend.maskBias` as nodes over the mask input (padding-only masks are tagged for MHA). */
-  maskBias(mask: Tensor, causalQueries?: number): Sym {
-    const m = this.placeholders.get(mask) ?? this.upload(mask);
-    const [n, s] = m.dims;
-    const t = causalQueries;
-    const g = this.graph;
-    return this.node(t === undefined ? [n, 1, 1, s] : [n, 1, t, s], () => {
-      const mf = this.op("Cast", [m.name], { to: ONNX_FLOAT });
-      let keep = this.op("Unsqueeze", [mf, g.constI([1, 2])]); // [n, 1, 1, s]
-      if (t !== undefined) {
-        const sLen = this.op("Squeeze", [
-          this.op("Shape", [m.name], { start: 1, end: 2 }),
-          g.constI([0]),
-        ]);
-        const kPos = this.op("Range", [g.constI(0), sLen, g.constI(1)]); // [s]
-        const first = this.op("Sub", [sLen, this.scalar(t)]);
-        const qPos = this.op("Unsqueeze", [
-          this.op("Range", [first, sLen, g.constI(1)]),
-          g.constI([1]),
-        ]); // [t, 1]
-        const causal = this.op("Cast", [this.op("LessOrEqual", [kPos, qPos])], { to: ONNX_FLOAT });
-        keep = this.op("Mul", [keep, causal]); // [n, 1, t, s]
-      }
-      return this.op("Mul", [this.op("Sub", [g.constF(1), keep]), g.constF(FLOAT32_MIN)]);
-    }, t === undefined ? { keyMask: m } : {});
-  }
 
   /** `Backend.positionIds` as `Range`, or (padded) a `CumSum` over the ids input. */
   positionIds(start: number, length: number, padded?: { ids: Tensor; paddingIdx: number }): Sym {
@@ -251,10 +227,19 @@ export class OnnxRecorder extends SymbolicGraph implements Backend<Sym> {
   concat(xs: readonly Sym[], axis: number): Sym {
     const a = axis < 0 ? axis + xs[0].dims.length : axis;
     const dims = xs[0].dims.map((d, i) => (i === a ? xs.reduce((s, x) => s + x.dims[i], 0) : d));
+    // A cache append (`[n, h, p, d]` ++ new heads along the sequence) may become the present
+    // output of a fused attention (see `AppendedKV`).
+    const appended: AppendedKV | undefined =
+      xs.length === 2 && dims.length === 4 && a === 2 && xs[1].tags.heads
+        ? { past: xs[0], added: xs[1] }
+        : undefined;
     return this.node(
       dims,
-      () => this.op("Concat", xs.map((x) => x.name), { axis: a }),
-      {},
+      () => {
+        if (appended?.fused && appended.present === undefined) void appended.fused.name;
+        return appended?.present ?? this.op("Concat", xs.map((x) => x.name), { axis: a });
+      },
+      appended ? { appended } : {},
       xs[0].dtype,
     );
   }
@@ -471,78 +456,6 @@ export class OnnxRecorder extends SymbolicGraph implements Backend<Sym> {
       const table = w && !w.conv1d ? this.weights.matrix(w, "gather") : weight.name;
       return this.op("Gather", [table, ids.name]);
     });
-  }
-
-  /** Scaled dot-product attention (fused, grouped or plain; see the module docs). */
-  attention(q: Sym, k: Sym, v: Sym, opts: AttentionOptions<Sym>): { output: Sym; probs?: Sym } {
-    const [n, h, tq, d] = q.dims;
-    const mask = opts.mask;
-    const fusable = q.tags.heads && k.tags.heads && v.tags.heads && !opts.causal &&
-      !opts.returnProbs && k.dims[0] === n && (mask === undefined || mask.tags.keyMask);
-    if (fusable) {
-      const x = q.tags.heads!.x;
-      const fused = this.node(x.dims, () => {
-        const keyMask = mask ? this.op("Cast", [mask.tags.keyMask!.name], { to: ONNX_INT32 }) : "";
-        const inputs = [x.name, k.tags.heads!.x.name, v.tags.heads!.x.name, "", keyMask];
-        while (inputs[inputs.length - 1] === "") inputs.pop();
-        return this.op("MultiHeadAttention", inputs, {
-          num_heads: h,
-          scale: { f: opts.scale },
-          mask_filter_value: { f: FLOAT32_MIN },
-        }, "com.microsoft");
-      });
-      const output = this.node([n, h, tq, d], () => {
-        const r = this.op("Reshape", [fused.name, this.shapeValue([n, tq, h, d])]);
-        return this.op("Transpose", [r], { perm: [0, 2, 1, 3] });
-      }, { fused });
-      return { output };
-    }
-    const g = k.dims[0];
-    if (g !== n) {
-      if (opts.causal || opts.returnProbs) {
-        throw new OnnxModelError(
-          "onnx-trace.attention: grouped K/V rows take no causal mask and return no probs",
-        );
-      }
-      // [n, h, tq, d] -> [g, h, (n / g) * tq, d]: each group's queries as one sequence.
-      const grouped = this.node([g, h, (n / g) * tq, d], () => {
-        const r = this.op("Reshape", [q.name, this.shapeValue([g, -1, h, tq, d])]);
-        const t = this.op("Transpose", [r], { perm: [0, 2, 1, 3, 4] });
-        return this.op("Reshape", [t, this.shapeValue([g, h, -1, d])]);
-      });
-      const out = this.attention(grouped, k, v, { ...opts, returnProbs: false }).output;
-      const output = this.node([n, h, tq, v.dims[3]], () => {
-        const r = this.op("Reshape", [out.name, this.shapeValue([g, h, -1, tq, v.dims[3]])]);
-        const t = this.op("Transpose", [r], { perm: [0, 2, 1, 3, 4] });
-        return this.op("Reshape", [t, this.shapeValue([-1, h, tq, v.dims[3]])]);
-      });
-      return { output };
-    }
-    const tk = k.dims[2];
-    const probs = this.node([n, h, tq, tk], () => {
-      const kt = this.op("Transpose", [k.name], { perm: [0, 1, 3, 2] });
-      let s = this.op("Mul", [this.op("MatMul", [q.name, kt]), this.graph.constF(opts.scale)]);
-      if (opts.causal) s = this.op("Add", [s, this.causalBias(q, k)]);
-      if (mask) s = this.op("Add", [s, mask.name]);
-      return this.op("Softmax", [s], { axis: -1 });
-    });
-    const output = this.node([n, h, tq, v.dims[3]], () => this.op("MatMul", [probs.name, v.name]));
-    return { output, probs: opts.returnProbs ? probs : undefined };
-  }
-
-  /** `[tq, tk]`: 0 where key `j <= tk - tq + i`, `FLOAT32_MIN` elsewhere. */
-  private causalBias(q: Sym, k: Sym): string {
-    const g = this.graph;
-    const len = (x: Sym) =>
-      this.op("Squeeze", [this.op("Shape", [x.name], { start: 2, end: 3 }), g.constI([0])]);
-    const tq = len(q), tk = len(k);
-    const kPos = this.op("Range", [g.constI(0), tk, g.constI(1)]);
-    const qPos = this.op("Unsqueeze", [
-      this.op("Range", [this.op("Sub", [tk, tq]), tk, g.constI(1)]),
-      g.constI([1]),
-    ]);
-    const hidden = this.op("Cast", [this.op("Greater", [kPos, qPos])], { to: ONNX_FLOAT });
-    return this.op("Mul", [hidden, g.constF(FLOAT32_MIN)]);
   }
 
   /** Not recorded: training runs on the `autograd` device. */

@@ -32,6 +32,24 @@ export interface SymTags {
   rows?: Sym;
   /** A checkpoint weight (dims as the model uses it: Conv1D transposed). */
   weight?: CheckpointWeight;
+  /** `concat([past, added], 2)` of a cache `[n, h, p, d]` and new heads (a self-attention K/V). */
+  appended?: AppendedKV;
+}
+
+/**
+ * A cache `past` with new heads `added` appended along the sequence axis. A fused attention that
+ * takes `past` as its past input sets `fused` (itself) and, once emitted, `present` (its present
+ * output, the same values): the append then costs no `Concat` of its own.
+ */
+export interface AppendedKV {
+  /** The cached K or V `[n, h, p, d]`. */
+  readonly past: Sym;
+  /** The new tokens' heads `[n, h, t, d]`. */
+  readonly added: Sym;
+  /** The fused attention that computes this append as its present output. */
+  fused?: Sym;
+  /** That present output's value name, once emitted. */
+  present?: string;
 }
 
 /** A recorded value: its trace shape (sentinel sizes for symbolic axes) and its node, made lazily. */
