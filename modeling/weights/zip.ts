@@ -81,17 +81,26 @@ function crcTables(): Uint32Array {
 export function crc32(bytes: Uint8Array): number {
   const t = (crcTable ??= crcTables());
   let c = 0xffffffff;
-  const n = bytes.length;
-  const end8 = n - (n % 8);
-  let i = 0;
+  // In 64 KiB pieces: many short calls get the update loop optimized early (one call over a
+  // large storage ran 2× slower, mostly in unoptimized code).
+  for (let i = 0; i < bytes.length; i += 1 << 16) {
+    c = crcUpdate(t, c, bytes, i, Math.min(bytes.length, i + (1 << 16)));
+  }
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/** The running CRC `c` after `bytes[from, to)`. */
+function crcUpdate(t: Uint32Array, c: number, bytes: Uint8Array, from: number, to: number): number {
+  const end8 = to - ((to - from) % 8);
+  let i = from;
   for (; i < end8; i += 8) {
     const a = c ^ (bytes[i] | bytes[i + 1] << 8 | bytes[i + 2] << 16 | bytes[i + 3] << 24);
     c = t[1792 + (a & 0xff)] ^ t[1536 + ((a >>> 8) & 0xff)] ^ t[1280 + ((a >>> 16) & 0xff)] ^
       t[1024 + (a >>> 24)] ^ t[768 + bytes[i + 4]] ^ t[512 + bytes[i + 5]] ^
       t[256 + bytes[i + 6]] ^ t[bytes[i + 7]];
   }
-  for (; i < n; i++) c = t[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
+  for (; i < to; i++) c = t[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  return c;
 }
 
 /** Throws unless `name` is a safe relative path (no `..`, no absolute or drive prefix). */
