@@ -40,7 +40,10 @@ import {
   graphCacheStats,
 } from "../modeling/backends/onnx/graph_cache.ts";
 import { createCachedSessions } from "../modeling/backends/onnx/_sessions.ts";
-import type { OnnxPrecision } from "../modeling/backends/onnx/graph_builder.ts";
+import {
+  type OnnxPrecision,
+  withDeferredUpcasts,
+} from "../modeling/backends/onnx/graph_builder.ts";
 import { ensureSeedReplica } from "./make_seed_replica.ts";
 
 const now = () => performance.now();
@@ -199,11 +202,15 @@ async function missPhases(
     const tracer = new GraphTracer(config, tensors, dir, precision, true);
     const writer = (await entry.writer())!;
     const folder = tracer.weights.externalFolder;
-    const enc = await clock("trace", () => tracer.encoder());
+    // As `traceIntoCache` does: half weights are converted on their way into the entry.
+    const enc = await clock("trace", () => withDeferredUpcasts(() => tracer.encoder()));
     await clock("write", () => writer.add("encoder", enc.graph, folder));
-    const cross = await clock("trace", () => tracer.crossKV());
+    const cross = await clock("trace", () => withDeferredUpcasts(() => tracer.crossKV()));
     await clock("write", () => writer.add("cross_kv", cross.graph, folder));
-    const dec = await clock("trace", () => tracer.decoderStep(cross.layout));
+    const dec = await clock(
+      "trace",
+      () => withDeferredUpcasts(() => tracer.decoderStep(cross.layout)),
+    );
     await clock("write", () => writer.add("decoder", dec.graph, folder));
     const cached = await clock(
       "commit",
@@ -227,6 +234,7 @@ async function missPhases(
       total,
       totalCpu,
       beyondRead: total - read.seconds,
+      upcastBytes: graphCacheStats.upcastBytes,
       peakRssMiB: rssMiB(),
     };
   } finally {

@@ -52,6 +52,19 @@ export interface TensorSpec {
    * in-memory files given as `externalData`.
    */
   external?: ExternalDataRef;
+  /**
+   * When set, `raw` is the float32 upcast of these half words (and may be computed only when
+   * read): a writer can convert them piece by piece instead (the graph cache does).
+   */
+  upcast?: HalfWords;
+}
+
+/** Half-precision words whose float32 values an initializer holds (see `TensorSpec.upcast`). */
+export interface HalfWords {
+  /** The words' type. */
+  dtype: "float16" | "bfloat16";
+  /** The words, in the tensor's element order. */
+  words: Uint16Array;
 }
 
 /** A tensor's bytes in an external file (`TensorProto.external_data`, `data_location = 1`). */

@@ -14,7 +14,7 @@ import { resolveModelFile, type ResolveOptions } from "@encdec/config";
 import { Tensor } from "../../tensor.ts";
 import { parseSafetensorsHeader, parseShardIndex } from "../../weights/mod.ts";
 import type { ParamSpec } from "../../models/key_table.ts";
-import type { ExternalDataRef } from "./_onnx_proto.ts";
+import type { ExternalDataRef, HalfWords } from "./_onnx_proto.ts";
 import { OnnxModelError } from "./graph_builder.ts";
 
 /** A float tensor left in a safetensors file: `length` bytes at `offset` of file `path`. */
@@ -169,6 +169,19 @@ export class CheckpointWeights {
         : undefined;
     return { key: found, entry, external, conv1d: !!this.specs.get(r)!.conv1d };
   }
+}
+
+/**
+ * The half words of weight `w` when it is a float16 / bfloat16 tensor in memory (what its
+ * float32 initializer upcasts: `LazyInitializer.upcast`); `undefined` otherwise (float32, or
+ * left in its file).
+ */
+export function halfWordsOf(w: CheckpointWeight): HalfWords | undefined {
+  const e = w.entry;
+  if (!(e instanceof Tensor) || (e.dtype !== "float16" && e.dtype !== "bfloat16")) {
+    return undefined;
+  }
+  return { dtype: e.dtype, words: e.data as Uint16Array };
 }
 
 /** The dtypes a file tensor can have, by safetensors name. */

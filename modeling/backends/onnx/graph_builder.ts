@@ -12,6 +12,7 @@ import type {
   AttrValue,
   ExternalDataRef,
   GraphSpec,
+  HalfWords,
   NodeSpec,
   OnnxDType,
   TensorSpec,
@@ -111,6 +112,39 @@ export interface LazyInitializer {
   bytes: () => Uint8Array;
   /** Where the bytes lie in a file onnxruntime maps instead. */
   external?: ExternalDataRef;
+  /**
+   * When `bytes()` is exactly the float32 upcast of these half words (`toFloat32`): inside
+   * {@linkcode withDeferredUpcasts}, `build` then leaves the conversion to whoever reads the
+   * graph (the graph cache converts them piece by piece into its weight file).
+   */
+  upcast?: HalfWords;
+}
+
+let deferUpcasts = false;
+
+/**
+ * Runs the synchronous `trace` (tracing a graph and `GraphBuilder.build`) with the initializers
+ * that declare an `upcast` built lazily: their `TensorSpec.raw` is converted on first read
+ * (then kept), and `TensorSpec.upcast` tells a writer it may convert the words itself, through
+ * a small reused buffer. A half checkpoint's float32 weights (twice its size) then never exist
+ * in memory whole.
+ */
+export function withDeferredUpcasts<R>(trace: () => R): R {
+  const before = deferUpcasts;
+  deferUpcasts = true;
+  try {
+    return trace();
+  } finally {
+    deferUpcasts = before;
+  }
+}
+
+/** The `TensorSpec` of an initializer whose float32 bytes are converted on first read. */
+function deferredSpec(name: string, init: LazyInitializer, upcast: HalfWords): TensorSpec {
+  let raw: Uint8Array | undefined;
+  const spec = { name, dtype: init.dtype, dims: init.dims, upcast } as TensorSpec;
+  Object.defineProperty(spec, "raw", { enumerable: true, get: () => (raw ??= init.bytes()) });
+  return spec;
 }
 
 /**
@@ -217,13 +251,17 @@ export class GraphBuilder {
     const used = new Set(this.nodes.flatMap((n) => n.inputs));
     const initializers: TensorSpec[] = this.inits
       .filter(({ name }) => used.has(name))
-      .map(({ name, init }) => ({
-        name,
-        dtype: init.dtype,
-        dims: init.dims,
-        raw: init.external ? new Uint8Array(0) : init.bytes(),
-        external: init.external,
-      }));
+      .map(({ name, init }) =>
+        deferUpcasts && init.upcast && !init.external && init.dtype === "float32"
+          ? deferredSpec(name, init, init.upcast)
+          : {
+            name,
+            dtype: init.dtype,
+            dims: init.dims,
+            raw: init.external ? new Uint8Array(0) : init.bytes(),
+            external: init.external,
+          }
+      );
     return {
       name: this.name,
       nodes: this.nodes,

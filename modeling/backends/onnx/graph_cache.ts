@@ -11,7 +11,9 @@
  * An entry holds `encoder.onnx`, `cross_kv.onnx`, `decoder.onnx` (graph structure and small
  * constants), `weights.bin` (every converted initializer of 1 KiB or more, 4 KiB aligned) and
  * `meta.json` (written last: key, sizes and digests of the other files, the decoder layout and
- * position limits). Weights stored as they are in a safetensors checkpoint are not copied: the
+ * position limits). The float32 weights of a half checkpoint held in memory (`pytorch_model.bin`)
+ * are converted piece by piece on their way into `weights.bin` (`TensorSpec.upcast`), never
+ * whole in memory. Weights stored as they are in a safetensors checkpoint are not copied: the
  * graphs reference them in the checkpoint file, as the uncached graphs do. Since onnxruntime
  * resolves external data in one folder, the graphs name each file relative to the deepest
  * folder holding both the checkpoint and the cache.
@@ -36,8 +38,9 @@
  */
 import { resolveGraphCacheFolder, resolveModelFile, type ResolveOptions } from "@encdec/config";
 import { parseShardIndex, WEIGHTS_FILE_NAMES } from "../../weights/mod.ts";
-import { encodeModel, type GraphSpec } from "./_onnx_proto.ts";
-import type { OnnxPrecision } from "./graph_builder.ts";
+import { encodeModel, type GraphSpec, type HalfWords, type TensorSpec } from "./_onnx_proto.ts";
+import { bytesOf, type OnnxPrecision, withDeferredUpcasts } from "./graph_builder.ts";
+import { halfWordsToFloat32 } from "../../tensor.ts";
 import type { TraceLimit } from "./recorder.ts";
 import type { DecoderLayout, GraphTracer } from "./traced_graphs.ts";
 
@@ -261,9 +264,10 @@ function isMeta(v: unknown): v is GraphCacheMeta {
 
 /**
  * What the cache did in this process: entries read (`hits`), looked up and absent (`misses`),
- * found broken and moved aside (`invalid`), written (`writes`). For tests and benchmarks.
+ * found broken and moved aside (`invalid`), written (`writes`), and float32 bytes converted from
+ * half words straight into `weights.bin` (`upcastBytes`). For tests and benchmarks.
  */
-export const graphCacheStats = { hits: 0, misses: 0, invalid: 0, writes: 0 };
+export const graphCacheStats = { hits: 0, misses: 0, invalid: 0, writes: 0, upcastBytes: 0 };
 
 /** Why an entry was not used (for tests and diagnostics). */
 export type GraphCacheMiss = "absent" | "invalid";
@@ -405,6 +409,8 @@ export class GraphCacheEntry {
 export class GraphCacheWriter {
   private offset = 0;
   private readonly graphs = {} as GraphCacheMeta["graphs"];
+  /** Where half words are converted on their way to `weights.bin` (1 MiB, reused). */
+  private scratch: Float32Array | null = null;
 
   /** Built by {@linkcode GraphCacheEntry.writer}. */
   constructor(
@@ -419,6 +425,25 @@ export class GraphCacheWriter {
     if (pad > 0) await this.write(new Uint8Array(pad));
     const at = this.offset;
     await this.write(raw);
+    return at;
+  }
+
+  /**
+   * Appends the float32 upcast of half words `h` (as `TensorSpec.raw` would hold it), converted
+   * a piece at a time into a reused buffer: no float32 copy of the tensor is made.
+   */
+  private async appendUpcast(h: HalfWords): Promise<number> {
+    const pad = (ALIGN - (this.offset % ALIGN)) % ALIGN;
+    if (pad > 0) await this.write(new Uint8Array(pad));
+    const at = this.offset;
+    const scratch = (this.scratch ??= new Float32Array(1 << 18));
+    for (let i = 0; i < h.words.length; i += scratch.length) {
+      const part = h.words.subarray(i, Math.min(h.words.length, i + scratch.length));
+      await this.write(
+        bytesOf(halfWordsToFloat32(h.dtype, part, scratch.subarray(0, part.length))),
+      );
+    }
+    graphCacheStats.upcastBytes += 4 * h.words.length;
     return at;
   }
 
@@ -439,9 +464,20 @@ export class GraphCacheWriter {
   ): Promise<void> {
     const folder = this.entry.folder;
     const weightsLoc = relativeTo(folder, `${this.entry.dir}/weights.bin`);
-    const initializers = [];
+    const initializers: TensorSpec[] = [];
     for (const t of graph.initializers) {
-      if (t.external) {
+      const upcastBytes = t.upcast ? 4 * t.upcast.words.length : 0;
+      if (t.upcast && !t.external && upcastBytes >= EXTERNAL_MIN_BYTES) {
+        // Converted on the way to the file; `t.raw` (which would convert it whole) is not read.
+        const offset = await this.appendUpcast(t.upcast);
+        initializers.push({
+          name: t.name,
+          dtype: t.dtype,
+          dims: t.dims,
+          raw: new Uint8Array(0),
+          external: { location: weightsLoc, offset, length: upcastBytes },
+        });
+      } else if (t.external) {
         if (checkpointFolder === null) throw new Error(`${t.name}: external data without a folder`);
         const path = `${checkpointFolder.replace(/\/$/, "")}/${t.external.location}`;
         initializers.push({
@@ -449,11 +485,14 @@ export class GraphCacheWriter {
           external: { ...t.external, location: relativeTo(folder, path) },
         });
       } else if (t.raw.length >= EXTERNAL_MIN_BYTES) {
-        const offset = await this.append(t.raw);
+        const raw = t.raw;
+        const offset = await this.append(raw);
         initializers.push({
-          ...t,
+          name: t.name,
+          dtype: t.dtype,
+          dims: t.dims,
           raw: new Uint8Array(0),
-          external: { location: weightsLoc, offset, length: t.raw.length },
+          external: { location: weightsLoc, offset, length: raw.length },
         });
       } else {
         initializers.push(t);
@@ -568,14 +607,15 @@ export async function traceIntoCache(
   };
   let committed = false;
   try {
-    const enc = tracer.encoder();
+    // Half weights are converted on their way into `weights.bin`, not whole while tracing.
+    const enc = withDeferredUpcasts(() => tracer.encoder());
     await put("encoder", enc.graph);
     const limits: GraphCacheMeta["limits"] = { encoder: enc.limits, decoder: [] };
     (enc as { graph: GraphSpec | null }).graph = null;
-    const cross = tracer.crossKV();
+    const cross = withDeferredUpcasts(() => tracer.crossKV());
     await put("cross_kv", cross.graph);
     (cross as { graph: GraphSpec | null }).graph = null;
-    const dec = tracer.decoderStep(cross.layout);
+    const dec = withDeferredUpcasts(() => tracer.decoderStep(cross.layout));
     limits.decoder = dec.limits;
     await put("decoder", dec.graph);
     (dec as { graph: GraphSpec | null }).graph = null;
