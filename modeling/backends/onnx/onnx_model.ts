@@ -29,6 +29,7 @@ import { createCachedSessions, createSessions } from "./_sessions.ts";
 import { checkpointFiles, graphCacheDir, GraphCacheEntry } from "./graph_cache.ts";
 import type { TraceLimit } from "./recorder.ts";
 import { checkLimits, type DecoderLayout, GraphTracer } from "./traced_graphs.ts";
+import { KvHistory } from "./_kv_history.ts";
 import { type HeapTrimmer, heapTrimmer } from "./_heap.ts";
 
 /** Options of `OnnxEncoderDecoder.fromPretrained` / `create`. */
@@ -105,20 +106,24 @@ export interface OnnxEncoderState {
   readonly rowSource: Int32Array;
 }
 
-/** The decoder cache: self-attention K/V per layer and pending row selections. */
+/**
+ * The decoder cache: where each row's self-attention K/V are in the lineage's history, and the
+ * encoder-state row each row attends to. A cache stays valid after the step it is passed to
+ * (the history is append-only: two continuations of one cache add their own rows) until
+ * `dispose` frees the history of its lineage.
+ */
 export interface OnnxDecoderCache {
   /** Rows. */
   readonly batch: number;
   /** Decoder positions already in the cache. */
   readonly pastLen: number;
   /**
-   * Per layer key then value, `[rows of the previous step, heads, pastLen, headDim]`
-   * (onnxruntime tensors, internal to the engine).
+   * The K/V rows of this cache's lineage (`_kv_history.ts`), internal to the engine.
    * @ignore
    */
-  readonly self: readonly OrtTensor[];
-  /** Row of `self` each row continues from (beam reordering is applied in the next step). */
-  readonly rows: BigInt64Array;
+  readonly history: KvHistory;
+  /** History row of each row's past position, `[batch, pastLen]` (beam reordering included). */
+  readonly index: BigInt64Array;
   /** Encoder-state row whose cross K/V each row attends to. */
   readonly crossRows: Int32Array;
 }
@@ -492,21 +497,13 @@ export class OnnxEncoderDecoder {
     return t;
   }
 
-  /** A zero-length past (`[batch, heads, 0, headDim]`) for every layer. */
-  private emptyPast(batch: number): OrtTensor[] {
-    const { heads, headDim, layers } = this.layout;
-    const t = new this.ort.Tensor("float32", new Float32Array(0), [batch, heads, 0, headDim]);
-    return Array.from({ length: 2 * layers }, () => t);
-  }
-
   /**
    * Runs the decoder on `newTokens` `[batch, T]` after the cache; returns logits of all T new
    * positions `[batch, T, vocab]` and the extended cache. `decoderAttentionMask` `[batch, past+T]`
    * defaults to ones.
    *
-   * The cache passed in is consumed: its self-attention buffers are released once the step has
-   * read them (so are those of the caches it was reordered from, which share them); continue
-   * from the returned cache.
+   * The step reads the cache's past from its lineage's history and appends only the new
+   * tokens' K/V to it (no copy of the past on the host); the cache passed in stays valid.
    */
   async decodeAll(
     state: OnnxEncoderState,
@@ -523,10 +520,10 @@ export class OnnxEncoderDecoder {
       throw new OnnxModelError(`cache: ${cache.batch} rows; the encoder state has ${B}`);
     }
     this.checkState(state);
-    if (cache?.self.some(released)) {
+    if (cache?.history.released) {
       throw new OnnxModelError(
-        "cache: its tensors were released (a cache is consumed by the decode step it is passed " +
-          "to, and by dispose); continue from the cache the last step returned",
+        "cache: its tensors were released (dispose frees the K/V history of a cache and of " +
+          "every cache continuing or reordering it)",
       );
     }
     const P = cache?.pastLen ?? 0;
@@ -542,42 +539,40 @@ export class OnnxEncoderDecoder {
     } else {
       decMask = new BigInt64Array(B * (P + T)).fill(1n);
     }
-    const rows = cache?.rows ?? BigInt64Array.from(arange(B), (v) => BigInt(v));
     const crossRows = cache?.crossRows ?? arange(B);
     const { kv: cross, mask: crossMask } = await this.crossFor(state, crossRows);
-    const past = cache?.self ?? this.emptyPast(B);
+    const { layers, heads, headDim } = this.layout;
+    const history = cache?.history ?? new KvHistory(2 * layers, heads * headDim);
     const feeds: Record<string, OrtTensor> = {
       input_ids: this.int64(newTokens.flat(), [B, T]),
       decoder_attention_mask: this.int64(decMask, [B, P + T]),
       encoder_attention_mask: crossMask,
-      cache_rows: this.int64(rows, [B]),
+      cache_index: this.int64(cache?.index ?? new BigInt64Array(0), [B, P]),
     };
-    for (let i = 0; i < this.layout.layers; i++) {
-      feeds[`past_key_${i}`] = past[2 * i];
-      feeds[`past_value_${i}`] = past[2 * i + 1];
+    const pastDims = [history.rows, heads, headDim];
+    for (let i = 0; i < layers; i++) {
+      feeds[`past_key_${i}`] = new this.ort.Tensor("float32", history.stored(2 * i), pastDims);
+      feeds[`past_value_${i}`] = new this.ort.Tensor("float32", history.stored(2 * i + 1), pastDims);
       feeds[`cross_key_${i}`] = cross[2 * i];
       feeds[`cross_value_${i}`] = cross[2 * i + 1];
     }
     const out = await this.run(this.decoder, feeds, "decoder");
-    const self: OrtTensor[] = [];
-    for (let i = 0; i < this.layout.layers; i++) {
-      self.push(out[`present_key_${i}`], out[`present_value_${i}`]);
-    }
-    // The present K/V replace the past: free the past's buffers now rather than at V8's next GC.
-    if (cache) {
-      releaseData(views(cache.self), new Set(views(Object.values(out)).map((d) => d.buffer)));
-      this.trimHeap?.();
+    const added: OrtTensor[] = [];
+    for (let i = 0; i < layers; i++) added.push(out[`new_key_${i}`], out[`new_value_${i}`]);
+    const grows = history.grows;
+    const first = history.append(views(added) as Float32Array[], B, T);
+    releaseData(views(added)); // appended: the step's own buffers are not needed any more
+    if (history.grows !== grows) this.trimHeap?.();
+    // Each row's past, then its new positions (rows `first + j * B + b` of the history).
+    const index = new BigInt64Array(B * (P + T));
+    for (let b = 0; b < B; b++) {
+      if (cache) index.set(cache.index.subarray(b * P, (b + 1) * P), b * (P + T));
+      for (let j = 0; j < T; j++) index[b * (P + T) + P + j] = BigInt(first + j * B + b);
     }
     const lg = out.logits;
     return {
       logits: new Tensor("float32", lg.data as Float32Array, [...lg.dims]) as Tensor<"float32">,
-      cache: {
-        batch: B,
-        pastLen: P + T,
-        self,
-        rows: BigInt64Array.from(arange(B), (v) => BigInt(v)),
-        crossRows,
-      },
+      cache: { batch: B, pastLen: P + T, history, index, crossRows },
     };
   }
 
@@ -601,21 +596,22 @@ export class OnnxEncoderDecoder {
     return { logits: last, cache: r.cache };
   }
 
-  /** Keeps cache rows `rows` (new row i = old row rows[i]); applied lazily by the next step. */
+  /** Keeps cache rows `rows` (new row i = old row rows[i]): a copy of their history indices. */
   reorderCache(cache: OnnxDecoderCache, rows: readonly number[]): OnnxDecoderCache {
     if (rows.length !== cache.batch) {
       throw new OnnxModelError(`reorderCache: ${rows.length} rows; the cache has ${cache.batch}`);
     }
-    const next = new BigInt64Array(rows.length);
+    const P = cache.pastLen;
+    const index = new BigInt64Array(rows.length * P);
     const crossRows = new Int32Array(rows.length);
     rows.forEach((r, i) => {
       if (!Number.isInteger(r) || r < 0 || r >= cache.batch) {
         throw new OnnxModelError(`reorderCache: rows[${i}] = ${r}; expected [0, ${cache.batch})`);
       }
-      next[i] = cache.rows[r];
+      index.set(cache.index.subarray(r * P, (r + 1) * P), i * P);
       crossRows[i] = cache.crossRows[r];
     });
-    return { ...cache, rows: next, crossRows };
+    return { ...cache, index, crossRows };
   }
 
   /**
@@ -650,8 +646,8 @@ export class OnnxEncoderDecoder {
    * cache throws `OnnxModelError`.
    */
   dispose(value: OnnxDecoderCache | OnnxEncoderState): void {
-    if ("self" in value) {
-      releaseData(views(value.self));
+    if ("history" in value) {
+      value.history.release();
       return;
     }
     if (this.disposed.has(value)) return;

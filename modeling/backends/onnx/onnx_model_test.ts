@@ -93,7 +93,7 @@ Deno.test("onnx node bert2bert: reorderCache + expandEncoderState = full decode 
     assertBelow(maxAbsDiff(step.logits, Array.from(full.logits)), 1e-5);
     // Reorders compose: applying [1, 0, 2, 3] then [1, 0, 2, 3] is the identity.
     const twice = model.reorderCache(model.reorderCache(cache, [1, 0, 2, 3]), [1, 0, 2, 3]);
-    assertEquals(Array.from(twice.rows), Array.from(cache.rows));
+    assertEquals(Array.from(twice.index), Array.from(cache.index));
   } finally {
     await model.release();
   }
@@ -172,7 +172,7 @@ for (
   });
 }
 
-Deno.test("onnx node bert2bert: a step frees the past cache's buffers and dispose frees the state, logits unchanged (1e-5)", async () => {
+Deno.test("onnx node bert2bert: a step appends only its new K/V to the history, caches stay valid after their step, dispose frees cache and state, logits unchanged (1e-5)", async () => {
   const model = await OnnxEncoderDecoder.fromPretrained(`${FIXTURES}bert2bert`, {
     runtime: "node",
   });
@@ -186,22 +186,31 @@ Deno.test("onnx node bert2bert: a step frees the past cache's buffers and dispos
     model.dispose(base); // as generate() does: the expansion still needs the shared cross K/V
     assertEquals(base.encoded.hidden.data.length > 0, true);
     const first = await model.decodeStep(st, [[2], [2], [2], [2]], null);
-    const past = first.cache.self;
+    // Four rows of one position each: history rows 0-3, each row reading its own.
+    assertEquals(first.cache.history.rows, 4);
+    assertEquals(Array.from(first.cache.index, Number), [0, 1, 2, 3]);
     const reordered = model.reorderCache(first.cache, [1, 0, 3, 2]);
+    assertEquals(Array.from(reordered.index, Number), [1, 0, 3, 2]);
     const step = await model.decodeStep(st, [[9], [8], [7], [6]], reordered);
-    // The past K/V the step consumed are freed at once; the present ones are live.
-    assertEquals(detached(past), past.map(() => true));
-    assertEquals(detached(step.cache.self), step.cache.self.map(() => false));
-    await assertRejects(
-      () => model.decodeStep(st, [[5], [5], [5], [5]], reordered),
-      OnnxModelError,
-      "cache: its tensors were released",
-    );
+    // The step appended its 4 new rows; the past rows were not copied.
+    assertEquals(step.cache.history, first.cache.history);
+    assertEquals(step.cache.history.rows, 8);
+    assertEquals(Array.from(step.cache.index, Number), [1, 4, 0, 5, 3, 6, 2, 7]);
     // Same logits as decoding the reordered histories in one uncached step.
     const full = await model.decodeStep(st, [[2, 9], [2, 8], [2, 7], [2, 6]], null);
     assertBelow(maxAbsDiff(step.logits, Array.from(full.logits)), 1e-5);
+    // A cache stays valid after its step: continuing `reordered` again gives the same logits.
+    const again = await model.decodeStep(st, [[9], [8], [7], [6]], reordered);
+    assertEquals(Array.from(again.logits), Array.from(step.logits));
+    // dispose frees the lineage's history: every cache of it is refused afterwards.
+    model.dispose(step.cache);
+    assertEquals(step.cache.history.released, true);
+    await assertRejects(
+      () => model.decodeStep(st, [[5], [5], [5], [5]], again.cache),
+      OnnxModelError,
+      "cache: its tensors were released",
+    );
     model.dispose(full.cache);
-    assertEquals(detached(full.cache.self), full.cache.self.map(() => true));
     // The last state sharing the encoder output frees it and the cross K/V; twice is a no-op.
     const kv = st.encoded.kv!;
     model.dispose(st);

@@ -293,13 +293,22 @@ export class SymbolicGraph {
     }, { weight: w });
   }
 
-  /** Rows `rows` (int64 `[n]`) of `x` along axis 0, in the graph (cache reordering). */
-  gatherRows(x: Sym, rows: Sym): Sym {
+  /**
+   * Rows `index` (int64 `[n, p]`) of a K/V history `[rows, heads, headDim]` as heads
+   * `[n, heads, p, headDim]`: a decoder step's self-attention cache, each row reading its own
+   * past positions (beam reordering included) from the append-only history of `_kv_history.ts`.
+   */
+  gatherHistory(history: Sym, index: Sym): Sym {
+    const [n, p] = index.dims;
+    const [, h, d] = history.dims;
     return this.node(
-      [rows.dims[0], ...x.dims.slice(1)],
-      () => this.op("Gather", [x.name, rows.name], { axis: 0 }),
+      [n, h, p, d],
+      () => {
+        const rows = this.op("Gather", [history.name, index.name], { axis: 0 }); // [n, p, h, d]
+        return this.op("Transpose", [rows], { perm: [0, 2, 1, 3] });
+      },
       {},
-      x.dtype,
+      history.dtype,
     );
   }
 

@@ -7,11 +7,13 @@
  * | --- | --- | --- |
  * | encoder | `input_ids`, `attention_mask` `[batch, src_len]` int64 | `last_hidden_state` |
  * | cross K/V | `encoder_hidden_states` `[batch, src_len, encoder width]` | `cross_key_i`, `cross_value_i` `[batch, heads, src_len, head_dim]` |
- * | decoder step | `input_ids` `[batch, tgt_len]`, `decoder_attention_mask` `[batch, past_len + tgt_len]`, `cache_rows` `[batch]`, `past_key_i` / `past_value_i` `[cache_batch, heads, past_len, head_dim]`, `cross_key_i` / `cross_value_i` and `encoder_attention_mask` `[cross_batch, ...]` | `logits` `[batch, tgt_len, vocab]`, `present_key_i` / `present_value_i` |
+ * | decoder step | `input_ids` `[batch, tgt_len]`, `decoder_attention_mask` `[batch, past_len + tgt_len]`, `cache_index` `[batch, past_len]`, `past_key_i` / `past_value_i` `[history, heads, head_dim]`, `cross_key_i` / `cross_value_i` and `encoder_attention_mask` `[cross_batch, ...]` | `logits` `[batch, tgt_len, vocab]`, `new_key_i` / `new_value_i` `[batch, tgt_len, heads, head_dim]` |
  *
  * The cross-K/V graph is the decoder traced with no cache, keeping only the cross K/V it
- * computes. In the decoder step the past K/V rows are gathered by `cache_rows` (beam
- * reordering) inside the graph, and `cross_batch` may divide `batch`: the recorder's grouped
+ * computes. The decoder step reads its self-attention past from a K/V history (the rows every
+ * earlier step added, `_kv_history.ts`): `cache_index` names each row's past positions in it
+ * (beam reordering included), gathered inside the graph, and the step returns only its new
+ * tokens' K/V, which the host appends. `cross_batch` may divide `batch`: the recorder's grouped
  * attention lets the beams of one source share its cross K/V row.
  *
  * @module
@@ -41,6 +43,7 @@ export const SENTINELS: Readonly<Record<string, number>> = {
   past_len: 1801,
   cross_batch: 1097,
   cache_batch: 1303,
+  history: 1999,
 };
 
 /**
@@ -252,7 +255,7 @@ export class GraphTracer {
   private traceDecoderStep(layout: DecoderLayout): TracedGraph {
     const { rec, w } = this.recorder("encdec_decoder_step");
     const { batch: B, tgt_len: T, past_len: P, src_len: S } = this.sentinels;
-    const { cross_batch: G, cache_batch: C } = this.sentinels;
+    const { cross_batch: G, history: R } = this.sentinels;
     const { layers, heads, headDim } = layout;
     const ids = placeholder("int32", [B, T]) as Tensor<"int32">;
     const decMask = placeholder("float32", [B, P + T]) as Tensor<"float32">;
@@ -260,14 +263,14 @@ export class GraphTracer {
     rec.bind(ids, "input_ids", "int64");
     rec.bind(decMask, "decoder_attention_mask", "int64");
     rec.bind(encMask, "encoder_attention_mask", "int64");
-    const rows = rec.input("cache_rows", "int64", [B]);
+    const index = rec.input("cache_index", "int64", [B, P]);
     const self: KeyValue<Sym>[] = [];
     const cross: KeyValue<Sym>[] = [];
     for (let i = 0; i < layers; i++) {
-      const pk = rec.input(`past_key_${i}`, "float32", [C, heads, P, headDim]);
-      const pv = rec.input(`past_value_${i}`, "float32", [C, heads, P, headDim]);
-      // Beam reordering: the rows `cache_rows` of the past, gathered in the graph.
-      self.push({ key: rec.gatherRows(pk, rows), value: rec.gatherRows(pv, rows) });
+      const pk = rec.input(`past_key_${i}`, "float32", [R, heads, headDim]);
+      const pv = rec.input(`past_value_${i}`, "float32", [R, heads, headDim]);
+      // Each row's past positions, read from the history (beam reordering included).
+      self.push({ key: rec.gatherHistory(pk, index), value: rec.gatherHistory(pv, index) });
       cross.push({
         key: rec.input(`cross_key_${i}`, "float32", [G, heads, S, headDim]),
         value: rec.input(`cross_value_${i}`, "float32", [G, heads, S, headDim]),
@@ -282,13 +285,25 @@ export class GraphTracer {
       useCache: true,
     });
     rec.output("logits", out.logits, ["batch", "tgt_len", layout.vocab]);
-    const presentDims = ["batch", heads, "total_len", headDim];
+    const newDims = ["batch", "tgt_len", heads, headDim];
     (out.self ?? []).forEach((kv, i) => {
-      rec.output(`present_key_${i}`, kv.key, presentDims);
-      rec.output(`present_value_${i}`, kv.value, presentDims);
+      rec.output(`new_key_${i}`, newRows(rec, kv.key, P), newDims);
+      rec.output(`new_value_${i}`, newRows(rec, kv.value, P), newDims);
     });
     return { graph: rec.build(), limits: rec.limits };
   }
+}
+
+/**
+ * The new tokens' part `[n, t, heads, headDim]` of a self-attention K or V `[n, heads, past + t,
+ * headDim]`: the heads' values before they were split (no copy) where the recorder saw them
+ * appended to the past, else a slice of the whole.
+ */
+function newRows(rec: OnnxRecorder, kv: Sym, past: number): Sym {
+  const [n, h, total, d] = kv.dims;
+  const heads = kv.tags.appended?.added.tags.heads;
+  if (heads) return rec.reshape(heads.x, [n, total - past, h, d]);
+  return rec.permute(rec.slice(kv, 2, past, total), [0, 2, 1, 3]);
 }
 
 /**
