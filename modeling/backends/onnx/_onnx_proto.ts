@@ -53,10 +53,11 @@ export interface TensorSpec {
    */
   external?: ExternalDataRef;
   /**
-   * When set, `raw` is the float32 upcast of these half words (and may be computed only when
-   * read): a writer can convert them piece by piece instead (the graph cache does).
+   * When set, `raw` is the float32 upcast of these half words, the parts one after another (and
+   * may be computed only when read): a writer can convert them piece by piece instead (the
+   * graph cache does).
    */
-  upcast?: HalfWords;
+  upcast?: readonly HalfWords[];
 }
 
 /** Half-precision words whose float32 values an initializer holds (see `TensorSpec.upcast`). */

@@ -172,16 +172,21 @@ export class CheckpointWeights {
 }
 
 /**
- * The half words of weight `w` when it is a float16 / bfloat16 tensor in memory (what its
- * float32 initializer upcasts: `LazyInitializer.upcast`); `undefined` otherwise (float32, or
- * left in its file).
+ * The half words of weights `ws` when each is a float16 / bfloat16 tensor in memory: what the
+ * float32 initializer of `ws` stored one after another upcasts (`LazyInitializer.upcast`: a
+ * matrix, or `nn.Linear` weights fused along their outputs). `undefined` otherwise: a float32
+ * weight, one left in its file, or several `Conv1D` weights (fused column-wise, not end to end).
  */
-export function halfWordsOf(w: CheckpointWeight): HalfWords | undefined {
-  const e = w.entry;
-  if (!(e instanceof Tensor) || (e.dtype !== "float16" && e.dtype !== "bfloat16")) {
-    return undefined;
+export function halfWordsOf(...ws: CheckpointWeight[]): HalfWords[] | undefined {
+  if (ws.length === 0 || (ws.length > 1 && ws.some((w) => w.conv1d))) return undefined;
+  const parts: HalfWords[] = [];
+  for (const { entry: e } of ws) {
+    if (!(e instanceof Tensor) || (e.dtype !== "float16" && e.dtype !== "bfloat16")) {
+      return undefined;
+    }
+    parts.push({ dtype: e.dtype, words: e.data as Uint16Array });
   }
-  return { dtype: e.dtype, words: e.data as Uint16Array };
+  return parts;
 }
 
 /** The dtypes a file tensor can have, by safetensors name. */

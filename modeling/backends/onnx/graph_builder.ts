@@ -113,11 +113,12 @@ export interface LazyInitializer {
   /** Where the bytes lie in a file onnxruntime maps instead. */
   external?: ExternalDataRef;
   /**
-   * When `bytes()` is exactly the float32 upcast of these half words (`toFloat32`): inside
-   * {@linkcode withDeferredUpcasts}, `build` then leaves the conversion to whoever reads the
-   * graph (the graph cache converts them piece by piece into its weight file).
+   * When `bytes()` is exactly the float32 upcast (`toFloat32`) of these half words, the parts
+   * one after another: inside {@linkcode withDeferredUpcasts}, `build` then leaves the
+   * conversion to whoever reads the graph (the graph cache converts them piece by piece into
+   * its weight file).
    */
-  upcast?: HalfWords;
+  upcast?: readonly HalfWords[];
 }
 
 let deferUpcasts = false;
@@ -140,7 +141,11 @@ export function withDeferredUpcasts<R>(trace: () => R): R {
 }
 
 /** The `TensorSpec` of an initializer whose float32 bytes are converted on first read. */
-function deferredSpec(name: string, init: LazyInitializer, upcast: HalfWords): TensorSpec {
+function deferredSpec(
+  name: string,
+  init: LazyInitializer,
+  upcast: readonly HalfWords[],
+): TensorSpec {
   let raw: Uint8Array | undefined;
   const spec = { name, dtype: init.dtype, dims: init.dims, upcast } as TensorSpec;
   Object.defineProperty(spec, "raw", { enumerable: true, get: () => (raw ??= init.bytes()) });

@@ -429,21 +429,24 @@ export class GraphCacheWriter {
   }
 
   /**
-   * Appends the float32 upcast of half words `h` (as `TensorSpec.raw` would hold it), converted
-   * a piece at a time into a reused buffer: no float32 copy of the tensor is made.
+   * Appends the float32 upcast of half words `parts`, one after another (as `TensorSpec.raw`
+   * would hold it), converted a piece at a time into a reused buffer: no float32 copy of the
+   * tensor is made.
    */
-  private async appendUpcast(h: HalfWords): Promise<number> {
+  private async appendUpcast(parts: readonly HalfWords[]): Promise<number> {
     const pad = (ALIGN - (this.offset % ALIGN)) % ALIGN;
     if (pad > 0) await this.write(new Uint8Array(pad));
     const at = this.offset;
     const scratch = (this.scratch ??= new Float32Array(1 << 18));
-    for (let i = 0; i < h.words.length; i += scratch.length) {
-      const part = h.words.subarray(i, Math.min(h.words.length, i + scratch.length));
-      await this.write(
-        bytesOf(halfWordsToFloat32(h.dtype, part, scratch.subarray(0, part.length))),
-      );
+    for (const h of parts) {
+      for (let i = 0; i < h.words.length; i += scratch.length) {
+        const part = h.words.subarray(i, Math.min(h.words.length, i + scratch.length));
+        await this.write(
+          bytesOf(halfWordsToFloat32(h.dtype, part, scratch.subarray(0, part.length))),
+        );
+      }
+      graphCacheStats.upcastBytes += 4 * h.words.length;
     }
-    graphCacheStats.upcastBytes += 4 * h.words.length;
     return at;
   }
 
@@ -466,7 +469,7 @@ export class GraphCacheWriter {
     const weightsLoc = relativeTo(folder, `${this.entry.dir}/weights.bin`);
     const initializers: TensorSpec[] = [];
     for (const t of graph.initializers) {
-      const upcastBytes = t.upcast ? 4 * t.upcast.words.length : 0;
+      const upcastBytes = 4 * (t.upcast ?? []).reduce((n, h) => n + h.words.length, 0);
       if (t.upcast && !t.external && upcastBytes >= EXTERNAL_MIN_BYTES) {
         // Converted on the way to the file; `t.raw` (which would convert it whole) is not read.
         const offset = await this.appendUpcast(t.upcast);

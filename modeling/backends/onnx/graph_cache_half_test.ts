@@ -74,6 +74,7 @@ Deno.test("withDeferredUpcasts: the same model bytes; half weights converted onl
     );
     const deferred = lazy.initializers.filter((t) => t.upcast);
     assert(deferred.length > 0, "no initializer was deferred");
+    assert(deferred.some((t) => t.upcast!.length > 1), "no fused weight was deferred");
     assertEquals(eager.initializers.filter((t) => t.upcast).length, 0);
     assertEquals(encodeModel(lazy), encodeModel(eager));
   } finally {
