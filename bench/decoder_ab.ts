@@ -127,6 +127,9 @@ if (import.meta.main) {
       logits[i] = r.logits;
       caches[i] = beams > 1 && step > 0 ? e.reorderCache(r.cache, reorder) : r.cache;
     }
+    if (logits[0].length !== logits[1].length || logits[0].length === 0) {
+      throw new Error(`step ${step}: logits of ${logits[0].length} and ${logits[1].length} values`);
+    }
     for (let j = 0; j < logits[0].length; j++) {
       maxDiff = Math.max(maxDiff, Math.abs(logits[0][j] - logits[1][j]));
     }
