@@ -45,7 +45,9 @@ export class KvHistory {
   append(added: readonly Float32Array[], batch: number, t: number): number {
     const first = this.rows;
     const need = first + batch * t;
-    if (need > this.capacity) this.grow(Math.max(need, 2 * this.capacity, INITIAL_POSITIONS * batch));
+    if (need > this.capacity) {
+      this.grow(Math.max(need, 2 * this.capacity, INITIAL_POSITIONS * batch));
+    }
     const r = this.rowSize;
     added.forEach((src, i) => {
       const dst = this.buffers[i];
