@@ -56,6 +56,23 @@ export interface EdgeStats {
   rss: number;
   /** V8 heap in use in bytes. */
   heapUsed: number;
+  /**
+   * Peak resident set size since start in bytes (Linux `VmHWM`), when `/proc/self/status` is
+   * readable (`--allow-read=/proc/self/status`); absent otherwise.
+   */
+  peakRss?: number;
+}
+
+/** `VmHWM` of this process in bytes, or `undefined` when it cannot be read (never prompts). */
+function peakRss(): number | undefined {
+  const path = "/proc/self/status";
+  try {
+    if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") return undefined;
+    const kib = /VmHWM:\s+(\d+) kB/.exec(Deno.readTextFileSync(path))?.[1];
+    return kib === undefined ? undefined : Number(kib) * 1024;
+  } catch {
+    return undefined; // not Linux
+  }
 }
 
 /** The handler plus what a server needs to stop cleanly. */
@@ -134,7 +151,15 @@ export function createHandler(
 
   const stats = (): EdgeStats => {
     const m = Deno.memoryUsage();
-    return { requests: served, aborted, ...queue.stats(), rss: m.rss, heapUsed: m.heapUsed };
+    const peak = peakRss();
+    return {
+      requests: served,
+      aborted,
+      ...queue.stats(),
+      rss: m.rss,
+      heapUsed: m.heapUsed,
+      ...(peak !== undefined ? { peakRss: peak } : {}),
+    };
   };
 
   async function summarizeRequest(

@@ -142,7 +142,12 @@ function sampleRss(pid: number): { peak(): number; stop(): Promise<number> } {
 if (import.meta.main) {
   const a = parseArgs(Deno.args);
   // The documented flags; onnx-web also reads onnxruntime-web's wasm file from node_modules.
-  const read = [a.model, ...(a.device.startsWith("onnx") ? [`${ROOT}/node_modules`] : [])];
+  // Plus /proc/self/status for the server's peak RSS (`VmHWM`) in /stats (Linux).
+  const read = [
+    a.model,
+    ...(a.device.startsWith("onnx") ? [`${ROOT}/node_modules`] : []),
+    ...(Deno.build.os === "linux" ? ["/proc/self/status"] : []),
+  ];
   const t0 = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -183,19 +188,23 @@ if (import.meta.main) {
     base = /listening on (http:\/\/127\.0\.0\.1:\d+)\//.exec(seen)?.[1] ?? null;
   }
   const startSeconds = (performance.now() - t0) / 1000;
-  const rss = async () => (await (await fetch(`${base}/stats`)).json()).rss as number;
+  const stats = async () =>
+    (await (await fetch(`${base}/stats`)).json()) as { rss: number; peakRss?: number };
+  const rss = async () => (await stats()).rss;
   const mib = (b: number | null) => b === null ? "?" : `${(b / 2 ** 20).toFixed(1)} MiB`;
   let failed = false;
   try {
     const url = `${base}/summarize`;
-    const rssStart = await rss();
-    const peakStart = sampler.peak();
+    const atStart = await stats();
+    const rssStart = atStart.rss;
+    const peakStart = atStart.peakRss ?? sampler.peak();
     if (a.warmup > 0) await soakRound(url, 0, a.warmup, a.concurrency); // JIT, allocator pools
     const rss0 = await rss();
     const first = await soakRound(url, 1000, a.requests, a.concurrency);
     const rss1 = await rss();
     const second = await soakRound(url, 2000, a.requests, a.concurrency);
-    const rss2 = await rss();
+    const end = await stats();
+    const rss2 = end.rss;
     const ms = (x: number) => `${x.toFixed(1)} ms`;
     console.log(
       `soak: ${a.model} on ${a.device}${a.dtype ? ` ${a.dtype}` : ""}, ${a.concurrency} clients, ` +
@@ -205,7 +214,7 @@ if (import.meta.main) {
         `  RSS after start ${mib(rssStart)} (peak so far ${mib(peakStart)}), after warm-up ` +
         `${mib(rss0)}, round 1 ${mib(rss1)}, round 2 ${mib(rss2)}; peak ${
           mib(await sampler.stop())
-        } (ps, every 200 ms)`,
+        } (ps, every 200 ms), VmHWM ${mib(end.peakRss ?? null)}`,
     );
     if (first.errors + second.errors > 0) {
       console.error(`soak: ${first.errors + second.errors} errors for valid requests`);

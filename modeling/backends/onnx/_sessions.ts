@@ -9,8 +9,10 @@
 import type { InferenceSession } from "onnxruntime-node";
 import { encodeModel, type GraphSpec } from "./_onnx_proto.ts";
 import { OnnxRuntimeError, type Ort } from "./runtime.ts";
-import type { DecoderLayout, GraphTracer } from "./traced_graphs.ts";
+import type { DecoderLayout, GraphTracer, TracedGraph } from "./traced_graphs.ts";
 import type { TraceLimit } from "./recorder.ts";
+import { releaseData } from "./_host.ts";
+import { collectWeightsInto, WeightSlab } from "./_weight_slab.ts";
 import {
   CACHED_GRAPHS,
   type CachedGraphs,
@@ -31,6 +33,35 @@ function nodeSessionConfig(externalFolder: string | null): Record<string, string
       ? { model_external_initializers_file_folder_path: externalFolder }
       : {}),
   };
+}
+
+/** Initializers of at least this many bytes go to onnxruntime-web as external data. */
+const WEB_EXTERNAL_MIN_BYTES = 1024;
+
+/**
+ * `graph` with its larger initializers moved out of the protobuf into in-memory external data
+ * files for onnxruntime-web's `externalData` session option (onnxruntime copies each straight
+ * into its tensor in the wasm heap): the chunks of `slab` (`slab_<i>`) for bytes placed there,
+ * one file per initializer (named after it) for the rest.
+ */
+export function webExternalData(
+  graph: GraphSpec,
+  slab: WeightSlab | null = null,
+): { model: GraphSpec; files: { path: string; data: Uint8Array }[] } {
+  const files: { path: string; data: Uint8Array }[] = [];
+  const initializers = graph.initializers.map((t) => {
+    if (t.external || t.raw.byteLength < WEB_EXTERNAL_MIN_BYTES) return t;
+    const at = slab?.locate(t.raw);
+    const location = at ? `slab_${at.chunk}` : t.name;
+    if (!at) files.push({ path: location, data: t.raw });
+    return {
+      ...t,
+      raw: new Uint8Array(0),
+      external: { location, offset: at?.offset ?? 0, length: t.raw.byteLength },
+    };
+  });
+  slab?.chunks.forEach((data, i) => files.push({ path: `slab_${i}`, data }));
+  return { model: { ...graph, initializers }, files };
 }
 
 /** The sessions of one model and what their tracing revealed. */
@@ -137,22 +168,56 @@ export async function createSessions(
     if (cached) return await createCachedSessions(ort, threads, cached, source);
   }
   const sessionOptions = sessionOptionsFor(name, threads, tracer.weights.externalFolder);
-  const make = (graph: GraphSpec, what: string) =>
-    createOne(ort, encodeModel(graph), sessionOptions, what, source);
   // One graph at a time, so only one serialized model is alive at once; a failure releases
   // the sessions already built.
   const sessions: InferenceSession[] = [];
   try {
     // Each traced graph is dropped once its session exists.
-    const add = async <R extends { graph: GraphSpec }>(r: R, what: string) => {
-      sessions.push(await make(r.graph, what));
-      (r as { graph: GraphSpec | null }).graph = null;
-      return r;
+    const add = async <R extends { graph: GraphSpec }>(trace: () => R, what: string) => {
+      if (name === "node") {
+        const r = trace();
+        sessions.push(await createOne(ort, encodeModel(r.graph), sessionOptions, what, source));
+        (r as { graph: GraphSpec | null }).graph = null;
+        return r;
+      }
+      // onnxruntime-web: the weights the graph makes go into a slab (`_weight_slab.ts`) and in
+      // as in-memory external data, copied once into the wasm heap rather than inside the
+      // protobuf (which onnxruntime would parse into a second copy there); the slab, the
+      // protobuf and every other host copy are freed as soon as the session exists.
+      const slab = new WeightSlab();
+      try {
+        const r = collectWeightsInto(slab, trace);
+        const { model, files } = webExternalData(r.graph, slab);
+        (r as { graph: GraphSpec | null }).graph = null;
+        const bytes = encodeModel(model);
+        try {
+          sessions.push(
+            await createOne(ort, bytes, { ...sessionOptions, externalData: files }, what, source),
+          );
+        } finally {
+          releaseData([bytes]);
+        }
+        return r;
+      } finally {
+        slab.release();
+      }
     };
-    const enc = await add(tracer.encoder(), "encoder");
-    const cross = await add(tracer.crossKV(), "cross K/V");
-    const dec = await add(tracer.decoderStep(cross.layout), "decoder");
-    const [encoder, crossKV, decoder] = sessions;
+    let encoder: InferenceSession, crossKV: InferenceSession, decoder: InferenceSession;
+    let enc: TracedGraph, cross: TracedGraph & { layout: DecoderLayout }, dec: TracedGraph;
+    if (name === "node") {
+      enc = await add(() => tracer.encoder(), "encoder");
+      cross = await add(() => tracer.crossKV(), "cross K/V");
+      dec = await add(() => tracer.decoderStep(cross.layout), "decoder");
+      [encoder, crossKV, decoder] = sessions;
+    } else {
+      // The largest graph last but one: onnxruntime-web's heap only grows, and the start-up
+      // peak is that heap plus the host copy of the graph being loaded, so the last graph
+      // loaded (the encoder: no LM head) should be the smaller of the two large ones.
+      cross = await add(() => tracer.crossKV(), "cross K/V");
+      dec = await add(() => tracer.decoderStep(cross.layout), "decoder");
+      enc = await add(() => tracer.encoder(), "encoder");
+      [crossKV, decoder, encoder] = sessions;
+    }
     return {
       encoder,
       crossKV,

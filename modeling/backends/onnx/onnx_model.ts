@@ -7,30 +7,18 @@
  * @module
  */
 import type { InferenceSession, Tensor as OrtTensor } from "onnxruntime-node";
-import {
-  AutoConfig,
-  EncoderDecoderConfig,
-  GenerationConfig,
-  type ResolveOptions,
-} from "@encdec/config";
+import type { EncoderDecoderConfig, GenerationConfig, ResolveOptions } from "@encdec/config";
 import { Tensor } from "../../tensor.ts";
-import { loadStateDict } from "../../weights/mod.ts";
-import { type CheckpointEntry, openSafetensorsCheckpoint } from "./checkpoint.ts";
+import type { CheckpointEntry } from "./checkpoint.ts";
 import { OnnxModelError, type OnnxPrecision } from "./graph_builder.ts";
-import {
-  defaultThreads,
-  loadRuntime,
-  OnnxRuntimeError,
-  type OnnxRuntimeName,
-  type Ort,
-} from "./runtime.ts";
+import { OnnxRuntimeError, type OnnxRuntimeName, type Ort } from "./runtime.ts";
 import { arange, checkIds, released, releaseData, views } from "./_host.ts";
-import { createCachedSessions, createSessions } from "./_sessions.ts";
-import { checkpointFiles, graphCacheDir, GraphCacheEntry } from "./graph_cache.ts";
+import type { GraphCacheEntry } from "./graph_cache.ts";
 import type { TraceLimit } from "./recorder.ts";
-import { checkLimits, type DecoderLayout, GraphTracer } from "./traced_graphs.ts";
+import { checkLimits, type DecoderLayout } from "./traced_graphs.ts";
 import { KvHistory } from "./_kv_history.ts";
-import { type HeapTrimmer, heapTrimmer } from "./_heap.ts";
+import type { HeapTrimmer } from "./_heap.ts";
+import { buildEngine, type LoadedEngine, loadPretrainedEngine } from "./_engine_loading.ts";
 
 /** Options of `OnnxEncoderDecoder.fromPretrained` / `create`. */
 export interface OnnxModelOptions {
@@ -40,6 +28,15 @@ export interface OnnxModelOptions {
   numThreads?: number;
   /** Weight storage: `"fp32"` (default), `"fp16"` (half, cast up), `"int8"` (linear layers). */
   precision?: OnnxPrecision;
+  /**
+   * With precision int8, store the embedding tables int8 as well (one float32 scale per row;
+   * a tied LM head then runs `DynamicQuantizeMatMul` on the same int8 matrix): at bert2bert-base
+   * this keeps ~200 MB of float32 tables out of memory (`bench/README.md`, goal 4, gives the
+   * accuracy cost). Default: true on onnxruntime-web (the edge path, where memory is the limit),
+   * false on onnxruntime-node. Only with precision int8; onnxruntime-node does not use the graph
+   * cache with it.
+   */
+  int8Embeddings?: boolean;
   /** Where `fromPretrained` finds Hub files (revision, cache dir, token, offline, ...). */
   resolve?: Omit<ResolveOptions, "optional">;
   /**
@@ -49,10 +46,10 @@ export interface OnnxModelOptions {
    */
   generationConfig?: GenerationConfig;
   /**
-   * After each decode step, return freed heap pages to the OS (glibc `malloc_trim` through FFI;
-   * onnxruntime-node on Linux, when `--allow-ffi` is granted; otherwise ignored). It keeps the
-   * heap from growing by fragmentation as the cache grows (base-size model, fp32, beam 4: peak RSS
-   * 1.18× instead of 1.25× the weight bytes) for about 10 % longer decode steps. Default true.
+   * After a decode step that grew the cache's K/V history (its buffers double, so a few times
+   * per generation), return freed heap pages to the OS (glibc `malloc_trim` through FFI;
+   * onnxruntime-node on Linux, when `--allow-ffi` is granted; otherwise ignored): the old
+   * buffers' pages go back at once instead of staying in the heap. Default true.
    */
   trimHeap?: boolean;
   /**
@@ -183,84 +180,18 @@ export class OnnxEncoderDecoder {
 
   /**
    * Loads `config.json` and the weights of `dirOrId` (safetensors or `.bin`, via
-   * `resolveModelFile`) and builds the onnxruntime sessions. Safetensors weights are not read
-   * up front: onnxruntime-node maps the tensors it uses as stored from the file, and only the
-   * tensors the graphs transform (int8 quantization, half casts, fused projections) are read.
+   * `resolveModelFile`) and builds the onnxruntime sessions (see `_engine_loading.ts`).
+   * Safetensors weights are not read up front: onnxruntime-node maps the tensors it uses as
+   * stored from the file, and only the tensors the graphs transform (int8 quantization, half
+   * casts, fused projections) are read; onnxruntime-web reads, converts and frees them one at a
+   * time.
    */
   static async fromPretrained<M>(
     this: OnnxEncoderDecoderClass<M>,
     dirOrId: string,
     options: OnnxModelOptions = {},
   ): Promise<M> {
-    const config = await AutoConfig.fromPretrained(dirOrId, { ...options.resolve });
-    if (!(config instanceof EncoderDecoderConfig)) {
-      throw new OnnxModelError(
-        `${dirOrId}/config.json: a ${config.constructor.name}; expected an EncoderDecoderConfig`,
-      );
-    }
-    const generationConfig = options.generationConfig ??
-      await GenerationConfig.fromPretrained(dirOrId, { ...options.resolve });
-    const entry = await OnnxEncoderDecoder.cacheEntry(dirOrId, config, options);
-    const cached = await entry?.read();
-    if (entry && cached) {
-      const { ort } = await loadRuntime("node", entry.threads);
-      const s = await createCachedSessions(ort, entry.threads, cached, dirOrId);
-      return new this(
-        config,
-        "node",
-        entry.precision,
-        generationConfig,
-        ort,
-        s.layout,
-        s.encoder,
-        s.crossKV,
-        s.decoder,
-        options.trimHeap ?? true ? heapTrimmer() : null,
-        { encoder: s.encoderLimits, decoder: s.decoderLimits },
-      );
-    }
-    const tensors =
-      (options.runtime !== "web"
-        ? await openSafetensorsCheckpoint(dirOrId, options.resolve)
-        : null) ?? (await loadStateDict(dirOrId, options.resolve)).tensors;
-    return await (OnnxEncoderDecoder.create<M>).call(
-      this,
-      config,
-      tensors,
-      { ...options, generationConfig },
-      dirOrId,
-      entry,
-    );
-  }
-
-  /**
-   * The graph-cache entry of checkpoint `dirOrId` (see `graph_cache.ts`), or `null` when the
-   * cache is off, the runtime is not onnxruntime-node or the checkpoint files are not found.
-   */
-  private static async cacheEntry(
-    dirOrId: string,
-    config: EncoderDecoderConfig,
-    options: OnnxModelOptions,
-  ): Promise<(GraphCacheEntry & { threads: number }) | null> {
-    const root = graphCacheDir(options.graphCache);
-    if (root === null || options.runtime === "web") return null;
-    const threads = options.numThreads ?? defaultThreads();
-    const precision = options.precision ?? "fp32";
-    // Bad options: no cache, so `create` reports them.
-    if (!Number.isInteger(threads) || threads < 1) return null;
-    if (!["fp32", "fp16", "int8"].includes(precision)) return null;
-    let version: string;
-    try {
-      const { ort, name } = await loadRuntime(options.runtime ?? "auto", threads);
-      if (name !== "node") return null;
-      version = ort.env.versions?.node ?? ort.env.versions?.common ?? "?";
-    } catch {
-      return null; // `create` reports why no runtime loads
-    }
-    const files = await checkpointFiles(dirOrId, options.resolve).catch(() => null);
-    if (files === null) return null;
-    const entry = await GraphCacheEntry.open(root, files, config.toDict(), precision, version);
-    return entry && Object.assign(entry, { threads });
+    return construct(this, await loadPretrainedEngine(dirOrId, options));
   }
 
   /**
@@ -276,33 +207,7 @@ export class OnnxEncoderDecoder {
     /** The graph-cache entry to write the traced graphs to (`fromPretrained`). */
     cache: GraphCacheEntry | null = null,
   ): Promise<M> {
-    const precision = options.precision ?? "fp32";
-    if (!["fp32", "fp16", "int8"].includes(precision)) {
-      throw new OnnxModelError(`precision "${precision}"; expected "fp32", "fp16" or "int8"`);
-    }
-    const threads = options.numThreads ?? defaultThreads();
-    if (!Number.isInteger(threads) || threads < 1) {
-      throw new OnnxModelError(`numThreads = ${threads}; expected a positive integer`);
-    }
-    const { ort, name } = await loadRuntime(options.runtime ?? "auto", threads);
-    const tracer = new GraphTracer(config, tensors, source, precision, name === "node");
-    const writer = cache && name === "node" ? await cache.writer() : null;
-    const s = await createSessions(ort, name, threads, tracer, source, writer);
-    const generationConfig = options.generationConfig ??
-      GenerationConfig.fromModelConfig(config);
-    return new this(
-      config,
-      name,
-      precision,
-      generationConfig,
-      ort,
-      s.layout,
-      s.encoder,
-      s.crossKV,
-      s.decoder,
-      name === "node" && (options.trimHeap ?? true) ? heapTrimmer() : null,
-      { encoder: s.encoderLimits, decoder: s.decoderLimits },
-    );
+    return construct(this, await buildEngine(config, tensors, options, source, cache));
   }
 
   /** An int64 onnxruntime tensor. */
@@ -318,9 +223,10 @@ export class OnnxEncoderDecoder {
     s: InferenceSession,
     feeds: Record<string, OrtTensor>,
     what: string,
+    fetches?: Record<string, OrtTensor | null>,
   ): Promise<InferenceSession.OnnxValueMapType> {
     try {
-      return await s.run(feeds);
+      return await (fetches ? s.run(feeds, fetches as InferenceSession.FetchesType) : s.run(feeds));
     } catch (e) {
       throw new OnnxRuntimeError(`onnxruntime failed running the ${what} graph: ${e}`, {
         cause: e,
@@ -552,7 +458,11 @@ export class OnnxEncoderDecoder {
     const pastDims = [history.rows, heads, headDim];
     for (let i = 0; i < layers; i++) {
       feeds[`past_key_${i}`] = new this.ort.Tensor("float32", history.stored(2 * i), pastDims);
-      feeds[`past_value_${i}`] = new this.ort.Tensor("float32", history.stored(2 * i + 1), pastDims);
+      feeds[`past_value_${i}`] = new this.ort.Tensor(
+        "float32",
+        history.stored(2 * i + 1),
+        pastDims,
+      );
       feeds[`cross_key_${i}`] = cross[2 * i];
       feeds[`cross_value_${i}`] = cross[2 * i + 1];
     }
@@ -676,4 +586,21 @@ export class OnnxEncoderDecoder {
   async release(): Promise<void> {
     await Promise.all([this.encoder.release(), this.crossKV.release(), this.decoder.release()]);
   }
+}
+
+/** An instance of `cls` over the loaded sessions. */
+function construct<M>(cls: OnnxEncoderDecoderClass<M>, e: LoadedEngine): M {
+  return new cls(
+    e.config,
+    e.runtime,
+    e.precision,
+    e.generationConfig,
+    e.ort,
+    e.layout,
+    e.encoder,
+    e.crossKV,
+    e.decoder,
+    e.trimHeap,
+    e.limits,
+  );
 }

@@ -281,7 +281,8 @@ export class OnnxRecorder extends AttentionRecorder implements Backend<Sym> {
     const [outF, inF] = weight.dims;
     const w = weight.tags.weight;
     // int8 quantizes linear layers, not tables also read by an embedding (a tied LM head).
-    const quantize = this.precision === "int8" && w !== undefined && !this.tables.has(w.key);
+    const quantize = this.precision === "int8" && w !== undefined &&
+      (!this.tables.has(w.key) || this.weights.quantizesTable(w));
     const rowDims = [x.dims.slice(0, -1).reduce((a, d) => a * d, 1), outF];
     const rowsOf = (x: Sym) =>
       x.dims.length === 2
@@ -453,6 +454,9 @@ export class OnnxRecorder extends AttentionRecorder implements Backend<Sym> {
     const w = weight.tags.weight;
     if (w) this.tables.add(w.key);
     return this.node([...ids.dims, weight.dims[1]], () => {
+      if (w && this.weights.quantizesTable(w)) {
+        return this.weights.quantizedGather(w, ids.name, ids.dims.length);
+      }
       const table = w && !w.conv1d ? this.weights.matrix(w, "gather") : weight.name;
       return this.op("Gather", [table, ids.name]);
     });

@@ -113,6 +113,8 @@ export class GraphTracer {
   private readonly parts: ReturnType<typeof compositeTable>;
   /** The sizes standing for the symbolic axes (see `sentinelsAvoiding`). */
   readonly sentinels: Readonly<Record<string, number>>;
+  /** Precision int8: embedding tables int8 too (`WeightInitializers.int8Embeddings`). */
+  int8Embeddings = false;
 
   /**
    * A tracer of the graphs of `config` over `tensors`.
@@ -143,6 +145,7 @@ export class GraphTracer {
   /** A recorder for graph `name` and the weights of the key table as its values. */
   private recorder(name: string): { rec: OnnxRecorder; w: ParamView<Sym> } {
     const rec = new OnnxRecorder(name, this.precision, this.sentinels);
+    rec.weights.int8Embeddings = this.int8Embeddings;
     const made = new Map<string, Sym>();
     const keys = new Set(this.weights.keys());
     const store = {

@@ -10,12 +10,19 @@
  * - fp16: matrices stored half (half checkpoints left in their file), then a `Cast` to float32;
  *   vectors (biases, LayerNorm) stay float32.
  * - int8: linear layers as symmetric per-output-channel int8 for `DynamicQuantizeMatMul`
- *   (weights also used as an embedding table, such as a tied LM head, stay float32).
+ *   (weights also used as an embedding table, such as a tied LM head, stay float32 unless
+ *   `int8Embeddings`: then every embedding table is int8 with one scale per row, read by a
+ *   `Gather` of int8 rows times their scale, and a tied LM head runs on the same int8 matrix).
+ *
+ * While a graph is built for onnxruntime-web (`collectWeightsInto`), every array made here
+ * (file reads, casts, quantized values) is copied into the graph's slab and freed at once.
  *
  * @module
  */
 import { Tensor } from "../../tensor.ts";
-import { type CheckpointWeight, readFileTensor } from "./checkpoint.ts";
+import { type CheckpointWeight, halfWordsOf, readFileTensor } from "./checkpoint.ts";
+import { activeWeightSlab } from "./_weight_slab.ts";
+import { quantizeLinearFromFile } from "./_stream_quantize.ts";
 import {
   bytesOf,
   type GraphBuilder,
@@ -29,10 +36,51 @@ import {
 /** How a graph reads a matrix (separate initializers per use kind when mapped from a file). */
 export type WeightUse = "gemm" | "gather" | "generic";
 
+/** Buffers this module allocated (file reads, casts, quantized values): nobody else holds them. */
+const owned = new WeakSet<ArrayBufferLike>();
+
+/** Marks `a`'s buffer as allocated here. */
+function own<T extends ArrayBufferView>(a: T): T {
+  owned.add(a.buffer);
+  return a;
+}
+
+/** Frees now the buffers of `arrays` that this module allocated (nobody else holds them). */
+function releaseOwned(...arrays: ArrayBufferView[]): void {
+  for (const a of arrays) {
+    const b = a.buffer;
+    if (owned.has(b) && b instanceof ArrayBuffer && !b.detached) {
+      owned.delete(b);
+      b.transfer(0);
+    }
+  }
+}
+
+/**
+ * The bytes of `a` for an initializer: while a graph is built for onnxruntime-web
+ * (`collectWeightsInto`), values allocated here are copied into the graph's slab and freed at
+ * once; anything else (a caller's in-memory tensor) is handed over as it is.
+ */
+function initBytes(a: ArrayBufferView): Uint8Array {
+  const slab = activeWeightSlab();
+  if (slab === null || !owned.has(a.buffer) || slab.locate(bytesOf(a))) return bytesOf(a);
+  const placed = slab.place(bytesOf(a));
+  releaseOwned(a);
+  return placed;
+}
+
 /** The float32 values of a weight as stored (read from its file when left there). */
 export function hostValues(w: CheckpointWeight): Float32Array {
-  const t = w.entry instanceof Tensor ? w.entry : readFileTensor(w.entry);
-  return toFloat32(t.dtype, t.data as ArrayLike<number>);
+  if (w.entry instanceof Tensor) {
+    const t = w.entry;
+    if (t.dtype === "float32") return t.data as Float32Array;
+    return own(toFloat32(t.dtype, t.data as ArrayLike<number>));
+  }
+  const t = readFileTensor(w.entry);
+  if (t.dtype === "float32") return own(t.data as Float32Array);
+  const v = own(toFloat32(t.dtype, t.data as ArrayLike<number>));
+  releaseOwned(own(t.data as ArrayBufferView));
+  return v;
 }
 
 /**
@@ -48,8 +96,37 @@ export function hostValues(w: CheckpointWeight): Float32Array {
 export class WeightInitializers {
   private readonly cache = new Map<string, string>();
 
+  /**
+   * With precision int8: store embedding tables int8 too (one scale per row; see
+   * {@linkcode quantizedGather}), and a tied LM head with them. Set before tracing.
+   */
+  int8Embeddings = false;
+
   /** Initializers of graph `g` stored in `precision`. */
   constructor(readonly g: GraphBuilder, readonly precision: OnnxPrecision) {}
+
+  /** Whether embedding table `w` (and a linear layer tied to it) is stored int8. */
+  quantizesTable(w: CheckpointWeight): boolean {
+    return this.precision === "int8" && this.int8Embeddings && !w.conv1d &&
+      w.entry.dims.length === 2;
+  }
+
+  /**
+   * Rows `ids` of embedding table `w` (`[rows, width]`) from its int8 form, float32
+   * `[...ids, width]`: the table is stored as `quantized` stores a linear weight (int8
+   * `[width, rows]`, one float32 scale per table row), so a tied LM head's
+   * `DynamicQuantizeMatMul` reads the same initializer; `Gather` along axis 1, `Transpose`, `Cast`
+   * and a `Mul` by the gathered scales dequantize only the rows read.
+   */
+  quantizedGather(w: CheckpointWeight, ids: string, idsRank: number): string {
+    const { q, scale } = this.quantized(w);
+    const g = this.g;
+    const cols = g.op("Gather", [q, ids], { axis: 1 }); // [width, ...ids]
+    const perm = [...Array.from({ length: idsRank }, (_, i) => i + 1), 0];
+    const rows = g.op("Cast", [g.op("Transpose", [cols], { perm })], { to: 1 });
+    const s = g.op("Unsqueeze", [g.op("Gather", [scale, ids], { axis: 0 }), g.constI([-1])]);
+    return g.op("Mul", [rows, s]);
+  }
 
   /** The initializer made for `key`, made once by `make`. */
   private memo(key: string, make: () => string): string {
@@ -67,7 +144,7 @@ export class WeightInitializers {
       this.g.initializer({
         dtype: "float32",
         dims: w.entry.dims,
-        bytes: () => bytesOf(hostValues(w)),
+        bytes: () => initBytes(hostValues(w)),
       }, "w"));
   }
 
@@ -86,10 +163,13 @@ export class WeightInitializers {
           external: dtype !== "float32" ? w.external : undefined,
           bytes: () => {
             if (dtype !== "float32") {
-              const t = w.entry instanceof Tensor ? w.entry : readFileTensor(w.entry);
-              return bytesOf(t.data as Uint16Array);
+              if (w.entry instanceof Tensor) return bytesOf(w.entry.data as Uint16Array);
+              return initBytes(own(readFileTensor(w.entry).data as Uint16Array));
             }
-            return bytesOf(toHalf(hostValues(w)));
+            const v = hostValues(w);
+            const half = own(toHalf(v));
+            releaseOwned(v);
+            return initBytes(half);
           },
         }, "w16");
         return this.g.op("Cast", [stored], { to: 1 });
@@ -98,7 +178,8 @@ export class WeightInitializers {
         dtype: "float32",
         dims,
         external: dtype === "float32" ? w.external : undefined,
-        bytes: () => bytesOf(hostValues(w)),
+        bytes: () => initBytes(hostValues(w)),
+        upcast: halfWordsOf(w), // half words in memory: the graph cache converts them itself
       }, "w");
     });
   }
@@ -116,7 +197,7 @@ export class WeightInitializers {
       `q:${w.key}`,
       () =>
         this.g.initializer(
-          { dtype: "int8", dims: [inF, outF], bytes: () => bytesOf(get().q) },
+          { dtype: "int8", dims: [inF, outF], bytes: () => initBytes(get().q) },
           "wq",
         ),
     );
@@ -124,7 +205,7 @@ export class WeightInitializers {
       `s:${w.key}`,
       () =>
         this.g.initializer(
-          { dtype: "float32", dims: [outF], bytes: () => bytesOf(get().scale) },
+          { dtype: "float32", dims: [outF], bytes: () => initBytes(get().scale) },
           "ws",
         ),
     );
@@ -153,24 +234,37 @@ export class WeightInitializers {
               out.set(v.subarray(i * outs[k], (i + 1) * outs[k]), i * total + off);
             }
           }
+          releaseOwned(v);
           off += outs[k];
         });
-        return out;
+        return own(out);
       };
       if (this.precision === "fp16") {
         const stored = this.g.initializer(
-          { dtype: "float16", dims, bytes: () => bytesOf(toHalf(values())) },
+          {
+            dtype: "float16",
+            dims,
+            bytes: () => {
+              const v = values();
+              const half = own(toHalf(v));
+              releaseOwned(v);
+              return initBytes(half);
+            },
+          },
           "wf16",
         );
         return this.g.op("Cast", [stored], { to: 1 });
       }
-      return this.g.initializer({ dtype: "float32", dims, bytes: () => bytesOf(values()) }, "wf");
+      return this.g.initializer(
+        { dtype: "float32", dims, bytes: () => initBytes(values()) },
+        "wf",
+      );
     });
   }
 
   /** `quantized` of several linear weights of one input, concatenated along their outputs. */
   fusedQuantized(ws: readonly CheckpointWeight[]): { q: string; scale: string } {
-    const parts = () => ws.map((w) => this.quantizedValues(w));
+    const parts = () => ws.map((w) => this.quantizedValues(w, false));
     let made: ReturnType<typeof parts> | null = null;
     const get = () => (made ??= parts());
     const inF = ws[0].conv1d ? ws[0].entry.dims[0] : ws[0].entry.dims[1];
@@ -189,8 +283,9 @@ export class WeightInitializers {
               out.set(p.q.subarray(i * outs[k], (i + 1) * outs[k]), i * total + off);
             }
             off += outs[k];
+            releaseOwned(p.q); // the scale initializer reads only p.scale
           });
-          return bytesOf(out);
+          return initBytes(own(out));
         },
       }, "wfq"));
     const scale = this.memo(`fs:${key}`, () =>
@@ -203,8 +298,9 @@ export class WeightInitializers {
           get().forEach((p) => {
             out.set(p.scale, off);
             off += p.scale.length;
+            releaseOwned(p.scale);
           });
-          return bytesOf(out);
+          return initBytes(own(out));
         },
       }, "wfs"));
     return { q, scale };
@@ -221,20 +317,40 @@ export class WeightInitializers {
           const out = new Float32Array(total);
           let off = 0;
           for (const w of ws) {
-            out.set(hostValues(w), off);
+            const v = hostValues(w);
+            out.set(v, off);
+            releaseOwned(v);
             off += w.entry.dims[0];
           }
-          return bytesOf(out);
+          return initBytes(own(out));
         },
       }, "wfb");
     });
   }
 
-  /** Per-column int8 quantization of a linear weight, `[in, out]`. */
-  private quantizedValues(w: CheckpointWeight): { q: Int8Array; scale: Float32Array } {
+  /**
+   * Per-column int8 quantization of a linear weight, `[in, out]`; `final`: the initializer's own
+   * values (not parts of a fused one), placed in the graph's slab when there is one.
+   */
+  private quantizedValues(
+    w: CheckpointWeight,
+    final = true,
+  ): { q: Int8Array; scale: Float32Array } {
     const [r, c] = w.entry.dims;
     const [inF, outF] = w.conv1d ? [r, c] : [c, r];
+    if (!(w.entry instanceof Tensor) && w.entry.dtype === "float32" && !w.conv1d) {
+      // Streamed from the file; `final` values straight into the slab of the graph being built.
+      const slab = final ? activeWeightSlab() : null;
+      const at = slab?.reserve(r * c);
+      const q = at ? new Int8Array(at.buffer, at.byteOffset, at.length) : own(new Int8Array(r * c));
+      const scale = own(new Float32Array(outF));
+      quantizeLinearFromFile(w.entry, q, scale);
+      return { q, scale };
+    }
     const v = hostValues(w);
-    return quantizePerColumn(w.conv1d ? v : transpose2d(v, r, c), inF, outF);
+    const t = w.conv1d ? v : own(transpose2d(v, r, c));
+    const { q, scale } = quantizePerColumn(t, inF, outF);
+    releaseOwned(v, t); // the float32 copies, as soon as they are quantized
+    return { q: own(q), scale: own(scale) };
   }
 }
