@@ -1,13 +1,11 @@
 /**
  * Returning freed heap pages to the OS between decode steps (onnxruntime-node on Linux/glibc).
  *
- * A decode step frees the previous self-attention cache and allocates a slightly larger one
- * (onnxruntime's outputs, then the binding's JS copies). At beam-search sizes those buffers are
- * below glibc's (dynamic) mmap threshold, so they live in the heap, and each step's new, larger
- * buffers do not fit the holes the last step left: the heap grows by fragmentation, not by live
- * data (base-size model, fp32, beam 4, 400 → 60 tokens: peak RSS 1.25× the weight bytes, 1.18× with
- * `malloc_trim(0)` after every step, measured with `bench/_encdec_worker.ts`). Trimming costs
- * page faults when the next step touches the pages again: about 10 % longer decode steps there.
+ * The decoder's self-attention K/V live in a host history (`_kv_history.ts`) that doubles its
+ * buffers as the cache grows; the freed buffers would otherwise stay in the heap (below glibc's
+ * dynamic mmap threshold they are heap chunks), so the engine trims after each step that grew
+ * the history. (Trimming after every step, as before the history, cost page faults when the next
+ * step touched the pages again: about 10 % longer decode steps.)
  *
  * @module
  */
