@@ -13,11 +13,11 @@ import { OnnxModelError } from "./graph_builder.ts";
 /** Bytes of float32 rows read at once. */
 const BLOCK_BYTES = 1 << 20;
 
-/** Rounds half to even (as `graph_builder.ts` does). */
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
+/**
+ * Adding then subtracting 1.5 × 2^52 rounds a double of magnitude below 2^51 to an integer,
+ * half to even (the FPU's rounding), as `quantizePerColumn` does.
+ */
+const ROUND = 1.5 * 2 ** 52;
 
 /**
  * Quantizes the float32 `[out, in]` matrix `t` into `q` (`[in, out]`, int8, symmetric) and
@@ -64,7 +64,8 @@ export function quantizeLinearFromFile(t: FileTensor, q: Int8Array, scale: Float
         scale[j] = scale[j] > 0 ? scale[j] / 127 : 1;
         const s = scale[j];
         for (let i = 0; i < inF; i++) {
-          q[i * outF + j] = Math.max(-127, Math.min(127, roundHalfEven(values[row + i] / s)));
+          const r = values[row + i] / s + ROUND - ROUND;
+          q[i * outF + j] = r > 127 ? 127 : r < -127 ? -127 : r; // NaN stores 0
         }
       }
     }

@@ -256,7 +256,7 @@ export class WeightInitializers {
         return this.g.op("Cast", [stored], { to: 1 });
       }
       return this.g.initializer(
-        { dtype: "float32", dims, bytes: () => initBytes(values()) },
+        { dtype: "float32", dims, bytes: () => initBytes(values()), upcast: halfWordsOf(...ws) },
         "wf",
       );
     });
