@@ -11,10 +11,12 @@
  * logits of both are compared (max |Δ|) so a faster but different graph does not pass unseen.
  *
  * Usage: `deno run -A bench/decoder_ab.ts --rev <git rev> [--model <dir>] [--precision
- * fp32|int8] [--beams 4] [--steps 64] [--source-tokens 400] [--options-a <json>] [--options-b
- * <json>]` (`--rev .`: this tree against itself; the last two: more `fromPretrained` options for A or B, e.g. `{"trimHeap":false}`). The revision's `modeling/` is
- * extracted to `bench/.cache/rev-<rev>/` (git archive). Prints one JSON line per window and a
- * summary; with `--out <file>` writes them as JSON.
+ * fp32|int8] [--beams 4] [--steps 64] [--source-tokens 400] [--encoder-reps 0]
+ * [--encoder-tokens 512] [--options-a <json>] [--options-b <json>]`. `--rev .` runs this tree
+ * against itself; `--options-a/-b` add `fromPretrained` options for A or B (e.g.
+ * `{"trimHeap":false}`); `--encoder-reps n` also times `n` interleaved encoder runs of each. The
+ * revision's `modeling/` is extracted to `bench/.cache/rev-<rev>/` (git archive). Prints one JSON
+ * line per window and a summary; with `--out <file>` writes the summary as JSON.
  *
  * @module
  */
@@ -23,6 +25,7 @@ import { OnnxEncoderDecoder } from "../modeling/backends/onnx/mod.ts";
 /** The engine surface both revisions share. */
 interface Engine {
   encode(ids: number[][], mask: number[][]): Promise<unknown>;
+  dispose(value: unknown): void;
   expandEncoderState(state: unknown, n: number): unknown;
   decodeStep(
     state: unknown,
@@ -66,6 +69,8 @@ if (import.meta.main) {
     beams: "4",
     steps: "64",
     "source-tokens": "400",
+    "encoder-tokens": "512",
+    "encoder-reps": "0",
     "options-a": "{}",
     "options-b": "{}",
   };
@@ -103,6 +108,21 @@ if (import.meta.main) {
     102 % vocab,
   ]];
   const mask = [ids[0].map(() => 1)];
+  // The encoder, interleaved the same way (`--encoder-reps` runs each, `--encoder-tokens` long).
+  const encLen = Number(args["encoder-tokens"]);
+  const encIds = [
+    Array.from({ length: encLen }, (_, i) => (i === 0 ? 101 : 1000 + i * 13) % vocab),
+  ];
+  const encTimes: number[][] = engines.map(() => []);
+  for (let r = 0; r < Number(args["encoder-reps"]); r++) {
+    for (const i of r % 2 === 0 ? [0, 1] : [1, 0]) {
+      const e = engines[i][1];
+      const t = performance.now();
+      const s = await e.encode(encIds, [encIds[0].map(() => 1)]);
+      encTimes[i].push(performance.now() - t);
+      e.dispose(s);
+    }
+  }
   const states = await Promise.all(engines.map(async ([, e]) => {
     const s = await e.encode(ids, mask);
     return beams > 1 ? e.expandEncoderState(s, beams) : s;
@@ -157,6 +177,10 @@ if (import.meta.main) {
     steps,
     sourceTokens: srcLen,
     vocab,
+    encoderTokens: encLen,
+    medianEncoderMs: encTimes[0].length
+      ? { a: +median(encTimes[0]).toFixed(1), b: +median(encTimes[1]).toFixed(1) }
+      : null,
     medianStepMs: { a: +a.toFixed(1), b: +b.toFixed(1) },
     bOverA: +(b / a).toFixed(3),
     maxLogitDiff: maxDiff,
