@@ -548,12 +548,12 @@ export class OnnxEncoderDecoder {
   /**
    * Frees a cache or encoder state now, instead of at V8's next GC (see `releaseData`).
    *
-   * A cache: its self-attention buffers, which the caches it was reordered from share (dispose
-   * only the last one). A state: an expansion's own `lastHiddenState` copy (if it was read) at
-   * once; the encoder output (the encoded state's `lastHiddenState`) and the cross K/V, which a
-   * state shares with its expansions, with the last of them (`generate()` disposes the encoded
-   * state right after expanding it). Disposing twice is a no-op; decoding from a disposed state or a consumed
-   * cache throws `OnnxModelError`.
+   * A cache: the K/V history of its lineage, which every cache continuing or reordering it
+   * shares (dispose when the generation is done). A state: an expansion's own `lastHiddenState`
+   * copy (if it was read) at once; the encoder output (the encoded state's `lastHiddenState`) and
+   * the cross K/V, which a state shares with its expansions, with the last of them (`generate()`
+   * disposes the encoded state right after expanding it). Disposing twice is a no-op; decoding
+   * from a disposed state or cache throws `OnnxModelError`.
    */
   dispose(value: OnnxDecoderCache | OnnxEncoderState): void {
     if ("history" in value) {
