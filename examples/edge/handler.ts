@@ -5,6 +5,7 @@
  *
  * @module
  */
+import process from "node:process";
 import type { Text2TextPipeline } from "@encdec/cli";
 import { readBody } from "./_body.ts";
 import { errorResponse, HttpError, json } from "./_http.ts";
@@ -56,22 +57,16 @@ export interface EdgeStats {
   rss: number;
   /** V8 heap in use in bytes. */
   heapUsed: number;
-  /**
-   * Peak resident set size since start in bytes (Linux `VmHWM`), when `/proc/self/status` is
-   * readable (`--allow-read=/proc/self/status`); absent otherwise.
-   */
+  /** Peak resident set size since start in bytes (`getrusage` max RSS), where available. */
   peakRss?: number;
 }
 
-/** `VmHWM` of this process in bytes, or `undefined` when it cannot be read (never prompts). */
+/** The peak resident set size of this process in bytes (`getrusage`), or `undefined`. */
 function peakRss(): number | undefined {
-  const path = "/proc/self/status";
   try {
-    if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") return undefined;
-    const kib = /VmHWM:\s+(\d+) kB/.exec(Deno.readTextFileSync(path))?.[1];
-    return kib === undefined ? undefined : Number(kib) * 1024;
+    return process.resourceUsage().maxRSS * 1024; // KiB on Linux
   } catch {
-    return undefined; // not Linux
+    return undefined; // a host without getrusage
   }
 }
 
@@ -158,7 +153,8 @@ export function createHandler(
       ...queue.stats(),
       rss: m.rss,
       heapUsed: m.heapUsed,
-      ...(peak !== undefined ? { peakRss: peak } : {}),
+      // The kernel updates the high-water mark lazily: the RSS just read is a lower bound too.
+      ...(peak !== undefined ? { peakRss: Math.max(peak, m.rss) } : {}),
     };
   };
 

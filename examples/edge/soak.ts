@@ -2,7 +2,8 @@
  * The edge example's soak run (`deno task soak`): starts `main.ts` on 127.0.0.1 with its
  * documented least-privilege flags, then `--concurrency` clients send `--warmup` requests and two
  * rounds of `--requests` valid requests each. It prints p50/p99 latency per round, the server's
- * RSS after start-up and after each round, and its peak RSS (sampled with `ps`), and exits 1 on any error
+ * RSS after start-up and after each round, and its peak RSS (its own `getrusage` max RSS from
+ * `/stats`, and `ps` samples), and exits 1 on any error
  * or on RSS growth over 32 MiB from the first round to the second. Latencies are reported, never
  * asserted: this is a measurement, not a test (`tests/load_test.ts` is the test).
  *
@@ -142,12 +143,7 @@ function sampleRss(pid: number): { peak(): number; stop(): Promise<number> } {
 if (import.meta.main) {
   const a = parseArgs(Deno.args);
   // The documented flags; onnx-web also reads onnxruntime-web's wasm file from node_modules.
-  // Plus /proc/self/status for the server's peak RSS (`VmHWM`) in /stats (Linux).
-  const read = [
-    a.model,
-    ...(a.device.startsWith("onnx") ? [`${ROOT}/node_modules`] : []),
-    ...(Deno.build.os === "linux" ? ["/proc/self/status"] : []),
-  ];
+  const read = [a.model, ...(a.device.startsWith("onnx") ? [`${ROOT}/node_modules`] : [])];
   const t0 = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -214,7 +210,7 @@ if (import.meta.main) {
         `  RSS after start ${mib(rssStart)} (peak so far ${mib(peakStart)}), after warm-up ` +
         `${mib(rss0)}, round 1 ${mib(rss1)}, round 2 ${mib(rss2)}; peak ${
           mib(await sampler.stop())
-        } (ps, every 200 ms), VmHWM ${mib(end.peakRss ?? null)}`,
+        } (ps, every 200 ms), max RSS (getrusage) ${mib(end.peakRss ?? null)}`,
     );
     if (first.errors + second.errors > 0) {
       console.error(`soak: ${first.errors + second.errors} errors for valid requests`);
