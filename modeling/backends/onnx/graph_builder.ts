@@ -102,6 +102,56 @@ export function quantizePerColumn(w: Float32Array, rows: number, cols: number): 
   return { q, scale };
 }
 
+/** Output rows `quantizeHalfLinear` converts at a time (32 × 3072 floats: 384 KiB). */
+const HALF_BLOCK_ROWS = 32;
+
+/**
+ * `quantizePerColumn(transpose2d(toFloat32(dtype, words), rows, cols), cols, rows)` without the
+ * two float32 copies: a `nn.Linear` weight stored as half words `[out = rows, in = cols]`
+ * quantized to int8 `[in, out]` with one scale per output, a block of rows at a time through a
+ * small reused buffer. Same bits.
+ */
+export function quantizeHalfLinear(
+  dtype: "float16" | "bfloat16",
+  words: Uint16Array,
+  rows: number,
+  cols: number,
+): { q: Int8Array; scale: Float32Array } {
+  if (words.length !== rows * cols) {
+    throw new OnnxModelError(
+      `quantizeHalfLinear: ${words.length} words for a [${rows}, ${cols}] matrix`,
+    );
+  }
+  const scale = new Float32Array(rows);
+  const q = new Int8Array(rows * cols);
+  const block = new Float32Array(Math.min(rows, HALF_BLOCK_ROWS) * cols);
+  for (let j0 = 0; j0 < rows; j0 += HALF_BLOCK_ROWS) {
+    const n = Math.min(HALF_BLOCK_ROWS, rows - j0);
+    const v = halfWordsToFloat32(
+      dtype,
+      words.subarray(j0 * cols, (j0 + n) * cols),
+      block.subarray(0, n * cols),
+    );
+    for (let jj = 0; jj < n; jj++) {
+      const j = j0 + jj, row = jj * cols;
+      for (let i = 0; i < cols; i++) {
+        const a = Math.abs(v[row + i]);
+        if (a > scale[j]) scale[j] = a;
+      }
+      scale[j] = scale[j] > 0 ? scale[j] / 127 : 1;
+    }
+    for (let i = 0; i < cols; i++) {
+      const out = i * rows + j0;
+      for (let jj = 0; jj < n; jj++) {
+        const x = v[jj * cols + i] / scale[j0 + jj];
+        const r = (x + ROUND_MAGIC) - ROUND_MAGIC;
+        q[out + jj] = r > 127 ? 127 : r < -127 ? -127 : r;
+      }
+    }
+  }
+  return { q, scale };
+}
+
 /** An initializer whose bytes are produced when the graph is built (or left in a file). */
 export interface LazyInitializer {
   /** Element type. */

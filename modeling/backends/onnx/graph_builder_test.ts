@@ -4,7 +4,8 @@
  * the same bits.
  */
 import { assertEquals } from "@std/assert";
-import { quantizePerColumn, transpose2d } from "./graph_builder.ts";
+import { quantizeHalfLinear, quantizePerColumn, toFloat32, transpose2d } from "./graph_builder.ts";
+import { floatToBf16, floatToHalf } from "../../tensor.ts";
 
 /** The row-by-row transpose this file had before. */
 function transposeRef(src: Float32Array, rows: number, cols: number): Float32Array {
@@ -80,4 +81,22 @@ Deno.test("quantizePerColumn: the same int8 values and scales as Math.round with
   assertEquals(got, quantizeRef(w, rows, 4));
   assertEquals([...got.q.filter((_, k) => k % 4 === 0)], [127, 2, -2, 4, -4, 0, 0, 126, -126, 2]);
   assertEquals([...got.scale], [1, 1, 1, Infinity]);
+});
+
+Deno.test("quantizeHalfLinear: the bits of quantizePerColumn(transpose2d(toFloat32(words)))", () => {
+  for (const dtype of ["float16", "bfloat16"] as const) {
+    const toWord = dtype === "float16" ? floatToHalf : floatToBf16;
+    for (const [r, c, seed] of [[1, 5, 3], [33, 17, 4], [70, 64, 5], [96, 40, 6]]) {
+      const w = randoms(r * c, seed);
+      for (let i = 0; i < w.length; i += 5) w[i] *= 300;
+      const words = Uint16Array.from(w, toWord);
+      words[3] = 0; // a zero, and (below) a zero row and a row with a NaN
+      if (r > 2) {
+        words.fill(0, c, 2 * c);
+        words[2 * c + 1] = dtype === "float16" ? 0x7e00 : 0x7fc0;
+      }
+      const want = quantizePerColumn(transpose2d(toFloat32(dtype, words), r, c), c, r);
+      assertEquals(quantizeHalfLinear(dtype, words, r, c), want, `${dtype} [${r}, ${c}]`);
+    }
+  }
 });
