@@ -69,6 +69,7 @@ export {
   encodeModel,
   type ExternalDataRef,
   type GraphSpec,
+  type HalfWords,
   type NodeSpec,
   type OnnxDType,
   OnnxProtoError,
