@@ -14,7 +14,8 @@
  * Environment: `PORT` (default 8000; 0 = any free port), `HOSTNAME` (default 127.0.0.1),
  * `ENCDEC_MODEL` (a local model directory, default the repository's `models/default/`),
  * `ENCDEC_DEVICE` (default `cpu`; `onnx-web`: onnxruntime's wasm build, no FFI), `ENCDEC_DTYPE`
- * (default float32; `int8` on onnx),
+ * (default float32; `int8` on onnx), `ENCDEC_THREADS` (onnx devices: onnxruntime's threads,
+ * default the logical cores; on onnx-web 1 spares the memory of a wasm worker),
  * `MAX_BODY_BYTES` (default 65536), `BODY_TIMEOUT_S` (default 10), `MAX_TIME_S` (generation time
  * limit, default 10), `MAX_CONCURRENT` (generations at once, default 1), `MAX_QUEUE` (requests
  * admitted beyond those, default 16; more → 503), `ENCDEC_STATS=1` (adds `GET /stats`).
@@ -23,7 +24,13 @@
  *
  * @module
  */
-import { defaultModelPath, type Dtype, pipeline } from "@encdec/cli";
+import {
+  AutoTokenizer,
+  createText2TextPipeline,
+  defaultModelPath,
+  type Dtype,
+  EncoderDecoderModel,
+} from "@encdec/cli";
 import { createHandler, DEFAULT_LIMITS } from "./handler.ts";
 
 function env(name: string): string | undefined {
@@ -68,13 +75,23 @@ if (import.meta.main) {
     );
     Deno.exit(1);
   }
+  const threads = env("ENCDEC_THREADS") === undefined ? undefined : integer("ENCDEC_THREADS", 1, 1);
   let summarize;
   try {
     // Default cpu (pure TypeScript); ENCDEC_DEVICE=onnx-web runs onnxruntime's wasm build
-    // (no --allow-ffi), with ENCDEC_DTYPE=int8 for per-channel int8 linear layers.
-    summarize = await pipeline("summarization", model, {
-      device: env("ENCDEC_DEVICE") ?? "cpu",
-      dtype: env("ENCDEC_DTYPE") as Dtype | undefined,
+    // (no --allow-ffi), with ENCDEC_DTYPE=int8 for per-channel int8 linear layers (and int8
+    // embedding tables); ENCDEC_THREADS sets onnxruntime's threads (wasm: 1 = no worker).
+    // What `pipeline()` does, from its parts, so the thread count can be passed.
+    const [tokenizer, loaded] = await Promise.all([
+      AutoTokenizer.fromPretrained(model),
+      EncoderDecoderModel.fromPretrained(model, {
+        device: env("ENCDEC_DEVICE") ?? "cpu",
+        dtype: env("ENCDEC_DTYPE") as Dtype | undefined,
+        numThreads: threads,
+      }),
+    ]);
+    summarize = createText2TextPipeline("summarization", tokenizer, loaded, {
+      device: loaded.device,
       // Each answer says what was cut (`truncated: {from, to}`); no line on the server's stderr.
       onTruncate: () => {},
     });

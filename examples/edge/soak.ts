@@ -11,6 +11,10 @@
  * deno task soak                                   # models/default on cpu: 20 + 2 × 200 requests, 16 clients
  * deno task soak --model bench/.cache/bert2bert-base --device onnx-web --dtype int8 \
  *   --warmup 0 --requests 50 --concurrency 1        # issue 18 goal 4: bert-base int8 on wasm
+ * # with more room under 512 MiB: one wasm thread (no worker isolate) and a 1 MiB young
+ * # generation (V8's default grows to tens of MiB)
+ * deno task soak --model bench/.cache/bert2bert-base --device onnx-web --dtype int8 \
+ *   --threads 1 --v8-flags --max-semi-space-size=1 --warmup 0 --requests 50 --concurrency 1
  * ```
  *
  * @module
@@ -76,6 +80,10 @@ interface SoakArgs {
   model: string;
   device: string;
   dtype?: string;
+  /** `ENCDEC_THREADS` of the server (onnx devices: onnxruntime's threads). */
+  threads?: string;
+  /** V8 flags for the server (`deno run --v8-flags=...`), e.g. `--max-semi-space-size=1`. */
+  v8Flags?: string;
   warmup: number;
   requests: number;
   concurrency: number;
@@ -95,13 +103,15 @@ function parseArgs(args: string[]): SoakArgs {
     if (flag === "--model") out.model = value;
     else if (flag === "--device") out.device = value;
     else if (flag === "--dtype") out.dtype = value;
+    else if (flag === "--v8-flags") out.v8Flags = value;
+    else if (flag === "--threads") out.threads = value;
     else if (["--warmup", "--requests", "--concurrency"].includes(flag)) {
       const n = Number(value);
       if (!Number.isInteger(n) || n < 0) throw new Error(`soak: ${flag} ${value}: not a count`);
       out[flag.slice(2) as "warmup" | "requests" | "concurrency"] = n;
     } else {
       throw new Error(
-        `soak: unknown flag ${flag}; flags: --model --device --dtype --warmup ` +
+        `soak: unknown flag ${flag}; flags: --model --device --dtype --threads --v8-flags --warmup ` +
           `--requests --concurrency`,
       );
     }
@@ -148,11 +158,12 @@ if (import.meta.main) {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
+      ...(a.v8Flags ? [`--v8-flags=${a.v8Flags}`] : []),
       "--no-prompt",
       "--unstable-no-legacy-abort",
       `--allow-read=${read.join(",")}`,
       "--allow-net=127.0.0.1",
-      "--allow-env=PORT,HOSTNAME,ENCDEC_MODEL,ENCDEC_DEVICE,ENCDEC_DTYPE,MAX_QUEUE,MAX_TIME_S,ENCDEC_STATS",
+      "--allow-env=PORT,HOSTNAME,ENCDEC_MODEL,ENCDEC_DEVICE,ENCDEC_DTYPE,ENCDEC_THREADS,MAX_QUEUE,MAX_TIME_S,ENCDEC_STATS",
       `${ROOT}/examples/edge/main.ts`,
     ],
     env: {
@@ -161,6 +172,7 @@ if (import.meta.main) {
       ENCDEC_MODEL: a.model,
       ENCDEC_DEVICE: a.device,
       ...(a.dtype ? { ENCDEC_DTYPE: a.dtype } : {}),
+      ...(a.threads ? { ENCDEC_THREADS: a.threads } : {}),
       ENCDEC_STATS: "1",
       // The soak measures service, not refusals or time-outs.
       MAX_QUEUE: String(2 * a.concurrency),
