@@ -27,6 +27,7 @@ import {
   bytesOf,
   type GraphBuilder,
   type OnnxPrecision,
+  quantizeHalfLinear,
   quantizePerColumn,
   toFloat32,
   toHalf,
@@ -346,6 +347,12 @@ export class WeightInitializers {
       const scale = own(new Float32Array(outF));
       quantizeLinearFromFile(w.entry, q, scale);
       return { q, scale };
+    }
+    const half = halfWordsOf(w)?.[0];
+    if (half && !w.conv1d) {
+      // Half words in memory (a half .bin): quantized from them, no float32 copy.
+      const { q, scale } = quantizeHalfLinear(half.dtype, half.words, r, c);
+      return { q: own(q), scale: own(scale) };
     }
     const v = hostValues(w);
     const t = w.conv1d ? v : own(transpose2d(v, r, c));
