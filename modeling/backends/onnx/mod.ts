@@ -48,7 +48,9 @@ export {
   onnxRuntimeStatus,
 } from "./runtime.ts";
 export { OnnxRecorder } from "./recorder.ts";
+export { AttentionRecorder } from "./recorded_attention.ts";
 export {
+  type AppendedKV,
   type SizeTerm,
   Sym,
   SymbolicGraph,
