@@ -9,7 +9,6 @@
 import type { InferenceSession } from "onnxruntime-node";
 import { encodeModel, type GraphSpec } from "./_onnx_proto.ts";
 import { OnnxRuntimeError, type Ort } from "./runtime.ts";
-import type { OnnxPrecision } from "./graph_builder.ts";
 import type { DecoderLayout, GraphTracer, TracedGraph } from "./traced_graphs.ts";
 import type { TraceLimit } from "./recorder.ts";
 import { releaseData } from "./_host.ts";
@@ -81,29 +80,21 @@ export interface OnnxSessions {
   decoderLimits: TraceLimit[];
 }
 
-/**
- * Session options of runtime `name` (external data resolved in `folder`) for weights in
- * `precision`.
- */
+/** Session options of runtime `name` (external data resolved in `folder`). */
 function sessionOptionsFor(
   name: "node" | "web",
   threads: number,
   folder: string | null,
-  precision: OnnxPrecision,
 ): InferenceSession.SessionOptions {
   return {
     graphOptimizationLevel: "all",
     executionMode: "sequential",
-    // onnxruntime's CPU arena on node for int8 only: it keeps the largest activations of a run
-    // (~16-50 MiB at base size), which made int8 encoders and decode steps 10-20 % faster but
-    // float32 ones no faster since steps return only their new K/V (`bench/decoder_ab.ts`, A/B
-    // in one process; before that, the present cache's fresh buffers made the arena pay off).
+    // onnxruntime's CPU arena on node: it keeps the largest activations of a run (~16-50 MiB
+    // at base size). Measured with `bench/decoder_ab.ts` and `deno task bench`: int8 encoders
+    // and steps 10-20 % faster with it, fp32 steps as fast; the fp32 encoder's peak ~50 MiB lower
+    // and the fp32 greedy peak ~16-30 MiB higher (bench/README.md, the arena variants).
     ...(name === "node"
-      ? {
-        intraOpNumThreads: threads,
-        interOpNumThreads: 1,
-        enableCpuMemArena: precision === "int8",
-      }
+      ? { intraOpNumThreads: threads, interOpNumThreads: 1, enableCpuMemArena: true }
       : {}),
     ...(name === "node" ? { extra: { session: nodeSessionConfig(folder) } } : {}),
   };
@@ -135,9 +126,8 @@ export async function createCachedSessions(
   threads: number,
   cached: CachedGraphs,
   source: string,
-  precision: OnnxPrecision,
 ): Promise<OnnxSessions> {
-  const options = sessionOptionsFor("node", threads, cached.folder, precision);
+  const options = sessionOptionsFor("node", threads, cached.folder);
   const sessions: InferenceSession[] = [];
   try {
     for (const name of CACHED_GRAPHS) {
@@ -176,16 +166,9 @@ export async function createSessions(
   if (cache) {
     // Traced into the graph cache, then loaded from it (null: it could not be written).
     const cached = await traceIntoCache(tracer, cache);
-    if (cached) {
-      return await createCachedSessions(ort, threads, cached, source, tracer.precision);
-    }
+    if (cached) return await createCachedSessions(ort, threads, cached, source);
   }
-  const sessionOptions = sessionOptionsFor(
-    name,
-    threads,
-    tracer.weights.externalFolder,
-    tracer.precision,
-  );
+  const sessionOptions = sessionOptionsFor(name, threads, tracer.weights.externalFolder);
   // One graph at a time, so only one serialized model is alive at once; a failure releases
   // the sessions already built.
   const sessions: InferenceSession[] = [];
