@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { releaseData } from "./_host.ts";
 
 /** Rows the buffers are made for at first, per row of the cache. */
 const INITIAL_POSITIONS = 32;
@@ -73,10 +74,7 @@ export class KvHistory {
 
   /** Frees the buffers now (see `releaseData`); the caches of this lineage become unusable. */
   release(): void {
-    for (const b of this.buffers) {
-      const buf = b.buffer as ArrayBuffer;
-      if (!buf.detached) buf.transfer(0);
-    }
+    releaseData(this.buffers);
     this.buffers = this.buffers.map(() => new Float32Array(0));
     this.capacity = 0;
     this.rows = 0;
@@ -87,8 +85,7 @@ export class KvHistory {
     this.buffers = this.buffers.map((old) => {
       const next = new Float32Array(rows * this.rowSize);
       next.set(old.subarray(0, this.rows * this.rowSize));
-      const buf = old.buffer as ArrayBuffer;
-      if (!buf.detached && buf.byteLength > 0) buf.transfer(0);
+      releaseData([old]);
       return next;
     });
     this.capacity = rows;

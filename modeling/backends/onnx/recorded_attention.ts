@@ -27,10 +27,7 @@ export abstract class AttentionRecorder extends SymbolicGraph {
       const mf = this.op("Cast", [m.name], { to: ONNX_FLOAT });
       let keep = this.op("Unsqueeze", [mf, g.constI([1, 2])]); // [n, 1, 1, s]
       if (t !== undefined) {
-        const sLen = this.op("Squeeze", [
-          this.op("Shape", [m.name], { start: 1, end: 2 }),
-          g.constI([0]),
-        ]);
+        const sLen = this.axisLength(m, 1);
         const kPos = this.op("Range", [g.constI(0), sLen, g.constI(1)]); // [s]
         const first = this.op("Sub", [sLen, this.scalar(t)]);
         const qPos = this.op("Unsqueeze", [
@@ -157,13 +154,8 @@ export abstract class AttentionRecorder extends SymbolicGraph {
       } else if (opts.causal) {
         // The key length from the cache and the rows (reading `k` would emit its Concat).
         bias = () => {
-          const len = (y: Sym, axis: number) =>
-            this.op("Squeeze", [
-              this.op("Shape", [y.name], { start: axis, end: axis + 1 }),
-              this.graph.constI([0]),
-            ]);
-          const t = len(x, 1);
-          const causal = this.causalBiasOf(t, this.op("Add", [len(ka.past, 2), t]));
+          const t = this.axisLength(x, 1);
+          const causal = this.causalBiasOf(t, this.op("Add", [this.axisLength(ka.past, 2), t]));
           return this.op("Unsqueeze", [causal, this.graph.constI([0, 1])]);
         };
       }
@@ -218,12 +210,15 @@ export abstract class AttentionRecorder extends SymbolicGraph {
 
   /** `[tq, tk]`: 0 where key `j <= tk - tq + i`, `FLOAT32_MIN` elsewhere. */
   protected causalBias(q: Sym, k: Sym): string {
-    const len = (x: Sym) =>
-      this.op("Squeeze", [
-        this.op("Shape", [x.name], { start: 2, end: 3 }),
-        this.graph.constI([0]),
-      ]);
-    return this.causalBiasOf(len(q), len(k));
+    return this.causalBiasOf(this.axisLength(q, 2), this.axisLength(k, 2));
+  }
+
+  /** The size of `x`'s axis `axis` as an int64 scalar (`Squeeze` of a one-axis `Shape`). */
+  private axisLength(x: Sym, axis: number): string {
+    return this.op("Squeeze", [
+      this.op("Shape", [x.name], { start: axis, end: axis + 1 }),
+      this.graph.constI([0]),
+    ]);
   }
 
   /** `causalBias` from the lengths (int64 scalars `tq`, `tk`). */
