@@ -22,15 +22,11 @@ import { OnnxEncoderDecoder } from "../modeling/backends/onnx/onnx_model.ts";
 import { loadRuntime } from "../modeling/backends/onnx/runtime.ts";
 import { encodeModel } from "../modeling/backends/onnx/_onnx_proto.ts";
 import type { OnnxPrecision } from "../modeling/backends/onnx/graph_builder.ts";
+import { median } from "./_stats.ts";
 
 const THREADS = 2;
 const SRC_LEN = 400;
 const STEPS = 24;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 /**
  * Read bandwidth (bytes/s): onnxruntime's `ReduceSum` over a 512 MiB float tensor

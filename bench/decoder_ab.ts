@@ -21,6 +21,7 @@
  * @module
  */
 import { OnnxEncoderDecoder } from "../modeling/backends/onnx/mod.ts";
+import { median } from "./_stats.ts";
 
 /** The engine surface both revisions share. */
 interface Engine {
@@ -55,11 +56,6 @@ async function revisionModeling(rev: string): Promise<string> {
   // Its deno.json would make it a workspace member of its own; the repo's import map serves it.
   await Deno.remove(`${dir}/modeling/deno.json`).catch(() => {});
   return dir;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 if (import.meta.main) {

@@ -14,6 +14,7 @@
  */
 import { ElectraConfig, EncoderDecoderConfig } from "@encdec/config";
 import { EncoderDecoderModel } from "@encdec/generation";
+import { median } from "./_stats.ts";
 
 const DIR = "bench/.cache/electra2electra-small";
 const SRC_LEN = 128;
@@ -35,11 +36,6 @@ async function ensureModel(): Promise<number> {
     await model.savePretrained(DIR);
     return (await Deno.stat(`${DIR}/model.safetensors`)).size;
   }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 async function timeIt(reps: number, fn: () => Promise<unknown>): Promise<number> {

@@ -23,6 +23,7 @@ import {
   type EncoderState,
   WebGpuBackend,
 } from "@encdec/modeling";
+import { median } from "./_stats.ts";
 
 /** Model shapes the benchmark knows. */
 const SIZES = {
@@ -44,11 +45,6 @@ interface Row {
   decodeStepTopKMs: number;
   perStep?: { dispatches: number; submits: number; readbacks: number };
   perStepTopK?: { dispatches: number; submits: number; readbacks: number };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 function model(size: Size, device: Backend<unknown>): EncoderDecoderModel {

@@ -14,6 +14,7 @@ import { EncoderDecoderModel } from "../../modeling/models/encoder_decoder.ts";
 import { OnnxEncoderDecoder } from "../../modeling/backends/onnx/mod.ts";
 import type { OnnxPrecision } from "../../modeling/backends/onnx/mod.ts";
 import { randomBert2Bert } from "./_random_weights.ts";
+import { median } from "../_stats.ts";
 
 const arg = (name: string, def: string) => {
   const i = Deno.args.indexOf(`--${name}`);
@@ -52,11 +53,6 @@ const sd = ts ? await ts.stateDict() : randomBert2Bert(cfg, 1);
 console.log(
   `random bert-base bert2bert built in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
 );
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 async function time(label: string, f: () => Promise<unknown>, n: number): Promise<number[]> {
   await f(); // warm-up
