@@ -42,7 +42,6 @@ export const SENTINELS: Readonly<Record<string, number>> = {
   tgt_len: 1409,
   past_len: 1801,
   cross_batch: 1097,
-  cache_batch: 1303,
   history: 1999,
 };
 
