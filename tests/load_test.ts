@@ -5,8 +5,9 @@
  *   by the server, RSS growth after warm-up under 32 MiB (measured here: 8-10 MiB; RSS plateaus);
  * - burst + cancellation: 200 concurrent beam-8 requests that would each generate 100+ tokens
  *   (seconds of work), all cancelled by their clients after 1 s, while `GET /health` is polled:
- *   every poll answers within 1 s, requests beyond the queue get 503 + `Retry-After`, and every
- *   admitted generation stops (nothing running or waiting, each one counted as aborted).
+ *   every poll answers within 1 s, the server refuses requests beyond the queue (503 +
+ *   `Retry-After` on each that reaches the client in time), and every admitted generation stops
+ *   (nothing running or waiting, each one counted as aborted).
  */
 import { assert, assertEquals } from "@std/assert";
 import { startEdge } from "./cli_util.ts";
@@ -107,10 +108,14 @@ Deno.test("load burst: 200 concurrent beam-8 requests cancelled after 1 s; /heal
     assert(healthMs.length >= 3, `only ${healthMs.length} /health polls`);
     assert(slowest < 1000, `GET /health took ${slowest.toFixed(0)} ms during the burst`);
     assertEquals(refused.length + cancelled, BURST, JSON.stringify(outcomes.slice(0, 5)));
+    // Admission is the server's count: under CPU load (CI runs test files in parallel) a 503 the
+    // server sent at once can still reach this client after its 1 s timeout, so the client-side
+    // count of 503s is only bounded by it.
     assert(
-      refused.length >= BURST - 17 - 5,
-      `the queue (1 + 16) bounds admission: ${refused.length}`,
+      s.rejected >= BURST - 17 - 5,
+      `the queue (1 + 16) bounds admission: ${s.rejected} refused by the server`,
     );
+    assert(refused.length <= s.rejected, `${refused.length} × 503 seen, ${s.rejected} sent`);
     assert(refused.every((o) => Number(o.retryAfter) >= 1), "503 carries Retry-After ≥ 1");
     assertEquals([s.running, s.waiting], [0, 0], "every cancelled generation stopped");
     assertEquals(s.requests, 0, "no cancelled request ran to the end");
