@@ -5,6 +5,13 @@
 import { GenerationAbortedError } from "./errors.ts";
 
 /**
+ * Work (ms) after which a yield is a `setTimeout(0)` turn (Deno polls sockets then) instead of a
+ * `MessageChannel` message: the most a server's other requests wait for I/O during a generation
+ * (plus one decode step), and at most ~2 ms / 50 ms = 4 % of the generation's time.
+ */
+const TIMER_TURN_MS = 50;
+
+/**
  * One per `generate()` call. `between()` is awaited before every decode step; `check()` is
  * called after each model call and between batch chunks. `close()` frees the channel.
  */
@@ -38,9 +45,10 @@ export class StepGuard {
   private macrotask(): Promise<void> {
     // A MessageChannel message alone does not let Deno poll sockets (Deno.serve starves: the
     // edge example's /health took seconds during a generation), so a timer turn is taken at
-    // least every 10 ms of work: cheap, and I/O always gets its turn.
+    // least every TIMER_TURN_MS of work. Not every step: a setTimeout(0) turn costs ~2 ms in
+    // Deno, which was 8-13 % of a generation whose steps take ~10-20 ms (bench/README.md).
     const now = performance.now();
-    if (typeof MessageChannel === "undefined" || now - this.lastTimer >= 10) {
+    if (typeof MessageChannel === "undefined" || now - this.lastTimer >= TIMER_TURN_MS) {
       this.lastTimer = now;
       return new Promise((resolve) => setTimeout(resolve, 0));
     }
