@@ -259,6 +259,7 @@ export class EncoderDecoderModel {
       const engine = await OnnxEncoderDecoder.fromPretrained(dirOrHubId, {
         runtime: choice.runtime,
         precision: onnxPrecision(options.dtype),
+        int8Embeddings: options.int8Embeddings,
         numThreads: options.numThreads,
         resolve,
         generationConfig,

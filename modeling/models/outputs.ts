@@ -137,6 +137,12 @@ export interface FromPretrainedOptions {
    */
   dtype?: Dtype;
   /**
+   * onnx devices with dtype `int8`: store the embedding tables int8 too, one scale per row (a
+   * tied LM head reads the same int8 matrix). Default: true on onnxruntime-web, false on
+   * onnxruntime-node (less memory; logits move by the tables' int8 rounding).
+   */
+  int8Embeddings?: boolean;
+  /**
    * Where the model runs (default `"cpu"`): `"cpu"`, `"webgpu"`, `"onnx"` (onnxruntime-node
    * when `--allow-ffi` is granted, else onnxruntime-web), `"onnx-node"`, `"onnx-web"`,
    * `"autograd"`, `"autograd-ort"`, `"auto"` (a hardware WebGPU adapter > onnxruntime-node >

@@ -89,8 +89,7 @@ export async function loadPretrainedEngine(
 
 /**
  * The graph-cache entry of checkpoint `dirOrId` (see `graph_cache.ts`), or `null` when the
- * cache is off, the runtime is not onnxruntime-node, the embedding tables are int8 (the key
- * knows the precision only) or the checkpoint files are not found.
+ * cache is off, the runtime is not onnxruntime-node or the checkpoint files are not found.
  */
 async function cacheEntry(
   dirOrId: string,
@@ -98,10 +97,11 @@ async function cacheEntry(
   options: OnnxModelOptions,
 ): Promise<(GraphCacheEntry & { threads: number }) | null> {
   const root = graphCacheDir(options.graphCache);
-  if (root === null || options.runtime === "web" || options.int8Embeddings) return null;
+  if (root === null || options.runtime === "web") return null;
   const threads = options.numThreads ?? defaultThreads();
   const precision = options.precision ?? "fp32";
   // Bad options: no cache, so `buildEngine` reports them.
+  if (![undefined, true, false].includes(options.int8Embeddings)) return null;
   if (!Number.isInteger(threads) || threads < 1) return null;
   if (!["fp32", "fp16", "int8"].includes(precision)) return null;
   let version: string;
@@ -114,7 +114,15 @@ async function cacheEntry(
   }
   const files = await checkpointFiles(dirOrId, options.resolve).catch(() => null);
   if (files === null) return null;
-  const entry = await GraphCacheEntry.open(root, files, config.toDict(), precision, version);
+  const int8Tables = precision === "int8" && (options.int8Embeddings ?? false); // node's default
+  const entry = await GraphCacheEntry.open(
+    root,
+    files,
+    config.toDict(),
+    precision,
+    version,
+    int8Tables,
+  );
   return entry && Object.assign(entry, { threads });
 }
 

@@ -45,7 +45,7 @@ import type { TraceLimit } from "./recorder.ts";
 import type { DecoderLayout, GraphTracer } from "./traced_graphs.ts";
 
 /** Format of an entry; bump when the layout of entries or of the traced graphs changes. */
-export const GRAPH_CACHE_FORMAT = 5;
+export const GRAPH_CACHE_FORMAT = 6;
 
 /** The encdec version the graphs were traced by (part of the key). */
 const ENCDEC_VERSION = "0.1.0";
@@ -82,6 +82,8 @@ export interface GraphCacheMeta {
   key: string;
   /** Precision of the weights. */
   precision: OnnxPrecision;
+  /** Embedding tables int8 too (absent: false). */
+  int8Tables?: boolean;
   /** Checkpoint files the graphs were traced from. */
   checkpoint: FileIdentity[];
   /** Folder the external-data locations are relative to. */
@@ -296,6 +298,8 @@ export class GraphCacheEntry {
     readonly checkpoint: FileIdentity[],
     /** Precision. */
     readonly precision: OnnxPrecision,
+    /** Whether the embedding tables are int8 too (`int8Embeddings`). */
+    readonly int8Tables: boolean,
   ) {}
 
   /** The entry's folder. */
@@ -309,8 +313,9 @@ export class GraphCacheEntry {
   }
 
   /**
-   * The entry for checkpoint `files` with `config` (its dict) in `precision` under `root`, or
-   * `null` when `root` cannot be made absolute (no read access to the working directory).
+   * The entry for checkpoint `files` with `config` (its dict) in `precision` (`int8Tables`:
+   * embedding tables int8 too) under `root`, or `null` when `root` cannot be made absolute (no
+   * read access to the working directory).
    */
   static async open(
     root: string,
@@ -318,6 +323,7 @@ export class GraphCacheEntry {
     config: unknown,
     precision: OnnxPrecision,
     runtimeVersion: string,
+    int8Tables = false,
   ): Promise<GraphCacheEntry | null> {
     let abs = root;
     if (!abs.startsWith("/")) {
@@ -333,10 +339,11 @@ export class GraphCacheEntry {
       encdec: ENCDEC_VERSION,
       ort: runtimeVersion,
       precision,
+      ...(int8Tables ? { int8Tables } : {}),
       files,
       config,
     }));
-    return new GraphCacheEntry(abs, key, files, precision);
+    return new GraphCacheEntry(abs, key, files, precision, int8Tables);
   }
 
   /** The entry's graphs when it exists and passes every check; else `null` (see `miss`). */
@@ -365,6 +372,7 @@ export class GraphCacheEntry {
     const meta: unknown = JSON.parse(text);
     if (!isMeta(meta) || meta.format !== GRAPH_CACHE_FORMAT || meta.key !== this.key) return null;
     if (meta.precision !== this.precision || meta.folder !== this.folder) return null;
+    if ((meta.int8Tables ?? false) !== this.int8Tables) return null;
     if (JSON.stringify(meta.checkpoint) !== JSON.stringify(this.checkpoint)) return null;
     const w = await sampledDigest(`${this.dir}/weights.bin`);
     if (w.bytes !== meta.weights.bytes || w.digest !== meta.weights.digest) return null;
@@ -524,6 +532,7 @@ export class GraphCacheWriter {
         format: GRAPH_CACHE_FORMAT,
         key: e.key,
         precision: e.precision,
+        int8Tables: e.int8Tables,
         checkpoint: e.checkpoint,
         folder: e.folder,
         layout,
@@ -557,8 +566,8 @@ export class GraphCacheWriter {
 }
 
 /**
- * Removes the entries made stale by `e`: those of the same checkpoint paths and precision
- * (an edited checkpoint), and those whose checkpoint files no longer exist.
+ * Removes the entries made stale by `e`: those of the same checkpoint paths, precision and
+ * tables (an edited checkpoint), and those whose checkpoint files no longer exist.
  */
 async function pruneSiblings(e: GraphCacheEntry): Promise<void> {
   const paths = JSON.stringify(e.checkpoint.map((f) => f.path));
@@ -578,7 +587,8 @@ async function pruneSiblings(e: GraphCacheEntry): Promise<void> {
       const m = JSON.parse(await Deno.readTextFile(`${e.root}/${d.name}/meta.json`));
       const files: FileIdentity[] = Array.isArray(m?.checkpoint) ? m.checkpoint : [];
       if (
-        (m?.precision === e.precision && JSON.stringify(files.map((f) => f.path)) === paths) ||
+        (m?.precision === e.precision && (m?.int8Tables ?? false) === e.int8Tables &&
+          JSON.stringify(files.map((f) => f.path)) === paths) ||
         await gone(files)
       ) {
         const trash = `${e.root}/.trash-${d.name}-${Deno.pid}`;

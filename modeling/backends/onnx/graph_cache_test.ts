@@ -24,12 +24,18 @@ async function copyFixture(name: string): Promise<string> {
   return dir;
 }
 
-async function logitsOf(dir: string, cache: string | false, precision: "fp32" | "int8" = "fp32") {
+async function logitsOf(
+  dir: string,
+  cache: string | false,
+  precision: "fp32" | "int8" = "fp32",
+  int8Embeddings?: boolean,
+) {
   const g = await readGoldens("bert2bert");
   const model = await OnnxEncoderDecoder.fromPretrained(dir, {
     runtime: "node",
     graphCache: cache,
     precision,
+    int8Embeddings,
   });
   try {
     return Array.from((await forwardLogits(model, g)).data);
@@ -94,6 +100,26 @@ for (const fixture of ["bert2bert", "bert2bert-bin"]) {
     }
   });
 }
+
+Deno.test("graph cache: int8 with int8 embedding tables is an entry of its own beside plain int8; both read back, same logits", async () => {
+  const dir = await copyFixture("bert2bert");
+  const cache = await Deno.makeTempDir({ prefix: "encdec_graphs_" });
+  try {
+    const tables = await logitsOf(dir, false, "int8", true);
+    const plain = await logitsOf(dir, false, "int8");
+    assertNotEquals(tables, plain, "int8 tables round the embeddings");
+    assertEquals(await logitsOf(dir, cache, "int8", true), tables);
+    assertEquals(await logitsOf(dir, cache, "int8"), plain);
+    assertEquals([...Deno.readDirSync(cache)].length, 2, "neither entry pruned the other");
+    const s = { ...graphCacheStats };
+    assertEquals(await logitsOf(dir, cache, "int8", true), tables);
+    assertEquals(await logitsOf(dir, cache, "int8", false), plain);
+    assertEquals([graphCacheStats.hits - s.hits, graphCacheStats.writes - s.writes], [2, 0]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(cache, { recursive: true });
+  }
+});
 
 Deno.test("graph cache: corrupt, truncated and foreign entries are rebuilt, never used", async (t) => {
   const dir = await copyFixture("bert2bert");

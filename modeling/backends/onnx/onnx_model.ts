@@ -30,11 +30,11 @@ export interface OnnxModelOptions {
   precision?: OnnxPrecision;
   /**
    * With precision int8, store the embedding tables int8 as well (one float32 scale per row;
-   * a tied LM head then runs `DynamicQuantizeMatMul` on the same int8 matrix): at bert2bert-base
-   * this keeps ~200 MB of float32 tables out of memory (`bench/README.md`, goal 4, gives the
-   * accuracy cost). Default: true on onnxruntime-web (the edge path, where memory is the limit),
-   * false on onnxruntime-node. Only with precision int8; onnxruntime-node does not use the graph
-   * cache with it.
+   * a tied LM head, int8 in any case, then runs `DynamicQuantizeMatMul` on the same int8
+   * matrix instead of its own): at bert2bert-base this keeps ~200 MB of float32 tables out of
+   * memory (`bench/README.md`, goal 4, gives the accuracy cost). Default: true on
+   * onnxruntime-web (the edge path, where memory is the limit), false on onnxruntime-node.
+   * Only with precision int8.
    */
   int8Embeddings?: boolean;
   /** Where `fromPretrained` finds Hub files (revision, cache dir, token, offline, ...). */

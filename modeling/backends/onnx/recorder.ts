@@ -83,7 +83,6 @@ interface LinearCall {
 export class OnnxRecorder extends AttentionRecorder implements Backend<Sym> {
   /** Always `"onnx-trace"`. */
   readonly name = "onnx-trace";
-  private readonly tables = new Set<string>();
   private readonly casts = new Map<Sym, Sym>();
   private readonly linearsOn = new Map<Sym, LinearCall[]>();
 
@@ -280,9 +279,9 @@ export class OnnxRecorder extends AttentionRecorder implements Backend<Sym> {
   linear(x: Sym, weight: Sym, bias?: Sym, activation: Activation = "none"): Sym {
     const [outF, inF] = weight.dims;
     const w = weight.tags.weight;
-    // int8 quantizes linear layers, not tables also read by an embedding (a tied LM head).
-    const quantize = this.precision === "int8" && w !== undefined &&
-      (!this.tables.has(w.key) || this.weights.quantizesTable(w));
+    // int8 quantizes every linear layer, a tied LM head included (as PyTorch's quantize_dynamic
+    // does): its own int8 matrix, or the table's when the embedding tables are int8 too.
+    const quantize = this.precision === "int8" && w !== undefined;
     const rowDims = [x.dims.slice(0, -1).reduce((a, d) => a * d, 1), outF];
     const rowsOf = (x: Sym) =>
       x.dims.length === 2
@@ -452,7 +451,6 @@ export class OnnxRecorder extends AttentionRecorder implements Backend<Sym> {
   /** `Gather` of table rows (a checkpoint table gets its own initializer for this use). */
   embedding(weight: Sym, ids: Sym): Sym {
     const w = weight.tags.weight;
-    if (w) this.tables.add(w.key);
     return this.node([...ids.dims, weight.dims[1]], () => {
       if (w && this.weights.quantizesTable(w)) {
         return this.weights.quantizedGather(w, ids.name, ids.dims.length);

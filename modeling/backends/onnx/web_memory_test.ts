@@ -130,7 +130,7 @@ Deno.test("webExternalData: initializers of 1 KiB or more go out (slab bytes by 
   }
 });
 
-Deno.test("int8Embeddings: the tied word table is one int8 [width, vocab] matrix read by a Gather (axis 1) and the LM head; off: a float32 table", async () => {
+Deno.test("int8Embeddings: the tied word table is one int8 [width, vocab] matrix read by a Gather (axis 1) and the LM head; off: a float32 table for the Gather, the LM head int8 all the same", async () => {
   const on = await int8DecoderGraph("bert2bert", true);
   const users = (g: GraphSpec, name: string) =>
     g.nodes.filter((n) => n.inputs.includes(name)).map((n) => n.opType).sort();
@@ -145,7 +145,12 @@ Deno.test("int8Embeddings: the tied word table is one int8 [width, vocab] matrix
   assertEquals(table32(on), []);
   const off = await int8DecoderGraph("bert2bert", false);
   const [f32] = table32(off);
-  assertEquals(users(off, f32.name), ["Gather", "Gemm"]);
+  assertEquals(users(off, f32.name), ["Gather"]);
+  const head = off.initializers.filter((t) => t.dtype === "int8" && t.dims[1] === 99);
+  assertEquals(head.map((t) => [t.dims, users(off, t.name)]), [
+    [table.dims, ["DynamicQuantizeMatMul"]],
+  ]);
+  assertEquals(off.nodes.filter((n) => n.opType === "Gemm" || n.opType === "MatMul").length, 0);
 });
 
 for (const name of ["bert2bert", "bert2gpt2"]) {

@@ -9,10 +9,10 @@
  *   weights share one initializer per key.
  * - fp16: matrices stored half (half checkpoints left in their file), then a `Cast` to float32;
  *   vectors (biases, LayerNorm) stay float32.
- * - int8: linear layers as symmetric per-output-channel int8 for `DynamicQuantizeMatMul`
- *   (weights also used as an embedding table, such as a tied LM head, stay float32 unless
- *   `int8Embeddings`: then every embedding table is int8 with one scale per row, read by a
- *   `Gather` of int8 rows times their scale, and a tied LM head runs on the same int8 matrix).
+ * - int8: linear layers, a tied LM head included, as symmetric per-output-channel int8 for
+ *   `DynamicQuantizeMatMul`; embedding tables stay float32 unless `int8Embeddings`: then every
+ *   embedding table is int8 with one scale per row, read by a `Gather` of int8 rows times their
+ *   scale, and a tied LM head runs on the same int8 matrix instead of its own copy.
  *
  * While a graph is built for onnxruntime-web (`collectWeightsInto`), every array made here
  * (file reads, casts, quantized values) is copied into the graph's slab and freed at once.
@@ -99,14 +99,15 @@ export class WeightInitializers {
 
   /**
    * With precision int8: store embedding tables int8 too (one scale per row; see
-   * {@linkcode quantizedGather}), and a tied LM head with them. Set before tracing.
+   * {@linkcode quantizedGather}); a tied LM head then reads the same int8 matrix. Set before
+   * tracing.
    */
   int8Embeddings = false;
 
   /** Initializers of graph `g` stored in `precision`. */
   constructor(readonly g: GraphBuilder, readonly precision: OnnxPrecision) {}
 
-  /** Whether embedding table `w` (and a linear layer tied to it) is stored int8. */
+  /** Whether embedding table `w` is stored int8 (a linear layer tied to it is int8 anyway). */
   quantizesTable(w: CheckpointWeight): boolean {
     return this.precision === "int8" && this.int8Embeddings && !w.conv1d &&
       w.entry.dims.length === 2;
