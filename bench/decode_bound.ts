@@ -6,7 +6,7 @@
  *
  * Bytes per step, from the config: the decoder's weights a step reads (per layer self Q/K/V/O,
  * cross Q/O, the feed-forward pair; the LM head transform and the tied vocabulary matrix; int8
- * stores the linear layers in one byte, the tied LM head stays float32), and, separately, the
+ * stores the linear layers in one byte, the tied LM head among them), and, separately, the
  * caches (the cross K/V of the one source row, the self K/V of every row at the median past
  * length). The cross K/V are projected by the first step, which is not counted.
  *
@@ -83,7 +83,9 @@ export function stepBytes(
   const h = d.hiddenSize, f = d.intermediateSize, L = d.numHiddenLayers, V = d.vocabSize;
   const linear = L * (6 * h * h + 2 * h * f) + h * h; // + LM head transform
   const wBytes = precision === "int8" ? 1 : precision === "fp16" ? 2 : 4;
-  const weights = linear * wBytes + V * h * 4; // tied vocabulary matrix stays float32
+  // The tied vocabulary matrix: int8 like the other linear layers since 2026-12-06 (fp16 runs
+  // are counted with a float32 matrix, as before; the bench measures fp32 and int8).
+  const weights = linear * wBytes + V * h * (precision === "int8" ? 1 : 4);
   const cross = L * 2 * SRC_LEN * h * 4; // one source row, shared by the beams
   const self = rows * L * 2 * past * h * 4;
   return { weights, caches: cross + self };
