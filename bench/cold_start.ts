@@ -39,6 +39,7 @@ import {
   GraphCacheEntry,
   graphCacheStats,
 } from "../modeling/backends/onnx/graph_cache.ts";
+import { openGraphCacheWriter } from "../modeling/backends/onnx/graph_cache_writer.ts";
 import { createCachedSessions } from "../modeling/backends/onnx/_sessions.ts";
 import {
   type OnnxPrecision,
@@ -200,7 +201,7 @@ async function missPhases(
       async () => (await openSafetensorsCheckpoint(dir)) ?? (await loadStateDict(dir)).tensors,
     );
     const tracer = new GraphTracer(config, tensors, dir, precision, true);
-    const writer = (await entry.writer())!;
+    const writer = (await openGraphCacheWriter(entry))!;
     const folder = tracer.weights.externalFolder;
     // As `traceIntoCache` does: half weights are converted on their way into the entry.
     const enc = await clock("trace", () => withDeferredUpcasts(() => tracer.encoder()));

@@ -14,6 +14,7 @@ import { OnnxModelError, type OnnxPrecision } from "./graph_builder.ts";
 import { defaultThreads, loadRuntime, type Ort } from "./runtime.ts";
 import { createCachedSessions, createSessions } from "./_sessions.ts";
 import { checkpointFiles, graphCacheDir, GraphCacheEntry } from "./graph_cache.ts";
+import { openGraphCacheWriter } from "./graph_cache_writer.ts";
 import type { TraceLimit } from "./recorder.ts";
 import { type DecoderLayout, GraphTracer } from "./traced_graphs.ts";
 import { type HeapTrimmer, heapTrimmer } from "./_heap.ts";
@@ -158,7 +159,7 @@ export async function buildEngine(
   const { ort, name } = await loadRuntime(options.runtime ?? "auto", threads);
   const tracer = new GraphTracer(config, tensors, source, precision, name === "node");
   tracer.int8Embeddings = precision === "int8" && (int8Embeddings ?? name === "web");
-  const writer = cache && name === "node" ? await cache.writer() : null;
+  const writer = cache && name === "node" ? await openGraphCacheWriter(cache) : null;
   const s = await createSessions(ort, name, threads, tracer, source, writer);
   return {
     config,

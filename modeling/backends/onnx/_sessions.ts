@@ -13,12 +13,8 @@ import type { DecoderLayout, GraphTracer, TracedGraph } from "./traced_graphs.ts
 import type { TraceLimit } from "./recorder.ts";
 import { releaseData } from "./_host.ts";
 import { collectWeightsInto, WeightSlab } from "./_weight_slab.ts";
-import {
-  CACHED_GRAPHS,
-  type CachedGraphs,
-  type GraphCacheWriter,
-  traceIntoCache,
-} from "./graph_cache.ts";
+import { CACHED_GRAPHS, type CachedGraphs } from "./graph_cache.ts";
+import { type GraphCacheWriter, traceIntoCache } from "./graph_cache_writer.ts";
 
 /**
  * onnxruntime-node session config entries (`session.*` keys). Intra-op threads block instead

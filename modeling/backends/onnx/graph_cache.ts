@@ -38,11 +38,9 @@
  */
 import { resolveGraphCacheFolder, resolveModelFile, type ResolveOptions } from "@encdec/config";
 import { parseShardIndex, WEIGHTS_FILE_NAMES } from "../../weights/mod.ts";
-import { encodeModel, type GraphSpec, type HalfWords, type TensorSpec } from "./_onnx_proto.ts";
-import { bytesOf, type OnnxPrecision, withDeferredUpcasts } from "./graph_builder.ts";
-import { halfWordsToFloat32 } from "../../tensor.ts";
+import type { OnnxPrecision } from "./graph_builder.ts";
 import type { TraceLimit } from "./recorder.ts";
-import type { DecoderLayout, GraphTracer } from "./traced_graphs.ts";
+import type { DecoderLayout } from "./traced_graphs.ts";
 
 /** Format of an entry; bump when the layout of entries or of the traced graphs changes. */
 export const GRAPH_CACHE_FORMAT = 6;
@@ -50,11 +48,8 @@ export const GRAPH_CACHE_FORMAT = 6;
 /** The encdec version the graphs were traced by (part of the key). */
 const ENCDEC_VERSION = "0.1.0";
 
-/** Initializers of this many bytes or more go to `weights.bin`. */
-const EXTERNAL_MIN_BYTES = 1024;
-
-/** Alignment of each tensor in `weights.bin`. */
-const ALIGN = 4096;
+/** Alignment of each tensor in `weights.bin` (and the size of a sampled block). */
+export const ALIGN = 4096;
 
 /** The graphs of an entry, in session order. */
 export const CACHED_GRAPHS = ["encoder", "cross_kv", "decoder"] as const;
@@ -173,7 +168,7 @@ export function digest(bytes: Uint8Array): string {
 }
 
 /** Digest of 4 KiB at every MiB of the file at `path` plus its last 4 KiB, and its size. */
-async function sampledDigest(path: string): Promise<{ bytes: number; digest: string }> {
+export async function sampledDigest(path: string): Promise<{ bytes: number; digest: string }> {
   const f = await Deno.open(path);
   try {
     const size = (await f.stat()).size;
@@ -251,7 +246,8 @@ function commonFolder(paths: readonly string[]): string {
   return "/" + first.slice(0, n).join("/");
 }
 
-function relativeTo(folder: string, path: string): string {
+/** `path` relative to `folder` (an ancestor of it). */
+export function relativeTo(folder: string, path: string): string {
   return folder === "/" ? path.slice(1) : path.slice(folder.length + 1);
 }
 
@@ -276,7 +272,7 @@ export type GraphCacheMiss = "absent" | "invalid";
 
 /**
  * The cache entry of one checkpoint in one precision: look it up with {@linkcode read}, or
- * write it graph by graph with {@linkcode GraphCacheWriter}.
+ * write it graph by graph with `openGraphCacheWriter` (`graph_cache_writer.ts`).
  *
  * @example
  * ```ts ignore
@@ -393,251 +389,5 @@ export class GraphCacheEntry {
       await Deno.rename(this.dir, trash);
       await Deno.remove(trash, { recursive: true });
     } catch { /* gone already, or not ours to remove */ }
-  }
-
-  /** A writer of this entry, or `null` when the cache folder cannot be written. */
-  async writer(): Promise<GraphCacheWriter | null> {
-    const tmp = `${this.root}/.tmp-${this.key}-${Deno.pid}-${Date.now()}`;
-    try {
-      await Deno.mkdir(tmp, { recursive: true });
-      const file = await Deno.open(`${tmp}/weights.bin`, { write: true, createNew: true });
-      return new GraphCacheWriter(this, tmp, file);
-    } catch {
-      await Deno.remove(tmp, { recursive: true }).catch(() => {});
-      return null;
-    }
-  }
-}
-
-/**
- * Writes one cache entry: `add` each traced graph (its large initializers go to `weights.bin`,
- * its references into the checkpoint are rewritten relative to the entry's folder), then
- * `commit` with the layout and limits; `abort` on failure.
- */
-export class GraphCacheWriter {
-  private offset = 0;
-  private readonly graphs = {} as GraphCacheMeta["graphs"];
-  /** Where half words are converted on their way to `weights.bin` (1 MiB, reused). */
-  private scratch: Float32Array | null = null;
-
-  /** Built by {@linkcode GraphCacheEntry.writer}. */
-  constructor(
-    /** The entry written. */
-    readonly entry: GraphCacheEntry,
-    private readonly tmp: string,
-    private readonly weights: Deno.FsFile,
-  ) {}
-
-  private async append(raw: Uint8Array): Promise<number> {
-    const pad = (ALIGN - (this.offset % ALIGN)) % ALIGN;
-    if (pad > 0) await this.write(new Uint8Array(pad));
-    const at = this.offset;
-    await this.write(raw);
-    return at;
-  }
-
-  /**
-   * Appends the float32 upcast of half words `parts`, one after another (as `TensorSpec.raw`
-   * would hold it), converted a piece at a time into a reused buffer: no float32 copy of the
-   * tensor is made.
-   */
-  private async appendUpcast(parts: readonly HalfWords[]): Promise<number> {
-    const pad = (ALIGN - (this.offset % ALIGN)) % ALIGN;
-    if (pad > 0) await this.write(new Uint8Array(pad));
-    const at = this.offset;
-    const scratch = (this.scratch ??= new Float32Array(1 << 18));
-    for (const h of parts) {
-      for (let i = 0; i < h.words.length; i += scratch.length) {
-        const part = h.words.subarray(i, Math.min(h.words.length, i + scratch.length));
-        await this.write(
-          bytesOf(halfWordsToFloat32(h.dtype, part, scratch.subarray(0, part.length))),
-        );
-      }
-      graphCacheStats.upcastBytes += 4 * h.words.length;
-    }
-    return at;
-  }
-
-  private async write(bytes: Uint8Array): Promise<void> {
-    let n = 0;
-    while (n < bytes.length) n += await this.weights.write(bytes.subarray(n));
-    this.offset += bytes.length;
-  }
-
-  /**
-   * Stores `graph` as `<name>.onnx`; `checkpointFolder` is the folder its external-data
-   * locations are relative to (the checkpoint's), or `null` when it has none.
-   */
-  async add(
-    name: CachedGraphName,
-    graph: GraphSpec,
-    checkpointFolder: string | null,
-  ): Promise<void> {
-    const folder = this.entry.folder;
-    const weightsLoc = relativeTo(folder, `${this.entry.dir}/weights.bin`);
-    const initializers: TensorSpec[] = [];
-    for (const t of graph.initializers) {
-      const upcastBytes = 4 * (t.upcast ?? []).reduce((n, h) => n + h.words.length, 0);
-      if (t.upcast && !t.external && upcastBytes >= EXTERNAL_MIN_BYTES) {
-        // Converted on the way to the file; `t.raw` (which would convert it whole) is not read.
-        const offset = await this.appendUpcast(t.upcast);
-        initializers.push({
-          name: t.name,
-          dtype: t.dtype,
-          dims: t.dims,
-          raw: new Uint8Array(0),
-          external: { location: weightsLoc, offset, length: upcastBytes },
-        });
-      } else if (t.external) {
-        if (checkpointFolder === null) throw new Error(`${t.name}: external data without a folder`);
-        const path = `${checkpointFolder.replace(/\/$/, "")}/${t.external.location}`;
-        initializers.push({
-          ...t,
-          external: { ...t.external, location: relativeTo(folder, path) },
-        });
-      } else if (t.raw.length >= EXTERNAL_MIN_BYTES) {
-        const raw = t.raw;
-        const offset = await this.append(raw);
-        initializers.push({
-          name: t.name,
-          dtype: t.dtype,
-          dims: t.dims,
-          raw: new Uint8Array(0),
-          external: { location: weightsLoc, offset, length: raw.length },
-        });
-      } else {
-        initializers.push(t);
-      }
-    }
-    const bytes = encodeModel({ ...graph, initializers });
-    await Deno.writeFile(`${this.tmp}/${name}.onnx`, bytes);
-    this.graphs[name] = { bytes: bytes.length, digest: digest(bytes) };
-  }
-
-  /**
-   * Finishes the entry and renames it into place (when a concurrent writer got there first,
-   * its entry is kept). Returns the entry's graphs as read
-   * back, or `null` when it could not be written.
-   */
-  async commit(
-    layout: DecoderLayout,
-    limits: GraphCacheMeta["limits"],
-  ): Promise<CachedGraphs | null> {
-    const e = this.entry;
-    try {
-      await this.weights.sync();
-      this.weights.close();
-      const weights = await sampledDigest(`${this.tmp}/weights.bin`);
-      const meta: GraphCacheMeta = {
-        format: GRAPH_CACHE_FORMAT,
-        key: e.key,
-        precision: e.precision,
-        int8Tables: e.int8Tables,
-        checkpoint: e.checkpoint,
-        folder: e.folder,
-        layout,
-        limits,
-        graphs: this.graphs,
-        weights,
-      };
-      await Deno.writeTextFile(`${this.tmp}/meta.json`, JSON.stringify(meta, null, 1));
-      try {
-        await Deno.rename(this.tmp, e.dir);
-      } catch {
-        // A concurrent writer got there first (a broken entry was moved aside by `read`).
-        await Deno.remove(this.tmp, { recursive: true }).catch(() => {});
-      }
-      await pruneSiblings(e);
-      graphCacheStats.writes++;
-      return await e.read();
-    } catch {
-      await this.abort();
-      return null;
-    }
-  }
-
-  /** Drops the unfinished entry. */
-  async abort(): Promise<void> {
-    try {
-      this.weights.close();
-    } catch { /* closed */ }
-    await Deno.remove(this.tmp, { recursive: true }).catch(() => {});
-  }
-}
-
-/**
- * Removes the entries made stale by `e`: those of the same checkpoint paths, precision and
- * tables (an edited checkpoint), and those whose checkpoint files no longer exist.
- */
-async function pruneSiblings(e: GraphCacheEntry): Promise<void> {
-  const paths = JSON.stringify(e.checkpoint.map((f) => f.path));
-  const gone = async (files: FileIdentity[]) => {
-    for (const f of files) {
-      try {
-        await Deno.stat(f.path);
-      } catch (err) {
-        if (err instanceof Deno.errors.NotFound) return true;
-      }
-    }
-    return false;
-  };
-  for await (const d of Deno.readDir(e.root)) {
-    if (!d.isDirectory || d.name === e.key || d.name.startsWith(".")) continue;
-    try {
-      const m = JSON.parse(await Deno.readTextFile(`${e.root}/${d.name}/meta.json`));
-      const files: FileIdentity[] = Array.isArray(m?.checkpoint) ? m.checkpoint : [];
-      if (
-        (m?.precision === e.precision && (m?.int8Tables ?? false) === e.int8Tables &&
-          JSON.stringify(files.map((f) => f.path)) === paths) ||
-        await gone(files)
-      ) {
-        const trash = `${e.root}/.trash-${d.name}-${Deno.pid}`;
-        await Deno.rename(`${e.root}/${d.name}`, trash);
-        await Deno.remove(trash, { recursive: true });
-      }
-    } catch { /* not an entry, or gone */ }
-  }
-}
-
-/**
- * Traces the three graphs with `tracer` into the entry `writer` writes (one graph alive at a
- * time) and commits it; returns the entry's graphs as read back, or `null` when the entry could
- * not be written (the writer is aborted; tracing errors propagate).
- */
-export async function traceIntoCache(
-  tracer: GraphTracer,
-  writer: GraphCacheWriter,
-): Promise<CachedGraphs | null> {
-  const folder = tracer.weights.externalFolder;
-  // Failures of the cache (disk full, permissions) give `null`; tracing errors propagate.
-  const failed = Symbol("cache write failed");
-  const put = async (name: CachedGraphName, graph: GraphSpec) => {
-    try {
-      await writer.add(name, graph, folder);
-    } catch {
-      throw failed;
-    }
-  };
-  let committed = false;
-  try {
-    // Half weights are converted on their way into `weights.bin`, not whole while tracing.
-    const enc = withDeferredUpcasts(() => tracer.encoder());
-    await put("encoder", enc.graph);
-    const limits: GraphCacheMeta["limits"] = { encoder: enc.limits, decoder: [] };
-    (enc as { graph: GraphSpec | null }).graph = null;
-    const cross = withDeferredUpcasts(() => tracer.crossKV());
-    await put("cross_kv", cross.graph);
-    (cross as { graph: GraphSpec | null }).graph = null;
-    const dec = withDeferredUpcasts(() => tracer.decoderStep(cross.layout));
-    limits.decoder = dec.limits;
-    await put("decoder", dec.graph);
-    (dec as { graph: GraphSpec | null }).graph = null;
-    committed = true;
-    return await writer.commit(cross.layout, limits);
-  } catch (e) {
-    if (e === failed) return null;
-    throw e;
-  } finally {
-    if (!committed) await writer.abort();
   }
 }
