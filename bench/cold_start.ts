@@ -218,7 +218,10 @@ async function missPhases(
       () => writer.commit(cross.layout, { encoder: enc.limits, decoder: dec.limits }),
     );
     if (cached === null) throw new Error(`${root}: the entry could not be written`);
-    const sessions = await clock("session", () => createCachedSessions(ort, 2, cached, dir));
+    const sessions = await clock(
+      "session",
+      () => createCachedSessions(ort, 2, cached, dir, precision),
+    );
     const total = (now() - t0) / 1000, totalCpu = cpu() - c0;
     await Promise.all(
       [sessions.encoder, sessions.crossKV, sessions.decoder].map((x) => x.release()),

@@ -66,7 +66,7 @@ export async function loadPretrainedEngine(
   const cached = await entry?.read();
   if (entry && cached) {
     const { ort } = await loadRuntime("node", entry.threads);
-    const s = await createCachedSessions(ort, entry.threads, cached, dirOrId);
+    const s = await createCachedSessions(ort, entry.threads, cached, dirOrId, entry.precision);
     return {
       config,
       runtime: "node",

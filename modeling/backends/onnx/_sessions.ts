@@ -13,18 +13,24 @@ import type { DecoderLayout, GraphTracer, TracedGraph } from "./traced_graphs.ts
 import type { TraceLimit } from "./recorder.ts";
 import { releaseData } from "./_host.ts";
 import { collectWeightsInto, WeightSlab } from "./_weight_slab.ts";
-import { CACHED_GRAPHS, type CachedGraphs } from "./graph_cache.ts";
+import { CACHED_GRAPHS, type CachedGraphName, type CachedGraphs } from "./graph_cache.ts";
+import type { OnnxPrecision } from "./graph_builder.ts";
 import { type GraphCacheWriter, traceIntoCache } from "./graph_cache_writer.ts";
 
 /**
- * onnxruntime-node session config entries (`session.*` keys). Intra-op threads block instead
- * of spinning between ops: on 2 shared vCPUs spinning threads starve each other and the
- * int8 encoder ran 1.7× slower (fp32 1.4×). Initializers stored as external data are resolved
- * in (and memory-mapped from) the checkpoint's folder.
+ * onnxruntime-node session config entries (`session.*` keys, written without the prefix).
+ * Intra-op threads block instead of spinning between ops: on 2 shared vCPUs spinning threads
+ * starve each other and the int8 encoder ran 1.7× slower (fp32 1.4×). Initializers stored as
+ * external data are resolved in (and memory-mapped from) the checkpoint's folder; without
+ * `prepack` (see {@linkcode prepacks}) they stay mapped instead of copied.
  */
-function nodeSessionConfig(externalFolder: string | null): Record<string, string> {
+function nodeSessionConfig(
+  externalFolder: string | null,
+  prepack: boolean,
+): Record<string, string> {
   return {
     "intra_op.allow_spinning": "0",
+    ...(prepack ? {} : { disable_prepacking: "1" }),
     ...(externalFolder !== null
       ? { model_external_initializers_file_folder_path: externalFolder }
       : {}),
@@ -76,11 +82,29 @@ export interface OnnxSessions {
   decoderLimits: TraceLimit[];
 }
 
-/** Session options of runtime `name` (external data resolved in `folder`). */
+/**
+ * Whether onnxruntime-node pre-packs the weights of graph `graph` in `precision`. Pre-packing
+ * copies every matrix into onnxruntime's own layout while the session is created: at
+ * bert2bert-base float32 that was ~3.4 of a cached load's 3.5 s (1 GB of fresh pages on this
+ * VM; 0.33 s with no graph pre-packed). The decoder step, run once per token, repays it
+ * (without it float32 beam-4 steps were 20-25 % slower); the encoder and the cross-K/V graph run
+ * once per call (the float32 encoder ~10 % slower unpacked, ~40 ms for 400 tokens), so theirs
+ * are left mapped: a cached float32 load 3.4 → 2.1 s. int8 matrices are small to pack, and int8
+ * runs 10-60 % slower unpacked: always pre-packed.
+ */
+export function prepacks(graph: CachedGraphName, precision: OnnxPrecision): boolean {
+  return precision === "int8" || graph === "decoder";
+}
+
+/**
+ * Session options of runtime `name` (external data resolved in `folder`; `prepack`: see
+ * {@linkcode prepacks}, node only).
+ */
 function sessionOptionsFor(
   name: "node" | "web",
   threads: number,
   folder: string | null,
+  prepack = true,
 ): InferenceSession.SessionOptions {
   return {
     graphOptimizationLevel: "all",
@@ -92,7 +116,7 @@ function sessionOptionsFor(
     ...(name === "node"
       ? { intraOpNumThreads: threads, interOpNumThreads: 1, enableCpuMemArena: true }
       : {}),
-    ...(name === "node" ? { extra: { session: nodeSessionConfig(folder) } } : {}),
+    ...(name === "node" ? { extra: { session: nodeSessionConfig(folder, prepack) } } : {}),
   };
 }
 
@@ -122,11 +146,12 @@ export async function createCachedSessions(
   threads: number,
   cached: CachedGraphs,
   source: string,
+  precision: OnnxPrecision,
 ): Promise<OnnxSessions> {
-  const options = sessionOptionsFor("node", threads, cached.folder);
   const sessions: InferenceSession[] = [];
   try {
     for (const name of CACHED_GRAPHS) {
+      const options = sessionOptionsFor("node", threads, cached.folder, prepacks(name, precision));
       sessions.push(await createOne(ort, cached.models[name], options, name, source));
     }
   } catch (e) {
@@ -162,15 +187,24 @@ export async function createSessions(
   if (cache) {
     // Traced into the graph cache, then loaded from it (null: it could not be written).
     const cached = await traceIntoCache(tracer, cache);
-    if (cached) return await createCachedSessions(ort, threads, cached, source);
+    if (cached) {
+      return await createCachedSessions(ort, threads, cached, source, tracer.precision);
+    }
   }
-  const sessionOptions = sessionOptionsFor(name, threads, tracer.weights.externalFolder);
+  const folder = tracer.weights.externalFolder;
+  const optionsFor = (graph: CachedGraphName) =>
+    sessionOptionsFor(name, threads, folder, prepacks(graph, tracer.precision));
   // One graph at a time, so only one serialized model is alive at once; a failure releases
   // the sessions already built.
   const sessions: InferenceSession[] = [];
   try {
     // Each traced graph is dropped once its session exists.
-    const add = async <R extends { graph: GraphSpec }>(trace: () => R, what: string) => {
+    const add = async <R extends { graph: GraphSpec }>(
+      trace: () => R,
+      graph: CachedGraphName,
+      what: string,
+    ) => {
+      const sessionOptions = optionsFor(graph);
       if (name === "node") {
         const r = trace();
         sessions.push(await createOne(ort, encodeModel(r.graph), sessionOptions, what, source));
@@ -202,17 +236,17 @@ export async function createSessions(
     let encoder: InferenceSession, crossKV: InferenceSession, decoder: InferenceSession;
     let enc: TracedGraph, cross: TracedGraph & { layout: DecoderLayout }, dec: TracedGraph;
     if (name === "node") {
-      enc = await add(() => tracer.encoder(), "encoder");
-      cross = await add(() => tracer.crossKV(), "cross K/V");
-      dec = await add(() => tracer.decoderStep(cross.layout), "decoder");
+      enc = await add(() => tracer.encoder(), "encoder", "encoder");
+      cross = await add(() => tracer.crossKV(), "cross_kv", "cross K/V");
+      dec = await add(() => tracer.decoderStep(cross.layout), "decoder", "decoder");
       [encoder, crossKV, decoder] = sessions;
     } else {
       // The largest graph last but one: onnxruntime-web's heap only grows, and the start-up
       // peak is that heap plus the host copy of the graph being loaded, so the last graph
       // loaded (the encoder: no LM head) should be the smaller of the two large ones.
-      cross = await add(() => tracer.crossKV(), "cross K/V");
-      dec = await add(() => tracer.decoderStep(cross.layout), "decoder");
-      enc = await add(() => tracer.encoder(), "encoder");
+      cross = await add(() => tracer.crossKV(), "cross_kv", "cross K/V");
+      dec = await add(() => tracer.decoderStep(cross.layout), "decoder", "decoder");
+      enc = await add(() => tracer.encoder(), "encoder", "encoder");
       [crossKV, decoder, encoder] = sessions;
     }
     return {
