@@ -30,7 +30,11 @@ async function withRepo(
   const hub = await startMockHub({ repos: { [REPO]: repo } });
   const cache = await Deno.makeTempDir({ prefix: "encdec_hub_cache_hostile_" });
   try {
-    await fn({ hub, cache, opts: { cacheDir: cache, endpoint: hub.endpoint, quiet: true } });
+    await fn({
+      hub,
+      cache,
+      opts: { cacheDir: cache, endpoint: hub.endpoint, quiet: true, localFilesOnly: false },
+    });
   } finally {
     await hub.close();
     await Deno.remove(cache, { recursive: true });

@@ -103,7 +103,7 @@ Deno.test("snapshotDownload via HF_HOME/HF_ENDPOINT: byte-identical files in the
 
 Deno.test("hfHubDownload: a second call finds the cache (HEAD only, no GET)", async () => {
   await withHub({}, async (hub, cache) => {
-    const opts = { cacheDir: cache, endpoint: hub.endpoint, quiet: true };
+    const opts = { cacheDir: cache, endpoint: hub.endpoint, quiet: true, localFilesOnly: false };
     const first = await hfHubDownload(REPO, "model.safetensors", opts);
     const getsAfterFirst = gets(hub).length;
     assertEquals(getsAfterFirst, 1);
@@ -134,7 +134,7 @@ Deno.test("a cache laid out by hand as Python writes it is used without any down
       want,
     );
     // a full commit hash whose file is cached: no request either, even online
-    const opts = { cacheDir: cache, endpoint: hub.endpoint, quiet: true };
+    const opts = { cacheDir: cache, endpoint: hub.endpoint, quiet: true, localFilesOnly: false };
     assertEquals(await hfHubDownload(REPO, "config.json", { ...opts, revision: commit }), want);
     assertEquals(hub.requests.length, 0);
     // online on "main": one HEAD to resolve the branch, no GET
@@ -150,6 +150,7 @@ Deno.test("HF_HUB_OFFLINE=1: cached files resolve, a missing one is an OfflineMo
       cacheDir: cache,
       endpoint: hub.endpoint,
       quiet: true,
+      localFilesOnly: false,
     });
     const before = hub.requests.length;
     await withEnv(
@@ -178,7 +179,13 @@ Deno.test("HF_HUB_OFFLINE=1: cached files resolve, a missing one is an OfflineMo
 Deno.test("revision by commit hash; an unknown revision is a RevisionNotFoundError", async () => {
   await withHub({}, async (hub, cache) => {
     const commit = hub.commit(REPO);
-    const opts = { cacheDir: cache, endpoint: hub.endpoint, quiet: true, revision: commit };
+    const opts = {
+      cacheDir: cache,
+      endpoint: hub.endpoint,
+      quiet: true,
+      localFilesOnly: false,
+      revision: commit,
+    };
     const path = await hfHubDownload(REPO, "config.json", opts);
     assertEquals(path, `${storageOf(cache)}/snapshots/${commit}/config.json`);
     assertEquals(await Deno.readFile(path), await fixtureBytes("config.json"));
@@ -198,7 +205,7 @@ Deno.test("private repo: 401 without token → UnauthorizedError; HF_TOKEN → o
     "org/gated": { dir: FIXTURE, gated: true },
   };
   await withHub({ repos }, async (hub, cache) => {
-    const opts = { cacheDir: cache, endpoint: hub.endpoint, quiet: true };
+    const opts = { cacheDir: cache, endpoint: hub.endpoint, quiet: true, localFilesOnly: false };
     const e = await assertRejects(
       () => hfHubDownload("org/private", "config.json", { ...opts, token: false }),
       UnauthorizedError,
@@ -229,7 +236,7 @@ Deno.test("private repo: 401 without token → UnauthorizedError; HF_TOKEN → o
 
 Deno.test("404s: unknown repo → RepositoryNotFoundError; unknown file → EntryNotFoundError (+ .no_exist)", async () => {
   await withHub({}, async (hub, cache) => {
-    const opts = { cacheDir: cache, endpoint: hub.endpoint, quiet: true };
+    const opts = { cacheDir: cache, endpoint: hub.endpoint, quiet: true, localFilesOnly: false };
     const r = await assertRejects(
       () => hfHubDownload("org/nope", "config.json", opts),
       RepositoryNotFoundError,
@@ -256,7 +263,7 @@ Deno.test("404s: unknown repo → RepositoryNotFoundError; unknown file → Entr
 
 Deno.test("resolveModelFile: Hub id through the mock; bad ids and missing paths are typed errors", async () => {
   await withHub({}, async (hub, cache) => {
-    const opts = { cacheDir: cache, endpoint: hub.endpoint, quiet: true };
+    const opts = { cacheDir: cache, endpoint: hub.endpoint, quiet: true, localFilesOnly: false };
     const path = await resolveModelFile(REPO, "vocab.txt", opts);
     assert(path !== null);
     assertEquals(await Deno.readFile(path), await fixtureBytes("vocab.txt"));
@@ -279,7 +286,7 @@ Deno.test("a connection cut halfway resumes with Range; the result is byte-ident
   await withHub(
     { faults: { cutOnce: ["model.safetensors", "grads.json"] } },
     async (hub, cache) => {
-      const opts = { cacheDir: cache, endpoint: hub.endpoint, quiet: true };
+      const opts = { cacheDir: cache, endpoint: hub.endpoint, quiet: true, localFilesOnly: false };
       for (const f of ["model.safetensors", "grads.json"]) {
         const path = await hfHubDownload(REPO, f, opts);
         const want = await fixtureBytes(f);
@@ -297,7 +304,13 @@ Deno.test("a connection cut halfway resumes with Range; the result is byte-ident
 
 Deno.test("cut on every try: HubConnectionError keeps the .incomplete; the next call resumes it", async () => {
   await withHub({ faults: { cutAlways: ["model.safetensors"] } }, async (hub, cache) => {
-    const opts = { cacheDir: cache, endpoint: hub.endpoint, quiet: true, maxRetries: 1 };
+    const opts = {
+      cacheDir: cache,
+      endpoint: hub.endpoint,
+      quiet: true,
+      localFilesOnly: false,
+      maxRetries: 1,
+    };
     const e = await assertRejects(
       () => hfHubDownload(REPO, "model.safetensors", opts),
       HubConnectionError,
@@ -328,6 +341,7 @@ Deno.test("an .incomplete left by an earlier process is resumed; a server ignori
         cacheDir: cache,
         endpoint: hub.endpoint,
         quiet: true,
+        localFilesOnly: false,
       });
       assertEquals(await Deno.readFile(path), want);
       assertEquals(gets(hub).map((r) => [r.range, r.status]), [[
@@ -341,7 +355,7 @@ Deno.test("an .incomplete left by an earlier process is resumed; a server ignori
 
 Deno.test("corrupted bytes → CorruptDownloadError; no snapshot link, no blob, no partial file", async () => {
   await withHub({ faults: { corrupt: ["model.safetensors", "vocab.txt"] } }, async (hub, cache) => {
-    const opts = { cacheDir: cache, endpoint: hub.endpoint, quiet: true };
+    const opts = { cacheDir: cache, endpoint: hub.endpoint, quiet: true, localFilesOnly: false };
     for (const [f, kind] of [["model.safetensors", "sha256"], ["vocab.txt", "git-sha1"]]) {
       const e = await assertRejects(() => hfHubDownload(REPO, f, opts), CorruptDownloadError);
       assertStringIncludes(e.message, f);
@@ -357,7 +371,7 @@ Deno.test("corrupted bytes → CorruptDownloadError; no snapshot link, no blob, 
 
 Deno.test("two concurrent async downloads of one file: one GET, one good blob", async () => {
   await withHub({ faults: { chunkDelayMs: 5 } }, async (hub, cache) => {
-    const opts = { cacheDir: cache, endpoint: hub.endpoint, quiet: true };
+    const opts = { cacheDir: cache, endpoint: hub.endpoint, quiet: true, localFilesOnly: false };
     const [a, b] = await Promise.all([
       hfHubDownload(REPO, "model.safetensors", opts),
       hfHubDownload(REPO, "model.safetensors", opts),
@@ -380,7 +394,7 @@ Deno.test("two processes downloading the same file at once end with one good cop
       const p = await hfHubDownload(${JSON.stringify(REPO)}, "model.safetensors",
         { cacheDir: ${JSON.stringify(cache)}, endpoint: ${
       JSON.stringify(hub.endpoint)
-    }, quiet: true });
+    }, quiet: true, localFilesOnly: false });
       console.log(p);`;
     const run = () =>
       new Deno.Command(Deno.execPath(), {
@@ -406,6 +420,7 @@ Deno.test("renamed repo: the relative redirect is followed, the cache is under t
       cacheDir: cache,
       endpoint: hub.endpoint,
       quiet: true,
+      localFilesOnly: false,
     });
     assertEquals(path, `${storageOf(cache, "old/name")}/snapshots/${hub.commit(REPO)}/config.json`);
     assertEquals(await Deno.readFile(path), await fixtureBytes("config.json"));
@@ -414,7 +429,7 @@ Deno.test("renamed repo: the relative redirect is followed, the cache is under t
 
 Deno.test("Hub unreachable: cached files are still used; otherwise a HubConnectionError", async () => {
   await withHub({}, async (hub, cache) => {
-    const opts = { cacheDir: cache, endpoint: hub.endpoint, quiet: true };
+    const opts = { cacheDir: cache, endpoint: hub.endpoint, quiet: true, localFilesOnly: false };
     const path = await hfHubDownload(REPO, "config.json", opts);
     const dead = { ...opts, endpoint: "http://127.0.0.1:9" };
     assertEquals(await hfHubDownload(REPO, "config.json", dead), path);
@@ -430,6 +445,7 @@ Deno.test("snapshotDownload: allowPatterns selects files; the ref of the branch 
       cacheDir: cache,
       endpoint: hub.endpoint,
       quiet: true,
+      localFilesOnly: false,
       allowPatterns: ["*.json", "vocab.txt"],
       ignorePatterns: "*grads*",
     });

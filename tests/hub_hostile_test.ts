@@ -59,6 +59,8 @@ async function withHostileHub(
     cacheDir: cache,
     endpoint: hub.endpoint,
     token: TOKEN,
+    // Explicit, not $HF_HUB_OFFLINE: tests in other files set it for a moment (same process).
+    localFilesOnly: false,
     quiet: true,
     onWarning: () => {},
   };
@@ -307,7 +309,13 @@ Deno.test("an HF_ENDPOINT that is not http(s) (file:, data:, junk) is a HubError
   const dir = await Deno.makeTempDir();
   try {
     for (const endpoint of [`file://${dir}`, "data:,x", "not a url"]) {
-      const opts = { cacheDir: dir, endpoint, quiet: true, token: false as const };
+      const opts = {
+        cacheDir: dir,
+        endpoint,
+        quiet: true,
+        token: false as const,
+        localFilesOnly: false,
+      };
       for (
         const call of [
           () => hfHubDownload(REPO, "config.json", opts),
