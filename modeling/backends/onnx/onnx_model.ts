@@ -223,10 +223,9 @@ export class OnnxEncoderDecoder {
     s: InferenceSession,
     feeds: Record<string, OrtTensor>,
     what: string,
-    fetches?: Record<string, OrtTensor | null>,
   ): Promise<InferenceSession.OnnxValueMapType> {
     try {
-      return await (fetches ? s.run(feeds, fetches as InferenceSession.FetchesType) : s.run(feeds));
+      return await s.run(feeds);
     } catch (e) {
       throw new OnnxRuntimeError(`onnxruntime failed running the ${what} graph: ${e}`, {
         cause: e,
