@@ -99,12 +99,13 @@ async function cacheEntry(
 ): Promise<(GraphCacheEntry & { threads: number }) | null> {
   const root = graphCacheDir(options.graphCache);
   if (root === null || options.runtime === "web") return null;
-  const threads = options.numThreads ?? defaultThreads();
-  const precision = options.precision ?? "fp32";
-  // Bad options: no cache, so `buildEngine` reports them.
-  if (![undefined, true, false].includes(options.int8Embeddings)) return null;
-  if (!Number.isInteger(threads) || threads < 1) return null;
-  if (!["fp32", "fp16", "int8"].includes(precision)) return null;
+  let checked: CheckedOptions;
+  try {
+    checked = checkOptions(options);
+  } catch {
+    return null; // bad options: no cache, so `buildEngine` reports them
+  }
+  const { precision, threads } = checked;
   let version: string;
   try {
     const { ort, name } = await loadRuntime(options.runtime ?? "auto", threads);
@@ -115,30 +116,26 @@ async function cacheEntry(
   }
   const files = await checkpointFiles(dirOrId, options.resolve).catch(() => null);
   if (files === null) return null;
-  const int8Tables = precision === "int8" && (options.int8Embeddings ?? false); // node's default
   const entry = await GraphCacheEntry.open(
     root,
     files,
     config.toDict(),
     precision,
     version,
-    int8Tables,
+    storesInt8Tables(checked, "node"),
   );
   return entry && Object.assign(entry, { threads });
 }
 
-/**
- * `OnnxEncoderDecoder.create`: checks the options (`OnnxModelError` naming a bad one), loads
- * the runtime, traces the graphs over `tensors` and builds the sessions (writing the graphs to
- * `cache` on onnxruntime-node).
- */
-export async function buildEngine(
-  config: EncoderDecoderConfig,
-  tensors: ReadonlyMap<string, CheckpointEntry>,
-  options: OnnxModelOptions,
-  source: string,
-  cache: GraphCacheEntry | null,
-): Promise<LoadedEngine> {
+/** The options `buildEngine` reads, checked, defaults filled in. */
+interface CheckedOptions {
+  precision: OnnxPrecision;
+  threads: number;
+  int8Embeddings: boolean | undefined;
+}
+
+/** `options` checked (`OnnxModelError` naming a bad one), defaults filled in. */
+function checkOptions(options: OnnxModelOptions): CheckedOptions {
   const precision = options.precision ?? "fp32";
   if (!["fp32", "fp16", "int8"].includes(precision)) {
     throw new OnnxModelError(`precision "${precision}"; expected "fp32", "fp16" or "int8"`);
@@ -156,9 +153,34 @@ export async function buildEngine(
       `int8Embeddings needs precision "int8"; precision is "${precision}"`,
     );
   }
+  return { precision, threads, int8Embeddings };
+}
+
+/**
+ * Whether the embedding tables are stored int8 on `runtime`: with precision int8, as
+ * `int8Embeddings` says, by default on onnxruntime-web only (the graph cache keys on it).
+ */
+function storesInt8Tables(o: CheckedOptions, runtime: "node" | "web"): boolean {
+  return o.precision === "int8" && (o.int8Embeddings ?? runtime === "web");
+}
+
+/**
+ * `OnnxEncoderDecoder.create`: checks the options (`OnnxModelError` naming a bad one), loads
+ * the runtime, traces the graphs over `tensors` and builds the sessions (writing the graphs to
+ * `cache` on onnxruntime-node).
+ */
+export async function buildEngine(
+  config: EncoderDecoderConfig,
+  tensors: ReadonlyMap<string, CheckpointEntry>,
+  options: OnnxModelOptions,
+  source: string,
+  cache: GraphCacheEntry | null,
+): Promise<LoadedEngine> {
+  const checked = checkOptions(options);
+  const { precision, threads } = checked;
   const { ort, name } = await loadRuntime(options.runtime ?? "auto", threads);
   const tracer = new GraphTracer(config, tensors, source, precision, name === "node");
-  tracer.int8Embeddings = precision === "int8" && (int8Embeddings ?? name === "web");
+  tracer.int8Embeddings = storesInt8Tables(checked, name);
   const writer = cache && name === "node" ? await openGraphCacheWriter(cache) : null;
   const s = await createSessions(ort, name, threads, tracer, source, writer);
   return {

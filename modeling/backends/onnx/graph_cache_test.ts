@@ -3,9 +3,9 @@
  * reads the entry (not the checkpoint) and gives the same logits; a corrupt, truncated or
  * foreign entry is rebuilt, never used.
  */
-import { assert, assertEquals, assertNotEquals } from "@std/assert";
+import { assert, assertEquals, assertNotEquals, assertRejects } from "@std/assert";
 import { AutoConfig } from "@encdec/config";
-import { OnnxEncoderDecoder } from "./mod.ts";
+import { OnnxEncoderDecoder, OnnxModelError } from "./mod.ts";
 import {
   checkpointFiles,
   digest,
@@ -115,6 +115,13 @@ Deno.test("graph cache: int8 with int8 embedding tables is an entry of its own b
     assertEquals(await logitsOf(dir, cache, "int8", true), tables);
     assertEquals(await logitsOf(dir, cache, "int8", false), plain);
     assertEquals([graphCacheStats.hits - s.hits, graphCacheStats.writes - s.writes], [2, 0]);
+    // A bad option is refused on a cache hit as without the cache, not ignored.
+    await logitsOf(dir, cache); // an fp32 entry
+    await assertRejects(
+      () => logitsOf(dir, cache, "fp32", true),
+      OnnxModelError,
+      'int8Embeddings needs precision "int8"',
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
     await Deno.remove(cache, { recursive: true });
