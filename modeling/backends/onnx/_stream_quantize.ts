@@ -8,16 +8,10 @@
  * @module
  */
 import type { FileTensor } from "./checkpoint.ts";
-import { OnnxModelError } from "./graph_builder.ts";
+import { OnnxModelError, quantizeRowBlock } from "./graph_builder.ts";
 
 /** Bytes of float32 rows read at once. */
 const BLOCK_BYTES = 1 << 20;
-
-/**
- * Adding then subtracting 1.5 × 2^52 rounds a double of magnitude below 2^51 to an integer,
- * half to even (the FPU's rounding), as `quantizePerColumn` does.
- */
-const ROUND = 1.5 * 2 ** 52;
 
 /**
  * Quantizes the float32 `[out, in]` matrix `t` into `q` (`[in, out]`, int8, symmetric) and
@@ -53,21 +47,7 @@ export function quantizeLinearFromFile(t: FileTensor, q: Int8Array, scale: Float
         }
         n += got;
       }
-      for (let r = 0; r < rows; r++) {
-        const j = r0 + r; // output channel
-        const row = r * inF;
-        scale[j] = 0;
-        for (let i = 0; i < inF; i++) {
-          const a = Math.abs(values[row + i]);
-          if (a > scale[j]) scale[j] = a;
-        }
-        scale[j] = scale[j] > 0 ? scale[j] / 127 : 1;
-        const s = scale[j];
-        for (let i = 0; i < inF; i++) {
-          const r = values[row + i] / s + ROUND - ROUND;
-          q[i * outF + j] = r > 127 ? 127 : r < -127 ? -127 : r; // NaN stores 0
-        }
-      }
+      quantizeRowBlock(values, rows, r0, q, scale);
     }
   } finally {
     f.close();

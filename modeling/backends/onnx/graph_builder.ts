@@ -132,24 +132,44 @@ export function quantizeHalfLinear(
       words.subarray(j0 * cols, (j0 + n) * cols),
       block.subarray(0, n * cols),
     );
-    for (let jj = 0; jj < n; jj++) {
-      const j = j0 + jj, row = jj * cols;
-      for (let i = 0; i < cols; i++) {
-        const a = Math.abs(v[row + i]);
-        if (a > scale[j]) scale[j] = a;
-      }
-      scale[j] = scale[j] > 0 ? scale[j] / 127 : 1;
-    }
-    for (let i = 0; i < cols; i++) {
-      const out = i * rows + j0;
-      for (let jj = 0; jj < n; jj++) {
-        const x = v[jj * cols + i] / scale[j0 + jj];
-        const r = (x + ROUND_MAGIC) - ROUND_MAGIC;
-        q[out + jj] = r > 127 ? 127 : r < -127 ? -127 : r;
-      }
-    }
+    quantizeRowBlock(v, n, j0, q, scale);
   }
   return { q, scale };
+}
+
+/**
+ * One block of a per-output-channel int8 quantization done a block of rows at a time: `n` rows
+ * `v` (float32 `[n, in]`) of an `nn.Linear` weight, output channels `j0 ..< j0 + n`, into `q`
+ * (int8 `[in, out]`, `out = scale.length`) and `scale` (the largest magnitude of each row / 127,
+ * or 1 for an all-zero row). The same bits as `quantizePerColumn` of the transpose; shared by
+ * {@linkcode quantizeHalfLinear} and `quantizeLinearFromFile` (`_stream_quantize.ts`).
+ */
+export function quantizeRowBlock(
+  v: Float32Array,
+  n: number,
+  j0: number,
+  q: Int8Array,
+  scale: Float32Array,
+): void {
+  const outF = scale.length, inF = q.length / outF;
+  for (let jj = 0; jj < n; jj++) {
+    const j = j0 + jj, row = jj * inF;
+    let m = 0;
+    for (let i = 0; i < inF; i++) {
+      const a = Math.abs(v[row + i]);
+      if (a > m) m = a;
+    }
+    scale[j] = m > 0 ? m / 127 : 1;
+  }
+  for (let i = 0; i < inF; i++) {
+    const out = i * outF + j0;
+    for (let jj = 0; jj < n; jj++) {
+      // NaN (a NaN or infinite weight) passes the clamp and is stored as 0, as elsewhere.
+      const x = v[jj * inF + i] / scale[j0 + jj];
+      const r = (x + ROUND_MAGIC) - ROUND_MAGIC;
+      q[out + jj] = r > 127 ? 127 : r < -127 ? -127 : r;
+    }
+  }
 }
 
 /** An initializer whose bytes are produced when the graph is built (or left in a file). */
