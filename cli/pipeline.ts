@@ -45,6 +45,8 @@ export interface PipelineOptions {
    * (half storage) or `int8` (per-channel int8 linear layers, onnx only).
    */
   dtype?: Dtype;
+  /** onnx devices: onnxruntime's intra-op threads (default: the logical cores). */
+  numThreads?: number;
   /** Hub revision (branch, tag or commit) of a Hub model id. */
   revision?: string;
   /** Tokenizer directory or Hub id, when it differs from the model's. */
@@ -371,6 +373,7 @@ export async function pipeline(
     ...resolve,
     device: options.device ?? "auto",
     dtype: options.dtype,
+    numThreads: options.numThreads,
   });
   const [tokenizer, loaded] = await Promise.all([
     AutoTokenizer.fromPretrained(options.tokenizer ?? id, {}, resolve),

@@ -18,6 +18,7 @@ import {
   truncationMessage,
 } from "@encdec/cli";
 import { defaultModelSummary, FIXTURES } from "./cli_util.ts";
+import { OnnxModelError } from "../modeling/backends/onnx/mod.ts";
 
 const B2B = `${FIXTURES}/bert2bert`;
 const golden = JSON.parse(Deno.readTextFileSync(`${B2B}/goldens.json`)) as {
@@ -273,4 +274,12 @@ Deno.test("pipeline device onnx + dtype int8: per-channel int8 weights, same gre
   } finally {
     await (summarize.model as EncoderDecoderModel).dispose();
   }
+});
+
+Deno.test("pipeline numThreads reaches the onnx engine: 0 is the engine's OnnxModelError", async () => {
+  await assertRejects(
+    () => pipeline("summarization", B2B, { device: "onnx-node", numThreads: 0 }),
+    OnnxModelError,
+    "numThreads = 0",
+  );
 });

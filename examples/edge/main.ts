@@ -24,13 +24,7 @@
  *
  * @module
  */
-import {
-  AutoTokenizer,
-  createText2TextPipeline,
-  defaultModelPath,
-  type Dtype,
-  EncoderDecoderModel,
-} from "@encdec/cli";
+import { defaultModelPath, type Dtype, pipeline } from "@encdec/cli";
 import { createHandler, DEFAULT_LIMITS } from "./handler.ts";
 
 function env(name: string): string | undefined {
@@ -81,17 +75,10 @@ if (import.meta.main) {
     // Default cpu (pure TypeScript); ENCDEC_DEVICE=onnx-web runs onnxruntime's wasm build
     // (no --allow-ffi), with ENCDEC_DTYPE=int8 for per-channel int8 linear layers (and int8
     // embedding tables); ENCDEC_THREADS sets onnxruntime's threads (wasm: 1 = no worker).
-    // What `pipeline()` does, from its parts, so the thread count can be passed.
-    const [tokenizer, loaded] = await Promise.all([
-      AutoTokenizer.fromPretrained(model),
-      EncoderDecoderModel.fromPretrained(model, {
-        device: env("ENCDEC_DEVICE") ?? "cpu",
-        dtype: env("ENCDEC_DTYPE") as Dtype | undefined,
-        numThreads: threads,
-      }),
-    ]);
-    summarize = createText2TextPipeline("summarization", tokenizer, loaded, {
-      device: loaded.device,
+    summarize = await pipeline("summarization", model, {
+      device: env("ENCDEC_DEVICE") ?? "cpu",
+      dtype: env("ENCDEC_DTYPE") as Dtype | undefined,
+      numThreads: threads,
       // Each answer says what was cut (`truncated: {from, to}`); no line on the server's stderr.
       onTruncate: () => {},
     });
