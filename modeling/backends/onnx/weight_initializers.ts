@@ -70,6 +70,13 @@ function initBytes(a: ArrayBufferView): Uint8Array {
   return placed;
 }
 
+/** `initBytes` of the half words of float32 values `v`, freeing `v` when it was made here. */
+function halfInitBytes(v: Float32Array): Uint8Array {
+  const half = own(toHalf(v));
+  releaseOwned(v);
+  return initBytes(half);
+}
+
 /** The float32 values of a weight as stored (read from its file when left there). */
 export function hostValues(w: CheckpointWeight): Float32Array {
   if (w.entry instanceof Tensor) {
@@ -168,10 +175,7 @@ export class WeightInitializers {
               if (w.entry instanceof Tensor) return bytesOf(w.entry.data as Uint16Array);
               return initBytes(own(readFileTensor(w.entry).data as Uint16Array));
             }
-            const v = hostValues(w);
-            const half = own(toHalf(v));
-            releaseOwned(v);
-            return initBytes(half);
+            return halfInitBytes(hostValues(w));
           },
         }, "w16");
         return this.g.op("Cast", [stored], { to: 1 });
@@ -246,12 +250,7 @@ export class WeightInitializers {
           {
             dtype: "float16",
             dims,
-            bytes: () => {
-              const v = values();
-              const half = own(toHalf(v));
-              releaseOwned(v);
-              return initBytes(half);
-            },
+            bytes: () => halfInitBytes(values()),
           },
           "wf16",
         );
