@@ -120,17 +120,25 @@ function sessionOptionsFor(
   };
 }
 
-/** One session of `model`, onnxruntime's failure wrapped in `OnnxRuntimeError`. */
+/** How errors name each graph. */
+const GRAPH_LABELS: Readonly<Record<CachedGraphName, string>> = {
+  encoder: "encoder",
+  cross_kv: "cross K/V",
+  decoder: "decoder",
+};
+
+/** The session of graph `graph`'s `model`, onnxruntime's failure wrapped in `OnnxRuntimeError`. */
 async function createOne(
   ort: Ort,
   model: Uint8Array,
   options: InferenceSession.SessionOptions,
-  what: string,
+  graph: CachedGraphName,
   source: string,
 ): Promise<InferenceSession> {
   try {
     return await ort.InferenceSession.create(model, options);
   } catch (e) {
+    const what = GRAPH_LABELS[graph];
     throw new OnnxRuntimeError(`${source}: onnxruntime rejected the ${what} graph: ${e}`, {
       cause: e,
     });
@@ -199,15 +207,11 @@ export async function createSessions(
   const sessions: InferenceSession[] = [];
   try {
     // Each traced graph is dropped once its session exists.
-    const add = async <R extends { graph: GraphSpec }>(
-      trace: () => R,
-      graph: CachedGraphName,
-      what: string,
-    ) => {
+    const add = async <R extends { graph: GraphSpec }>(trace: () => R, graph: CachedGraphName) => {
       const sessionOptions = optionsFor(graph);
       if (name === "node") {
         const r = trace();
-        sessions.push(await createOne(ort, encodeModel(r.graph), sessionOptions, what, source));
+        sessions.push(await createOne(ort, encodeModel(r.graph), sessionOptions, graph, source));
         (r as { graph: GraphSpec | null }).graph = null;
         return r;
       }
@@ -223,7 +227,7 @@ export async function createSessions(
         const bytes = encodeModel(model);
         try {
           sessions.push(
-            await createOne(ort, bytes, { ...sessionOptions, externalData: files }, what, source),
+            await createOne(ort, bytes, { ...sessionOptions, externalData: files }, graph, source),
           );
         } finally {
           releaseData([bytes]);
@@ -236,17 +240,17 @@ export async function createSessions(
     let encoder: InferenceSession, crossKV: InferenceSession, decoder: InferenceSession;
     let enc: TracedGraph, cross: TracedGraph & { layout: DecoderLayout }, dec: TracedGraph;
     if (name === "node") {
-      enc = await add(() => tracer.encoder(), "encoder", "encoder");
-      cross = await add(() => tracer.crossKV(), "cross_kv", "cross K/V");
-      dec = await add(() => tracer.decoderStep(cross.layout), "decoder", "decoder");
+      enc = await add(() => tracer.encoder(), "encoder");
+      cross = await add(() => tracer.crossKV(), "cross_kv");
+      dec = await add(() => tracer.decoderStep(cross.layout), "decoder");
       [encoder, crossKV, decoder] = sessions;
     } else {
       // The largest graph last but one: onnxruntime-web's heap only grows, and the start-up
       // peak is that heap plus the host copy of the graph being loaded, so the last graph
       // loaded (the encoder: no LM head) should be the smaller of the two large ones.
-      cross = await add(() => tracer.crossKV(), "cross_kv", "cross K/V");
-      dec = await add(() => tracer.decoderStep(cross.layout), "decoder", "decoder");
-      enc = await add(() => tracer.encoder(), "encoder", "encoder");
+      cross = await add(() => tracer.crossKV(), "cross_kv");
+      dec = await add(() => tracer.decoderStep(cross.layout), "decoder");
+      enc = await add(() => tracer.encoder(), "encoder");
       [crossKV, decoder, encoder] = sessions;
     }
     return {
