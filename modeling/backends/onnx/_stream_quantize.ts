@@ -9,6 +9,7 @@
  */
 import type { FileTensor } from "./checkpoint.ts";
 import { OnnxModelError, quantizeRowBlock } from "./graph_builder.ts";
+import { releaseData } from "./_host.ts";
 
 /** Bytes of float32 rows read at once. */
 const BLOCK_BYTES = 1 << 20;
@@ -52,6 +53,6 @@ export function quantizeLinearFromFile(t: FileTensor, q: Int8Array, scale: Float
   } finally {
     f.close();
     // Freed now, not at V8's next GC: left to it, one block per weight piled up in malloc's heap.
-    block.buffer.transfer(0);
+    releaseData([block]);
   }
 }

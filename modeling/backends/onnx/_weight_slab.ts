@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { releaseData } from "./_host.ts";
 
 /** Bytes per slab chunk (above glibc's largest mmap threshold, 32 MiB on 64-bit). */
 export const SLAB_CHUNK_BYTES = 64 * 2 ** 20;
@@ -67,9 +68,7 @@ export class WeightSlab {
 
   /** Frees every chunk now (`ArrayBuffer.prototype.transfer(0)`); the views become empty. */
   release(): void {
-    for (const c of this.chunks) {
-      if (c.buffer instanceof ArrayBuffer && !c.buffer.detached) c.buffer.transfer(0);
-    }
+    releaseData(this.chunks);
     this.chunks.length = 0;
     this.index.clear();
     this.used = 0;
