@@ -12,7 +12,7 @@ import { OnnxRuntimeError, type Ort } from "./runtime.ts";
 import type { DecoderLayout, GraphTracer, TracedGraph } from "./traced_graphs.ts";
 import type { TraceLimit } from "./recorder.ts";
 import { releaseData } from "./_host.ts";
-import { collectWeightsInto, WeightSlab } from "./_weight_slab.ts";
+import { collectWeightsInto, WeightBuffers } from "./_weight_buffers.ts";
 import { CACHED_GRAPHS, type CachedGraphName, type CachedGraphs } from "./graph_cache.ts";
 import type { OnnxPrecision } from "./graph_builder.ts";
 import { type GraphCacheWriter, traceIntoCache } from "./graph_cache_writer.ts";
@@ -40,30 +40,103 @@ function nodeSessionConfig(
 /** Initializers of at least this many bytes go to onnxruntime-web as external data. */
 const WEB_EXTERNAL_MIN_BYTES = 1024;
 
+/** An in-memory external data file for onnxruntime-web's `externalData` session option. */
+export interface WebExternalFile {
+  /** The name the graph's initializers give as their `location`. */
+  path: string;
+  /** The file's bytes. */
+  data: Uint8Array;
+}
+
 /**
  * `graph` with its larger initializers moved out of the protobuf into in-memory external data
  * files for onnxruntime-web's `externalData` session option (onnxruntime copies each straight
- * into its tensor in the wasm heap): the chunks of `slab` (`slab_<i>`) for bytes placed there,
- * one file per initializer (named after it) for the rest.
+ * into its tensor in the wasm heap), one file per initializer: `buffer_<i>` for the `i`th buffer
+ * of `weights`, `tensor_<its name>` for bytes held anywhere else.
  */
 export function webExternalData(
   graph: GraphSpec,
-  slab: WeightSlab | null = null,
-): { model: GraphSpec; files: { path: string; data: Uint8Array }[] } {
-  const files: { path: string; data: Uint8Array }[] = [];
+  weights: WeightBuffers | null = null,
+): { model: GraphSpec; files: WebExternalFile[] } {
+  const files: WebExternalFile[] = [];
   const initializers = graph.initializers.map((t) => {
     if (t.external || t.raw.byteLength < WEB_EXTERNAL_MIN_BYTES) return t;
-    const at = slab?.locate(t.raw);
-    const location = at ? `slab_${at.chunk}` : t.name;
-    if (!at) files.push({ path: location, data: t.raw });
+    const at = weights?.locate(t.raw) ?? null;
+    const path = at === null ? `tensor_${t.name}` : `buffer_${at}`;
+    const offset = at === null ? 0 : t.raw.byteOffset;
+    if (!files.some((f) => f.path === path)) {
+      files.push({ path, data: at === null ? t.raw : weights!.buffers[at] });
+    }
     return {
       ...t,
       raw: new Uint8Array(0),
-      external: { location, offset: at?.offset ?? 0, length: t.raw.byteLength },
+      external: { location: path, offset, length: t.raw.byteLength },
     };
   });
-  slab?.chunks.forEach((data, i) => files.push({ path: `slab_${i}`, data }));
   return { model: { ...graph, initializers }, files };
+}
+
+/**
+ * Bytes of an external data file that free the file read before them when onnxruntime-web
+ * reads them. onnxruntime-web (1.30, pinned in deno.json) reads a mounted file as
+ * `file.subarray(offset, offset + length)` and copies that view into its tensor in the wasm
+ * heap before it returns to JavaScript, so when a read comes the previous one is complete and
+ * that file's buffer can go: a graph's host copy shrinks while its session is created instead
+ * of lying next to the whole heap copy (the start-up peak, issue 18 goal 4). `subarray` returns
+ * plain `Uint8Array` views.
+ */
+class FreedAfterRead extends Uint8Array {
+  static get [Symbol.species]() {
+    return Uint8Array;
+  }
+  /** Set when the file's bytes are handed over. */
+  declare reads: FreeAfterRead;
+
+  override subarray(begin?: number, end?: number): Uint8Array<ArrayBuffer> {
+    if (this.reads.read(this)) return new Uint8Array(0);
+    return super.subarray(begin, end) as Uint8Array<ArrayBuffer>;
+  }
+}
+
+/**
+ * The reads of one session's external data files (see `FreedAfterRead`): frees each file
+ * once the runtime moved on to the next, counts the files freed and the reads of a file
+ * already freed (a runtime that reads a file twice, which would then fail the session).
+ */
+export class FreeAfterRead {
+  private last: FreedAfterRead | null = null;
+  /** Files freed while the session was created. */
+  freed = 0;
+  /** Reads of a file already freed (0 with onnxruntime-web 1.30). */
+  rereads = 0;
+
+  /** `files` with their bytes wrapped, each file's buffer its own (a `WeightBuffers` one). */
+  wrap(files: readonly WebExternalFile[]): WebExternalFile[] {
+    return files.map(({ path, data }) => {
+      const buffer = data.buffer as ArrayBuffer;
+      const wrapped = new FreedAfterRead(buffer, data.byteOffset, data.byteLength);
+      wrapped.reads = this;
+      return { path, data: wrapped };
+    });
+  }
+
+  /**
+   * Called by a file's `subarray`: frees the file read before (another one); `true` when `file`
+   * itself was freed already.
+   */
+  read(file: FreedAfterRead): boolean {
+    if (file.buffer.detached) {
+      this.rereads++;
+      return true;
+    }
+    const last = this.last;
+    if (last !== null && last.buffer !== file.buffer && !last.buffer.detached) {
+      (last.buffer as ArrayBuffer).transferToFixedLength(0);
+      this.freed++;
+    }
+    this.last = file;
+    return false;
+  }
 }
 
 /** The sessions of one model and what their tracing revealed. */
@@ -215,26 +288,41 @@ export async function createSessions(
         (r as { graph: GraphSpec | null }).graph = null;
         return r;
       }
-      // onnxruntime-web: the weights the graph makes go into a slab (`_weight_slab.ts`) and in
-      // as in-memory external data, copied once into the wasm heap rather than inside the
-      // protobuf (which onnxruntime would parse into a second copy there); the slab, the
-      // protobuf and every other host copy are freed as soon as the session exists.
-      const slab = new WeightSlab();
+      // onnxruntime-web: the weights the graph makes go into buffers of their own
+      // (`_weight_buffers.ts`) and in as in-memory external data, copied once into the wasm heap
+      // rather than inside the protobuf (which onnxruntime would parse into a second copy
+      // there); each buffer is freed once onnxruntime has copied it (`FreeAfterRead`), the
+      // protobuf and every other host copy as soon as the session exists.
+      const weights = new WeightBuffers();
       try {
-        const r = collectWeightsInto(slab, trace);
-        const { model, files } = webExternalData(r.graph, slab);
+        const r = collectWeightsInto(weights, trace);
+        const { model, files } = webExternalData(r.graph, weights);
         (r as { graph: GraphSpec | null }).graph = null;
         const bytes = encodeModel(model);
+        const reads = new FreeAfterRead();
+        const externalData = [
+          ...reads.wrap(files.filter((f) => weights.locate(f.data) !== null)),
+          ...files.filter((f) => weights.locate(f.data) === null),
+        ];
         try {
           sessions.push(
-            await createOne(ort, bytes, { ...sessionOptions, externalData: files }, graph, source),
+            await createOne(ort, bytes, { ...sessionOptions, externalData }, graph, source),
+          );
+        } catch (e) {
+          if (reads.rereads === 0) throw e;
+          throw new OnnxRuntimeError(
+            `${source}: onnxruntime-web read an external data file of the ${
+              GRAPH_LABELS[graph]
+            } graph again after it was freed; this onnxruntime-web is not the version ` +
+              `deno.json pins (1.30.0)`,
+            { cause: e },
           );
         } finally {
           releaseData([bytes]);
         }
         return r;
       } finally {
-        slab.release();
+        weights.release();
       }
     };
     let encoder: InferenceSession, crossKV: InferenceSession, decoder: InferenceSession;

@@ -1,7 +1,8 @@
 /**
- * The memory path of onnxruntime-web (issue 18, goal 4): weight slabs, weights quantized while
- * streamed from their file, initializers handed over as in-memory external data, and int8
- * embedding tables (`int8Embeddings`), against the fixture goldens.
+ * The memory path of onnxruntime-web (issue 18, goal 4): one mmapped buffer per weight, weights
+ * quantized while streamed from their file, initializers handed over as in-memory external data
+ * and freed as onnxruntime copies them, and int8 embedding tables (`int8Embeddings`), against
+ * the fixture goldens.
  */
 import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { AutoConfig, type EncoderDecoderConfig } from "@encdec/config";
@@ -9,9 +10,11 @@ import { OnnxEncoderDecoder, OnnxModelError } from "./mod.ts";
 import { type FileTensor, openSafetensorsCheckpoint } from "./checkpoint.ts";
 import { quantizePerColumn, transpose2d } from "./graph_builder.ts";
 import { GraphTracer } from "./traced_graphs.ts";
-import { webExternalData } from "./_sessions.ts";
+import { FreeAfterRead, webExternalData } from "./_sessions.ts";
 import { quantizeLinearFromFile } from "./_stream_quantize.ts";
-import { collectWeightsInto, SLAB_CHUNK_BYTES, WeightSlab } from "./_weight_slab.ts";
+import { collectWeightsInto, WeightBuffers } from "./_weight_buffers.ts";
+import { loadRuntime } from "./runtime.ts";
+import { encodeModel } from "./_onnx_proto.ts";
 import {
   assertBelow,
   FIXTURES,
@@ -22,27 +25,47 @@ import {
 } from "./_test_util.ts";
 import type { GraphSpec } from "./_onnx_proto.ts";
 
-Deno.test("WeightSlab: tensors 64-byte aligned in 64 MiB chunks, a larger one in its own, freed at once", () => {
-  const slab = new WeightSlab();
-  const a = slab.place(new Uint8Array([1, 2, 3]));
-  const b = slab.reserve(100);
-  const big = slab.reserve(SLAB_CHUNK_BYTES + 1);
-  const c = slab.place(new Uint8Array([7]));
-  assertEquals(Array.from(a), [1, 2, 3]);
-  assertEquals([slab.locate(a), slab.locate(b)], [{ chunk: 0, offset: 0 }, {
-    chunk: 0,
-    offset: 64,
-  }]);
-  assertEquals(slab.locate(big), { chunk: 1, offset: 0 });
-  assertEquals(slab.locate(c), { chunk: 2, offset: 0 }); // the big chunk had no room left
-  assertEquals(slab.chunks.map((k) => k.byteLength), [
-    SLAB_CHUNK_BYTES,
-    SLAB_CHUNK_BYTES + 1,
-    SLAB_CHUNK_BYTES,
+Deno.test("WeightBuffers: one resizable (mmapped) buffer per tensor, located by any view, all freed at once", () => {
+  const weights = new WeightBuffers();
+  const a = weights.place(new Uint8Array([1, 2, 3]));
+  const b = weights.reserve(100);
+  assertEquals([Array.from(a), b.byteLength, b.every((x) => x === 0)], [[1, 2, 3], 100, true]);
+  assertEquals([a.buffer.resizable, a.buffer.byteLength, b.buffer.byteLength], [true, 3, 100]);
+  assertEquals([weights.locate(a), weights.locate(b), weights.locate(b.subarray(5))], [0, 1, 1]);
+  assertEquals(weights.locate(new Uint8Array(3)), null);
+  assertEquals(weights.buffers, [a, b]);
+  a.buffer.transferToFixedLength(0); // one freed early (as FreeAfterRead does), then the rest
+  weights.release();
+  assertEquals([a.byteLength, b.byteLength, b.buffer.detached, weights.buffers.length], [
+    0,
+    0,
+    true,
+    0,
   ]);
-  assertEquals(slab.locate(new Uint8Array(3)), null);
-  slab.release();
-  assertEquals([a.byteLength, big.byteLength, slab.chunks.length], [0, 0, 0]);
+});
+
+Deno.test("FreeAfterRead: each file is freed when the next one is read, never the one being read; a read of a freed file is counted", () => {
+  const data = [new Uint8Array([1, 2]), new Uint8Array([3, 4, 5]), new Uint8Array([6])].map(
+    (d) => {
+      const copy = new Uint8Array(new ArrayBuffer(d.length, { maxByteLength: d.length }));
+      copy.set(d);
+      return copy;
+    },
+  );
+  const reads = new FreeAfterRead();
+  const files = reads.wrap(data.map((d, i) => ({ path: `w_${i}`, data: d })));
+  assertEquals(files.map((f) => [f.path, f.data.byteLength]), [["w_0", 2], ["w_1", 3], ["w_2", 1]]);
+  assertEquals(Array.from(files[1].data.subarray(1, 3)), [4, 5]);
+  assertEquals(Array.from(files[1].data.subarray(0, 1)), [3]); // the same file again: kept
+  assertEquals([reads.freed, data[1].byteLength], [0, 3]);
+  const view = files[0].data.subarray(0, 2);
+  assertEquals([view instanceof FreeAfterRead, Array.from(view)], [false, [1, 2]]);
+  assertEquals([reads.freed, data[1].byteLength, data[0].byteLength], [1, 0, 2]);
+  files[2].data.subarray(0, 1);
+  assertEquals([reads.freed, data[0].byteLength, data[2].byteLength], [2, 0, 1]);
+  assertEquals(reads.rereads, 0);
+  assertEquals(files[1].data.subarray(0, 1).byteLength, 0); // freed: read again, empty
+  assertEquals(reads.rereads, 1);
 });
 
 Deno.test("quantizeLinearFromFile: bit for bit quantizePerColumn(transpose2d(w)) read in row blocks; typed error for a half tensor", async () => {
@@ -74,11 +97,11 @@ Deno.test("quantizeLinearFromFile: bit for bit quantizePerColumn(transpose2d(w))
   );
 });
 
-/** The decoder-step graph of fixture `name` in int8, traced into `slab` when given. */
+/** The decoder-step graph of fixture `name` in int8, traced into `weights` when given. */
 async function int8DecoderGraph(
   name: string,
   int8Embeddings: boolean,
-  slab: WeightSlab | null = null,
+  weights: WeightBuffers | null = null,
 ): Promise<GraphSpec> {
   const dir = `${FIXTURES}${name}`;
   const config = await AutoConfig.fromPretrained(dir) as EncoderDecoderConfig;
@@ -92,16 +115,15 @@ async function int8DecoderGraph(
   tracer.int8Embeddings = int8Embeddings;
   const layout = tracer.crossKV().layout;
   const trace = () => tracer.decoderStep(layout).graph;
-  return slab ? collectWeightsInto(slab, trace) : trace();
+  return weights ? collectWeightsInto(weights, trace) : trace();
 }
 
-Deno.test("webExternalData: initializers of 1 KiB or more go out (slab bytes by chunk and offset), smaller ones stay inline, same bytes", async () => {
+Deno.test("webExternalData: initializers of 1 KiB or more go out, one file each (buffer_<i> for weight buffers, tensor_<name> for others), smaller ones stay inline, same bytes", async () => {
   const plain = await int8DecoderGraph("bert2bert", true);
-  const slab = new WeightSlab();
-  const graph = await int8DecoderGraph("bert2bert", true, slab);
+  const weights = new WeightBuffers();
+  const graph = await int8DecoderGraph("bert2bert", true, weights);
   try {
-    const { model, files } = webExternalData(graph, slab);
-    assertEquals(files.map((f) => f.path), slab.chunks.map((_, i) => `slab_${i}`));
+    const { model, files } = webExternalData(graph, weights);
     const file = new Map(files.map((f) => [f.path, f.data]));
     let out = 0;
     model.initializers.forEach((t, i) => {
@@ -115,18 +137,60 @@ Deno.test("webExternalData: initializers of 1 KiB or more go out (slab bytes by 
         : t.raw;
       assertEquals(bytes, before.raw, t.name);
       assertEquals(t.external !== undefined, before.raw.byteLength >= 1024, t.name);
-      if (t.external) out++;
+      if (t.external) {
+        out++;
+        const at = weights.locate(file.get(t.external.location)!);
+        assertEquals(t.external.location, `buffer_${at}`, t.name);
+      }
     });
     assert(out > 10, `${out} external`);
-    // Without a slab each large initializer is a file of its own.
+    assertEquals(files.length, out);
+    // Without weight buffers each large initializer is a file of its own, named after it
+    // (builder names such as `w_0` cannot clash with the buffers' files).
     const own = webExternalData(plain);
     assertEquals(own.files.length, out);
     assertEquals(
-      own.files.every((f, i) => f.path === own.files[i].path && f.data.length >= 1024),
-      true,
+      own.files.map((f) => f.path),
+      plain.initializers.filter((t) => t.raw.byteLength >= 1024).map((t) => `tensor_${t.name}`),
     );
   } finally {
-    slab.release();
+    weights.release();
+  }
+});
+
+Deno.test("onnxruntime-web frees each weight buffer while it creates the session: all but the last read freed, none read twice, same outputs as the inline graph", async () => {
+  const plain = await int8DecoderGraph("bert2bert", true);
+  const weights = new WeightBuffers();
+  const graph = await int8DecoderGraph("bert2bert", true, weights);
+  const { ort } = await loadRuntime("web", 1);
+  const { model, files } = webExternalData(graph, weights);
+  const reads = new FreeAfterRead();
+  const inline = await ort.InferenceSession.create(encodeModel(plain));
+  const external = await ort.InferenceSession.create(
+    encodeModel(model),
+    {
+      externalData: reads.wrap(files),
+    } as Parameters<typeof ort.InferenceSession.create>[1],
+  );
+  try {
+    assert(files.length > 10, `${files.length} files`);
+    assertEquals([reads.freed, reads.rereads], [files.length - 1, 0]);
+    assertEquals(files.filter((f) => f.data.byteLength > 0).length, 1);
+    // Same outputs from the same feeds (zeros of each input's shape, one token, no past).
+    const feeds: Record<string, unknown> = {};
+    for (const v of plain.inputs) {
+      const dims = v.dims.map((d) => (typeof d === "number" ? d : d.startsWith("past") ? 0 : 1));
+      const n = dims.reduce((a, b) => a * b, 1);
+      feeds[v.name] = v.dtype === "int64"
+        ? new ort.Tensor("int64", new BigInt64Array(n), dims)
+        : new ort.Tensor("float32", new Float32Array(n), dims);
+    }
+    const a = await inline.run(feeds as Parameters<typeof inline.run>[0]);
+    const b = await external.run(feeds as Parameters<typeof inline.run>[0]);
+    for (const name of Object.keys(a)) assertEquals(b[name].data, a[name].data, name);
+  } finally {
+    weights.release();
+    await Promise.all([inline.release(), external.release()]);
   }
 });
 

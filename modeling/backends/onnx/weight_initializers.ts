@@ -15,13 +15,14 @@
  *   scale, and a tied LM head runs on the same int8 matrix instead of its own copy.
  *
  * While a graph is built for onnxruntime-web (`collectWeightsInto`), every array made here
- * (file reads, casts, quantized values) is copied into the graph's slab and freed at once.
+ * (file reads, casts, quantized values) is copied into a buffer of the graph's `WeightBuffers`
+ * and freed at once.
  *
  * @module
  */
 import { Tensor } from "../../tensor.ts";
 import { type CheckpointWeight, halfWordsOf, readFileTensor } from "./checkpoint.ts";
-import { activeWeightSlab } from "./_weight_slab.ts";
+import { activeWeightBuffers } from "./_weight_buffers.ts";
 import { quantizeLinearFromFile } from "./_stream_quantize.ts";
 import {
   bytesOf,
@@ -59,13 +60,15 @@ function releaseOwned(...arrays: ArrayBufferView[]): void {
 
 /**
  * The bytes of `a` for an initializer: while a graph is built for onnxruntime-web
- * (`collectWeightsInto`), values allocated here are copied into the graph's slab and freed at
- * once; anything else (a caller's in-memory tensor) is handed over as it is.
+ * (`collectWeightsInto`), values allocated here are copied into the graph's weight buffers and
+ * freed at once; anything else (a caller's in-memory tensor) is handed over as it is.
  */
 function initBytes(a: ArrayBufferView): Uint8Array {
-  const slab = activeWeightSlab();
-  if (slab === null || !owned.has(a.buffer) || slab.locate(bytesOf(a))) return bytesOf(a);
-  const placed = slab.place(bytesOf(a));
+  const weights = activeWeightBuffers();
+  if (weights === null || !owned.has(a.buffer) || weights.locate(bytesOf(a)) !== null) {
+    return bytesOf(a);
+  }
+  const placed = weights.place(bytesOf(a));
   releaseOwned(a);
   return placed;
 }
@@ -331,7 +334,7 @@ export class WeightInitializers {
 
   /**
    * Per-column int8 quantization of a linear weight, `[in, out]`; `final`: the initializer's own
-   * values (not parts of a fused one), placed in the graph's slab when there is one.
+   * values (not parts of a fused one), placed in the graph's weight buffers when it has them.
    */
   private quantizedValues(
     w: CheckpointWeight,
@@ -340,9 +343,8 @@ export class WeightInitializers {
     const [r, c] = w.entry.dims;
     const [inF, outF] = w.conv1d ? [r, c] : [c, r];
     if (!(w.entry instanceof Tensor) && w.entry.dtype === "float32" && !w.conv1d) {
-      // Streamed from the file; `final` values straight into the slab of the graph being built.
-      const slab = final ? activeWeightSlab() : null;
-      const at = slab?.reserve(r * c);
+      // Streamed from the file; `final` values straight into the buffers of the graph being built.
+      const at = final ? activeWeightBuffers()?.reserve(r * c) : undefined;
       const q = at ? new Int8Array(at.buffer, at.byteOffset, at.length) : own(new Int8Array(r * c));
       const scale = own(new Float32Array(outF));
       quantizeLinearFromFile(w.entry, q, scale);
