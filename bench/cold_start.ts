@@ -12,7 +12,9 @@
  *   `InferenceSession.create` (parse, optimize, pre-pack).
  *
  * `miss-phases` mode replays a first load with the graph cache on (what a user's first call
- * pays): `open`, `trace`, `write` (the cache entry), `commit`, `session` (from the entry's files).
+ * pays): `open`, `trace`, `write` (the cache entry), `commit`, `session` (from the entry's files),
+ * each with its wall and CPU seconds and its minor page faults (`<phase>Faults`, from
+ * `/proc/self/stat`: first touches of fresh memory, which `bench/first_touch.ts` prices).
  *
  * `load` mode times `OnnxEncoderDecoder.fromPretrained` as users call it (graph cache included),
  * then the time to the first token (encode 400 tokens + one decode step).
@@ -73,11 +75,16 @@ async function weightFile(dir: string): Promise<string> {
  */
 async function readTime(
   path: string,
-): Promise<{ seconds: number; cpu: number; bytes: number }> {
+): Promise<{ seconds: number; cpu: number; bytes: number; faults: number }> {
   await readFileOrThrow(path);
-  const t = now(), c = cpu();
+  const t = now(), c = cpu(), f = faults();
   const b = await readFileOrThrow(path);
-  return { seconds: (now() - t) / 1000, cpu: cpu() - c, bytes: b.length };
+  return { seconds: (now() - t) / 1000, cpu: cpu() - c, bytes: b.length, faults: faults() - f };
+}
+
+/** Minor page faults of this process so far (`/proc/self/stat` field 10). */
+function faults(): number {
+  return Number(Deno.readTextFileSync("/proc/self/stat").split(") ")[1].split(" ")[7]);
 }
 
 function rssMiB(): number {
@@ -175,15 +182,16 @@ async function missPhases(
   const read = await readTime(file);
   const t: Record<string, number> = {};
   const clock = async <R>(name: string, f: () => R | Promise<R>): Promise<R> => {
-    const s = now(), c = cpu();
+    const s = now(), c = cpu(), pf = faults();
     const r = await f();
     t[name] = (t[name] ?? 0) + (now() - s) / 1000;
     t[`${name}Cpu`] = (t[`${name}Cpu`] ?? 0) + cpu() - c;
+    t[`${name}Faults`] = (t[`${name}Faults`] ?? 0) + faults() - pf;
     return r;
   };
   const root = await Deno.makeTempDir({ prefix: "encdec-graphs-" });
   try {
-    const t0 = now(), c0 = cpu();
+    const t0 = now(), c0 = cpu(), f0 = faults();
     const config = await clock("config", async () => {
       const c = await AutoConfig.fromPretrained(dir);
       await GenerationConfig.fromPretrained(dir);
@@ -234,9 +242,11 @@ async function missPhases(
       weightBytes: read.bytes,
       read: read.seconds,
       readCpu: read.cpu,
+      readFaults: read.faults,
       ...t,
       total,
       totalCpu,
+      totalFaults: faults() - f0,
       beyondRead: total - read.seconds,
       upcastBytes: graphCacheStats.upcastBytes,
       peakRssMiB: rssMiB(),
