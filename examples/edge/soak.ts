@@ -11,10 +11,11 @@
  * deno task soak                                   # models/default on cpu: 20 + 2 × 200 requests, 16 clients
  * deno task soak --model bench/.cache/bert2bert-base --device onnx-web --dtype int8 \
  *   --warmup 0 --requests 50 --concurrency 1        # issue 18 goal 4: bert-base int8 on wasm
- * # with more room under 512 MiB: one wasm thread (no worker isolate) and a 1 MiB young
- * # generation (V8's default grows to tens of MiB)
+ * # under 512 MiB: one wasm thread (no worker isolate), a 1 MiB young generation (V8's default
+ * # grows to tens of MiB) and wasm tier-up on the main thread (no concurrent compile jobs)
  * deno task soak --model bench/.cache/bert2bert-base --device onnx-web --dtype int8 \
- *   --threads 1 --v8-flags --max-semi-space-size=1 --warmup 0 --requests 50 --concurrency 1
+ *   --threads 1 --v8-flags --max-semi-space-size=1,--wasm-sync-tier-up --warmup 0 \
+ *   --requests 50 --concurrency 1
  * ```
  *
  * @module
