@@ -85,7 +85,7 @@ export function webExternalData(
  * of lying next to the whole heap copy (the start-up peak, issue 18 goal 4). `subarray` returns
  * plain `Uint8Array` views.
  */
-class FreedAfterRead extends Uint8Array {
+class TrackedFileBytes extends Uint8Array {
   static get [Symbol.species]() {
     return Uint8Array;
   }
@@ -99,12 +99,12 @@ class FreedAfterRead extends Uint8Array {
 }
 
 /**
- * The reads of one session's external data files (see `FreedAfterRead`): frees each file
+ * The reads of one session's external data files (see `TrackedFileBytes`): frees each file
  * once the runtime moved on to the next, counts the files freed and the reads of a file
  * already freed (a runtime that reads a file twice, which would then fail the session).
  */
 export class FreeAfterRead {
-  private last: FreedAfterRead | null = null;
+  private last: TrackedFileBytes | null = null;
   /** Files freed while the session was created. */
   freed = 0;
   /** Reads of a file already freed (0 with onnxruntime-web 1.30). */
@@ -114,7 +114,7 @@ export class FreeAfterRead {
   wrap(files: readonly WebExternalFile[]): WebExternalFile[] {
     return files.map(({ path, data }) => {
       const buffer = data.buffer as ArrayBuffer;
-      const wrapped = new FreedAfterRead(buffer, data.byteOffset, data.byteLength);
+      const wrapped = new TrackedFileBytes(buffer, data.byteOffset, data.byteLength);
       wrapped.reads = this;
       return { path, data: wrapped };
     });
@@ -124,7 +124,7 @@ export class FreeAfterRead {
    * Called by a file's `subarray`: frees the file read before (another one); `true` when `file`
    * itself was freed already.
    */
-  read(file: FreedAfterRead): boolean {
+  read(file: TrackedFileBytes): boolean {
     if (file.buffer.detached) {
       this.rereads++;
       return true;

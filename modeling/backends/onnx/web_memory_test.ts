@@ -10,10 +10,10 @@ import { OnnxEncoderDecoder, OnnxModelError } from "./mod.ts";
 import { type FileTensor, openSafetensorsCheckpoint } from "./checkpoint.ts";
 import { quantizePerColumn, transpose2d } from "./graph_builder.ts";
 import { GraphTracer } from "./traced_graphs.ts";
-import { FreeAfterRead, webExternalData } from "./_sessions.ts";
+import { createSessions, FreeAfterRead, webExternalData } from "./_sessions.ts";
+import { loadRuntime, OnnxRuntimeError, type Ort } from "./runtime.ts";
 import { quantizeLinearFromFile } from "./_stream_quantize.ts";
 import { collectWeightsInto, WeightBuffers } from "./_weight_buffers.ts";
-import { loadRuntime } from "./runtime.ts";
 import { encodeModel } from "./_onnx_proto.ts";
 import {
   assertBelow,
@@ -192,6 +192,42 @@ Deno.test("onnxruntime-web frees each weight buffer while it creates the session
     weights.release();
     await Promise.all([inline.release(), external.release()]);
   }
+});
+
+Deno.test("createSessions on web: a runtime that reads an external data file again after it was freed fails with an OnnxRuntimeError saying so", async () => {
+  const dir = `${FIXTURES}bert2bert`;
+  const config = await AutoConfig.fromPretrained(dir) as EncoderDecoderConfig;
+  const tracer = new GraphTracer(
+    config,
+    (await openSafetensorsCheckpoint(dir))!,
+    dir,
+    "int8",
+    false,
+  );
+  let files = 0;
+  const released: number[] = [];
+  const ort = {
+    InferenceSession: {
+      create: (_model: Uint8Array, options: { externalData: { data: Uint8Array }[] }) => {
+        const data = options.externalData.map((f) => f.data);
+        // The tiny fixture's cross K/V graph has one file: a session (that nothing runs).
+        if (data.length < 2) return Promise.resolve({ release: () => released.push(1) });
+        files = data.length;
+        // Every file read, then the first one again (freed when the second was read).
+        for (const d of data) d.subarray(0, 1);
+        assertEquals(data[0].subarray(0, 1).byteLength, 0);
+        return Promise.reject(new Error("failed to load external data"));
+      },
+    },
+  } as unknown as Ort;
+  await assertRejects(
+    () => createSessions(ort, "web", 1, tracer, "fixture"),
+    OnnxRuntimeError,
+    "fixture: onnxruntime-web read an external data file of the decoder graph again after it " +
+      "was freed; this onnxruntime-web is not the version deno.json pins (1.30.0)",
+  );
+  assert(files > 1, `${files} files`);
+  assertEquals(released, [1]); // the session built before the failure was released
 });
 
 Deno.test("int8Embeddings: the tied word table is one int8 [width, vocab] matrix read by a Gather (axis 1) and the LM head; off: a float32 table for the Gather, the LM head int8 all the same", async () => {
