@@ -18,19 +18,20 @@ import type { OnnxPrecision } from "./graph_builder.ts";
 import { type GraphCacheWriter, traceIntoCache } from "./graph_cache_writer.ts";
 
 /**
- * onnxruntime-node session config entries (`session.*` keys, written without the prefix).
- * Intra-op threads block instead of spinning between ops: on 2 shared vCPUs spinning threads
- * starve each other and the int8 encoder ran 1.7× slower (fp32 1.4×). Initializers stored as
- * external data are resolved in (and memory-mapped from) the checkpoint's folder; without
- * `prepack` (see {@linkcode prepacks}) they stay mapped instead of copied.
+ * onnxruntime-node session config entries (`session.*` keys, written without the prefix) of
+ * graph `graph` in `precision`: intra-op threads spin between ops or block (see
+ * {@linkcode spins}); initializers stored as external data are resolved in (and memory-mapped
+ * from) the checkpoint's folder, and stay mapped instead of copied where the graph is not
+ * pre-packed (see {@linkcode prepacks}).
  */
 function nodeSessionConfig(
   externalFolder: string | null,
-  prepack: boolean,
+  graph: CachedGraphName,
+  precision: OnnxPrecision,
 ): Record<string, string> {
   return {
-    "intra_op.allow_spinning": "0",
-    ...(prepack ? {} : { disable_prepacking: "1" }),
+    "intra_op.allow_spinning": spins(graph) ? "1" : "0",
+    ...(prepacks(graph, precision) ? {} : { disable_prepacking: "1" }),
     ...(externalFolder !== null
       ? { model_external_initializers_file_folder_path: externalFolder }
       : {}),
@@ -170,14 +171,28 @@ export function prepacks(graph: CachedGraphName, precision: OnnxPrecision): bool
 }
 
 /**
- * Session options of runtime `name` (external data resolved in `folder`; `prepack`: see
- * {@linkcode prepacks}, node only).
+ * Whether onnxruntime-node's intra-op threads spin between the ops of graph `graph`'s session
+ * instead of blocking: only the decoder step's. A step is ~500 small ops (10-30 µs each at
+ * bert2bert-base), and waking a blocked thread for each costs more than spinning: with it int8
+ * generation ran 10-15 % faster (greedy steps 11-12 → 8.8-9.2 ms), float32 3-8 %
+ * (`deno task bench --contenders onnx-node-fp32,onnx-node-int8 --workloads greedy,beam4`,
+ * alternated). The encoder's and cross-K/V graph's ops are large: spinning there, the threads
+ * starved each other on 2 shared vCPUs (the int8 encoder 1.7× slower, fp32 1.4×).
+ */
+export function spins(graph: CachedGraphName): boolean {
+  return graph === "decoder";
+}
+
+/**
+ * Session options of graph `graph` in `precision` on runtime `name` (external data resolved in
+ * `folder`; threads, spinning and pre-packing on node only).
  */
 function sessionOptionsFor(
   name: "node" | "web",
   threads: number,
   folder: string | null,
-  prepack = true,
+  graph: CachedGraphName,
+  precision: OnnxPrecision,
 ): InferenceSession.SessionOptions {
   return {
     graphOptimizationLevel: "all",
@@ -189,7 +204,7 @@ function sessionOptionsFor(
     ...(name === "node"
       ? { intraOpNumThreads: threads, interOpNumThreads: 1, enableCpuMemArena: true }
       : {}),
-    ...(name === "node" ? { extra: { session: nodeSessionConfig(folder, prepack) } } : {}),
+    ...(name === "node" ? { extra: { session: nodeSessionConfig(folder, graph, precision) } } : {}),
   };
 }
 
@@ -232,7 +247,7 @@ export async function createCachedSessions(
   const sessions: InferenceSession[] = [];
   try {
     for (const name of CACHED_GRAPHS) {
-      const options = sessionOptionsFor("node", threads, cached.folder, prepacks(name, precision));
+      const options = sessionOptionsFor("node", threads, cached.folder, name, precision);
       sessions.push(await createOne(ort, cached.models[name], options, name, source));
     }
   } catch (e) {
@@ -274,7 +289,7 @@ export async function createSessions(
   }
   const folder = tracer.weights.externalFolder;
   const optionsFor = (graph: CachedGraphName) =>
-    sessionOptionsFor(name, threads, folder, prepacks(graph, tracer.precision));
+    sessionOptionsFor(name, threads, folder, graph, tracer.precision);
   // One graph at a time, so only one serialized model is alive at once; a failure releases
   // the sessions already built.
   const sessions: InferenceSession[] = [];
