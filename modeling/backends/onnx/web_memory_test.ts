@@ -97,21 +97,20 @@ Deno.test("quantizeLinearFromFile: bit for bit quantizePerColumn(transpose2d(w))
   );
 });
 
+/** An int8 tracer of fixture `name`. */
+async function int8Tracer(name: string): Promise<GraphTracer> {
+  const dir = `${FIXTURES}${name}`;
+  const config = await AutoConfig.fromPretrained(dir) as EncoderDecoderConfig;
+  return new GraphTracer(config, (await openSafetensorsCheckpoint(dir))!, dir, "int8", false);
+}
+
 /** The decoder-step graph of fixture `name` in int8, traced into `weights` when given. */
 async function int8DecoderGraph(
   name: string,
   int8Embeddings: boolean,
   weights: WeightBuffers | null = null,
 ): Promise<GraphSpec> {
-  const dir = `${FIXTURES}${name}`;
-  const config = await AutoConfig.fromPretrained(dir) as EncoderDecoderConfig;
-  const tracer = new GraphTracer(
-    config,
-    (await openSafetensorsCheckpoint(dir))!,
-    dir,
-    "int8",
-    false,
-  );
+  const tracer = await int8Tracer(name);
   tracer.int8Embeddings = int8Embeddings;
   const layout = tracer.crossKV().layout;
   const trace = () => tracer.decoderStep(layout).graph;
@@ -195,15 +194,7 @@ Deno.test("onnxruntime-web frees each weight buffer while it creates the session
 });
 
 Deno.test("createSessions on web: a runtime that reads an external data file again after it was freed fails with an OnnxRuntimeError saying so", async () => {
-  const dir = `${FIXTURES}bert2bert`;
-  const config = await AutoConfig.fromPretrained(dir) as EncoderDecoderConfig;
-  const tracer = new GraphTracer(
-    config,
-    (await openSafetensorsCheckpoint(dir))!,
-    dir,
-    "int8",
-    false,
-  );
+  const tracer = await int8Tracer("bert2bert");
   let files = 0;
   const released: number[] = [];
   const ort = {
