@@ -79,12 +79,14 @@ export function webExternalData(
 
 /**
  * Bytes of an external data file that free the file read before them when onnxruntime-web
- * reads them. onnxruntime-web (1.30, pinned in deno.json) reads a mounted file as
- * `file.subarray(offset, offset + length)` and copies that view into its tensor in the wasm
- * heap before it returns to JavaScript, so when a read comes the previous one is complete and
- * that file's buffer can go: a graph's host copy shrinks while its session is created instead
- * of lying next to the whole heap copy (the start-up peak, issue 18 goal 4). `subarray` returns
- * plain `Uint8Array` views.
+ * reads them. onnxruntime-web (1.30, pinned in deno.json) reads a mounted file by checking the
+ * range against `file.byteLength`, then copying `file.subarray(offset, offset + length)` into
+ * its tensor in the wasm heap before it returns to JavaScript, so when a read comes the previous
+ * one is complete and that file's buffer can go: a graph's host copy shrinks while its session
+ * is created instead of lying next to the whole heap copy (the start-up peak, issue 18 goal 4).
+ * A freed file reports 0 bytes, so a runtime that came back to one would fail its range check
+ * (the session fails, never reads zeros); the access is counted. `subarray` returns plain
+ * `Uint8Array` views.
  */
 class TrackedFileBytes extends Uint8Array {
   static get [Symbol.species]() {
@@ -92,6 +94,11 @@ class TrackedFileBytes extends Uint8Array {
   }
   /** Set when the file's bytes are handed over. */
   declare reads: FreeAfterRead;
+
+  override get byteLength(): number {
+    if (this.buffer.detached && this.reads) this.reads.rereads++;
+    return super.byteLength;
+  }
 
   override subarray(begin?: number, end?: number): Uint8Array<ArrayBuffer> {
     if (this.reads.read(this)) return new Uint8Array(0);
@@ -108,7 +115,7 @@ export class FreeAfterRead {
   private last: TrackedFileBytes | null = null;
   /** Files freed while the session was created. */
   freed = 0;
-  /** Reads of a file already freed (0 with onnxruntime-web 1.30). */
+  /** Accesses to a file already freed (its size or bytes; 0 with onnxruntime-web 1.30). */
   rereads = 0;
 
   /** `files` with their bytes wrapped, each file's buffer its own (a `WeightBuffers` one). */
