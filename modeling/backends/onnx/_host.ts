@@ -11,8 +11,9 @@ import { OnnxModelError } from "./graph_builder.ts";
 /**
  * Frees now the host memory of tensors this model owns outright (onnxruntime outputs, which
  * onnxruntime-node and -web hand back in fresh `ArrayBuffer`s, and host copies made here):
- * `ArrayBuffer.prototype.transfer(0)` detaches the buffer and releases its backing store at
- * once. Dropping the last reference instead leaves it to V8's next major GC, and a generation
+ * `ArrayBuffer.prototype.transferToFixedLength(0)` detaches the buffer and releases its backing
+ * store at once (a resizable buffer too, whose `transfer` would keep its reservation in a new
+ * resizable buffer). Dropping the last reference instead leaves it to V8's next major GC, and a generation
  * drops a whole self-attention cache every step (24 buffers at base size, ~130 MiB over a
  * 60-token greedy run from 400 tokens), which piled up to ~50–90 MiB of peak RSS. Views into a
  * larger or shared buffer, and buffers in `keep`, are left alone.
@@ -27,7 +28,7 @@ export function releaseData(
       b instanceof ArrayBuffer && !b.detached && d.byteOffset === 0 &&
       d.byteLength === b.byteLength && !keep?.has(b)
     ) {
-      b.transfer(0);
+      b.transferToFixedLength(0);
     }
   }
 }

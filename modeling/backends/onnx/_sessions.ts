@@ -59,14 +59,15 @@ export function webExternalData(
   graph: GraphSpec,
   weights: WeightBuffers | null = null,
 ): { model: GraphSpec; files: WebExternalFile[] } {
-  const files: WebExternalFile[] = [];
+  // By path: initializers that share a weight buffer share its file.
+  const files = new Map<string, WebExternalFile>();
   const initializers = graph.initializers.map((t) => {
     if (t.external || t.raw.byteLength < WEB_EXTERNAL_MIN_BYTES) return t;
     const at = weights?.locate(t.raw) ?? null;
     const path = at === null ? `tensor_${t.name}` : `buffer_${at}`;
     const offset = at === null ? 0 : t.raw.byteOffset;
-    if (!files.some((f) => f.path === path)) {
-      files.push({ path, data: at === null ? t.raw : weights!.buffers[at] });
+    if (!files.has(path)) {
+      files.set(path, { path, data: at === null ? t.raw : weights!.buffers[at] });
     }
     return {
       ...t,
@@ -74,7 +75,7 @@ export function webExternalData(
       external: { location: path, offset, length: t.raw.byteLength },
     };
   });
-  return { model: { ...graph, initializers }, files };
+  return { model: { ...graph, initializers }, files: [...files.values()] };
 }
 
 /**
@@ -118,14 +119,15 @@ export class FreeAfterRead {
   /** Accesses to a file already freed (its size or bytes; 0 with onnxruntime-web 1.30). */
   rereads = 0;
 
-  /** `files` with their bytes wrapped, each file's buffer its own (a `WeightBuffers` one). */
-  wrap(files: readonly WebExternalFile[]): WebExternalFile[] {
-    return files.map(({ path, data }) => {
-      const buffer = data.buffer as ArrayBuffer;
-      const wrapped = new TrackedFileBytes(buffer, data.byteOffset, data.byteLength);
-      wrapped.reads = this;
-      return { path, data: wrapped };
-    });
+  /** `file` with its bytes wrapped; they must be a whole buffer of their own (a `WeightBuffers` one). */
+  wrap({ path, data }: WebExternalFile): WebExternalFile {
+    const wrapped = new TrackedFileBytes(
+      data.buffer as ArrayBuffer,
+      data.byteOffset,
+      data.byteLength,
+    );
+    wrapped.reads = this;
+    return { path, data: wrapped };
   }
 
   /**
@@ -139,7 +141,7 @@ export class FreeAfterRead {
     }
     const last = this.last;
     if (last !== null && last.buffer !== file.buffer && !last.buffer.detached) {
-      (last.buffer as ArrayBuffer).transferToFixedLength(0);
+      releaseData([last]); // a whole weight buffer (`wrap`)
       this.freed++;
     }
     this.last = file;
@@ -322,10 +324,7 @@ export async function createSessions(
         (r as { graph: GraphSpec | null }).graph = null;
         const bytes = encodeModel(model);
         const reads = new FreeAfterRead();
-        const externalData = [
-          ...reads.wrap(files.filter((f) => weights.locate(f.data) !== null)),
-          ...files.filter((f) => weights.locate(f.data) === null),
-        ];
+        const externalData = files.map((f) => weights.locate(f.data) === null ? f : reads.wrap(f));
         try {
           sessions.push(
             await createOne(ort, bytes, { ...sessionOptions, externalData }, graph, source),

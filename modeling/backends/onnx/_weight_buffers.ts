@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { releaseData } from "./_host.ts";
 
 /**
  * The bytes of a graph's tensors, one mmapped buffer each, freed together by `release` (or one
@@ -50,11 +51,9 @@ export class WeightBuffers {
     return this.index.get(view.buffer) ?? null;
   }
 
-  /** Frees every buffer now (`ArrayBuffer.prototype.transferToFixedLength(0)`). */
+  /** Frees every buffer now (`releaseData`; those freed already are skipped). */
   release(): void {
-    for (const view of this.buffers) {
-      if (!view.buffer.detached) view.buffer.transferToFixedLength(0);
-    }
+    releaseData(this.buffers);
     this.buffers.length = 0;
     this.index.clear();
   }

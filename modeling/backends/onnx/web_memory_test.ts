@@ -53,7 +53,7 @@ Deno.test("FreeAfterRead: each file is freed when the next one is read, never th
     },
   );
   const reads = new FreeAfterRead();
-  const files = reads.wrap(data.map((d, i) => ({ path: `w_${i}`, data: d })));
+  const files = data.map((d, i) => reads.wrap({ path: `w_${i}`, data: d }));
   assertEquals(files.map((f) => [f.path, f.data.byteLength]), [["w_0", 2], ["w_1", 3], ["w_2", 1]]);
   assertEquals(Array.from(files[1].data.subarray(1, 3)), [4, 5]);
   assertEquals(Array.from(files[1].data.subarray(0, 1)), [3]); // the same file again: kept
@@ -168,7 +168,7 @@ Deno.test("onnxruntime-web frees each weight buffer while it creates the session
   const external = await ort.InferenceSession.create(
     encodeModel(model),
     {
-      externalData: reads.wrap(files),
+      externalData: files.map((f) => reads.wrap(f)),
     } as Parameters<typeof ort.InferenceSession.create>[1],
   );
   try {
