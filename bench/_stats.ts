@@ -1,5 +1,5 @@
 /**
- * Small statistics the bench scripts share.
+ * Small statistics and process counters the bench scripts share.
  *
  * @module
  */
@@ -8,4 +8,9 @@
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
+}
+
+/** Minor page faults of this process so far (`/proc/self/stat` field 10; Linux). */
+export function minorFaults(): number {
+  return Number(Deno.readTextFileSync("/proc/self/stat").split(") ")[1].split(" ")[7]);
 }

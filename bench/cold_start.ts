@@ -48,6 +48,7 @@ import {
   withDeferredUpcasts,
 } from "../modeling/backends/onnx/graph_builder.ts";
 import { ensureSeedReplica } from "./make_seed_replica.ts";
+import { minorFaults as faults } from "./_stats.ts";
 
 const now = () => performance.now();
 
@@ -80,11 +81,6 @@ async function readTime(
   const t = now(), c = cpu(), f = faults();
   const b = await readFileOrThrow(path);
   return { seconds: (now() - t) / 1000, cpu: cpu() - c, bytes: b.length, faults: faults() - f };
-}
-
-/** Minor page faults of this process so far (`/proc/self/stat` field 10). */
-function faults(): number {
-  return Number(Deno.readTextFileSync("/proc/self/stat").split(") ")[1].split(" ")[7]);
 }
 
 function rssMiB(): number {

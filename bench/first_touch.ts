@@ -15,6 +15,7 @@
  * @module
  */
 import { readFileOrThrow } from "../modeling/weights/_file_io.ts";
+import { median, minorFaults as faults } from "./_stats.ts";
 const PAGE = 4096;
 const BYTES = 2 ** 30;
 const first: number[] = [];
@@ -30,10 +31,6 @@ for (let k = 0; k < 3; k++) {
   again.push((t2 - t1) * 1000 / (BYTES / PAGE));
   a.buffer.transfer(0);
 }
-const median = (v: number[]) => [...v].sort((x, y) => x - y)[v.length >> 1];
-
-/** Minor page faults of this process so far (`/proc/self/stat` field 10). */
-const faults = () => Number(Deno.readTextFileSync("/proc/self/stat").split(") ")[1].split(" ")[7]);
 
 /** Reads `path` into a fresh buffer, then passes over it twice, one byte per page. */
 async function afterRead(path: string) {
