@@ -9,7 +9,7 @@ import type { Tensor } from "../../tensor.ts";
 import { FIXTURES, goldens } from "../../models/_test_util.ts";
 import type { OnnxEncoderDecoder } from "./onnx_model.ts";
 
-export { FIXTURES, MODELS } from "../../models/_test_util.ts";
+export { FAMILY_MODELS, FIXTURES, MODELS } from "../../models/_test_util.ts";
 
 /** The parts of a `goldens.json` these tests read. */
 export interface Goldens {

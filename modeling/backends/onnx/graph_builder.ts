@@ -321,6 +321,39 @@ export class GraphBuilder {
     return name;
   }
 
+  /** An int32 constant (cached by value); a number is a scalar. */
+  constI32(value: number): string {
+    const key = `i32:${value}`;
+    let name = this.consts.get(key);
+    if (!name) {
+      const bytes = bytesOf(new Int32Array([value]));
+      name = this.initializer({ dtype: "int32", dims: [], bytes: () => bytes }, "c");
+      this.consts.set(key, name);
+    }
+    return name;
+  }
+
+  /**
+   * `1` where boolean `cond` holds and `0` elsewhere (`invert`: the other way round), as
+   * `dtype`: what a `Cast` of a 0/1 value computes, with `Where`. The graphs never `Cast` on a
+   * run's path: onnxruntime-web's `Cast` is one ~490 KB wasm function (every type pair), and
+   * once a decoder's steps make it hot V8 holds ~110 MiB for a while to optimize it (issue 18,
+   * goal 4).
+   */
+  indicator(cond: string, dtype: "float32" | "int32" | "int64", invert = false): string {
+    const c = dtype === "float32"
+      ? (v: number) => this.constF(v)
+      : dtype === "int32"
+      ? (v: number) => this.constI32(v)
+      : (v: number) => this.constI(v);
+    return this.op("Where", [cond, c(invert ? 0 : 1), c(invert ? 1 : 0)]);
+  }
+
+  /** `1` where int64 `x` is not 0, else `0`, as `dtype` (a 0/1 mask converted without `Cast`). */
+  nonzero(x: string, dtype: "float32" | "int32" | "int64"): string {
+    return this.indicator(this.op("Equal", [x, this.constI(0)]), dtype, true);
+  }
+
   /** The finished graph: initializers no node reads are left out. */
   build(): GraphSpec {
     const used = new Set(this.nodes.flatMap((n) => n.inputs));

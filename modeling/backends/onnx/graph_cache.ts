@@ -43,7 +43,7 @@ import type { TraceLimit } from "./recorder.ts";
 import type { DecoderLayout } from "./traced_graphs.ts";
 
 /** Format of an entry; bump when the layout of entries or of the traced graphs changes. */
-export const GRAPH_CACHE_FORMAT = 6;
+export const GRAPH_CACHE_FORMAT = 7;
 
 /** The encdec version the graphs were traced by (part of the key). */
 const ENCDEC_VERSION = "0.1.0";

@@ -2,7 +2,7 @@
  * The graph cache's key does not hash the model code, so a change to the traced graphs must bump
  * `GRAPH_CACHE_FORMAT`, or a user's cache would hand out graphs of the old code. This test makes
  * that impossible to forget: it traces the graphs of three fixture models (BERT, GPT-2 and
- * Longformer code paths; fp32, and the int8 decoder step) and compares their bytes' digests with `testdata/traced_graphs.json`,
+ * Longformer code paths; fp32, the int8 decoder step, and int8 with int8 embedding tables) and compares their bytes' digests with `testdata/traced_graphs.json`,
  * recorded for the current format. A graph change fails here until the format is bumped and the
  * digests are re-recorded (the failure prints the new file).
  */
@@ -25,11 +25,16 @@ async function tracedDigests(name: string): Promise<Record<string, string>> {
   const cross = tracer.crossKV();
   // int8 too: its linear layers (a tied LM head among them) take other recorder paths.
   const int8 = new GraphTracer(config, tensors, name, "int8", false);
+  // int8 embedding tables (onnxruntime-web's default) read them through their own nodes.
+  const tables = new GraphTracer(config, tensors, name, "int8", false);
+  tables.int8Embeddings = true;
   return {
     encoder: digest(encodeModel(tracer.encoder().graph)),
     crossKV: digest(encodeModel(cross.graph)),
     decoderStep: digest(encodeModel(tracer.decoderStep(cross.layout).graph)),
     int8DecoderStep: digest(encodeModel(int8.decoderStep(int8.crossKV().layout).graph)),
+    int8TablesEncoder: digest(encodeModel(tables.encoder().graph)),
+    int8TablesDecoderStep: digest(encodeModel(tables.decoderStep(tables.crossKV().layout).graph)),
   };
 }
 

@@ -10,12 +10,24 @@
 import type { AttentionOptions } from "../../backend.ts";
 import { FLOAT32_MIN, type Tensor } from "../../tensor.ts";
 import { OnnxModelError } from "./graph_builder.ts";
-import { ONNX_FLOAT, ONNX_INT32, sameDims, type Sym, SymbolicGraph } from "./symbolic_graph.ts";
+import { sameDims, type Sym, SymbolicGraph } from "./symbolic_graph.ts";
 
 /** Masks and attention of the graph-recording backend; see the module docs. */
 export abstract class AttentionRecorder extends SymbolicGraph {
   /** A host tensor's graph value (a bound placeholder's input, else a constant). */
   abstract upload(t: Tensor): Sym;
+
+  private readonly keyMasks = new Map<string, string>();
+
+  /** The int32 key mask `MultiHeadAttention` reads for 0/1 mask input `name`, made once. */
+  private keyMaskOf(name: string): string {
+    let mask = this.keyMasks.get(name);
+    if (mask === undefined) {
+      mask = this.graph.nonzero(name, "int32");
+      this.keyMasks.set(name, mask);
+    }
+    return mask;
+  }
 
   /** `Backend.maskBias` as nodes over the mask input (padding-only masks are tagged for MHA). */
   maskBias(mask: Tensor, causalQueries?: number): Sym {
@@ -24,7 +36,7 @@ export abstract class AttentionRecorder extends SymbolicGraph {
     const t = causalQueries;
     const g = this.graph;
     return this.node(t === undefined ? [n, 1, 1, s] : [n, 1, t, s], () => {
-      const mf = this.op("Cast", [m.name], { to: ONNX_FLOAT });
+      const mf = g.nonzero(m.name, "float32"); // a 0/1 mask (the inputs are checked)
       let keep = this.op("Unsqueeze", [mf, g.constI([1, 2])]); // [n, 1, 1, s]
       if (t !== undefined) {
         const sLen = this.axisLength(m, 1);
@@ -34,7 +46,7 @@ export abstract class AttentionRecorder extends SymbolicGraph {
           this.op("Range", [first, sLen, g.constI(1)]),
           g.constI([1]),
         ]); // [t, 1]
-        const causal = this.op("Cast", [this.op("LessOrEqual", [kPos, qPos])], { to: ONNX_FLOAT });
+        const causal = g.indicator(this.op("LessOrEqual", [kPos, qPos]), "float32");
         keep = this.op("Mul", [keep, causal]); // [n, 1, t, s]
       }
       return this.op("Mul", [this.op("Sub", [g.constF(1), keep]), g.constF(FLOAT32_MIN)]);
@@ -105,9 +117,7 @@ export abstract class AttentionRecorder extends SymbolicGraph {
     const padding = mask?.tags.keyMask;
     // A padding mask `[rows, 1, 1, tk]` over a 0/1 input `[rows, tk]`: the int32 key mask.
     const keyMask = (rows: number) =>
-      padding && sameDims(mask!.dims, [rows, 1, 1, tk])
-        ? () => this.op("Cast", [padding.name], { to: ONNX_INT32 })
-        : null;
+      padding && sameDims(mask!.dims, [rows, 1, 1, tk]) ? () => this.keyMaskOf(padding.name) : null;
     const attrs = {
       num_heads: h,
       scale: { f: opts.scale },
@@ -229,7 +239,6 @@ export abstract class AttentionRecorder extends SymbolicGraph {
       this.op("Range", [this.op("Sub", [tk, tq]), tk, g.constI(1)]),
       g.constI([1]),
     ]);
-    const hidden = this.op("Cast", [this.op("Greater", [kPos, qPos])], { to: ONNX_FLOAT });
-    return this.op("Mul", [hidden, g.constF(FLOAT32_MIN)]);
+    return this.op("Where", [this.op("Greater", [kPos, qPos]), g.constF(FLOAT32_MIN), g.constF(0)]);
   }
 }

@@ -37,15 +37,7 @@ import type { Tensor } from "../../tensor.ts";
 import type { CheckpointWeight } from "./checkpoint.ts";
 import { OnnxModelError } from "./graph_builder.ts";
 import { AttentionRecorder } from "./recorded_attention.ts";
-import {
-  type AppendedKV,
-  broadcast,
-  ONNX_FLOAT,
-  ONNX_INT64,
-  sameDims,
-  type Sym,
-  type SymTags,
-} from "./symbolic_graph.ts";
+import { type AppendedKV, broadcast, sameDims, type Sym, type SymTags } from "./symbolic_graph.ts";
 
 // The value types recorded graphs are made of, where the recorder's users look for them.
 export type { SizeTerm, Sym, SymDType, TraceLimit } from "./symbolic_graph.ts";
@@ -89,15 +81,16 @@ export class OnnxRecorder extends AttentionRecorder implements Backend<Sym> {
   // ---- data movement ---------------------------------------------------------------------------
 
   /**
-   * A placeholder's graph input (cast to float32 for a float placeholder bound to an int64
-   * input), else the tensor as a constant (ints as int64).
+   * A placeholder's graph input (converted to float32 for a float placeholder bound to an int64
+   * input: a 0/1 mask), else the tensor as a constant (ints as int64).
    */
   upload(t: Tensor): Sym {
     const bound = this.placeholders.get(t);
     if (bound && bound.dtype === "int64" && t.dtype === "float32") {
       let cast = this.casts.get(bound);
       if (!cast) {
-        cast = this.node(bound.dims, () => this.op("Cast", [bound.name], { to: ONNX_FLOAT }));
+        // Those placeholders are the 0/1 masks (checked at the inputs): no `Cast` (`indicator`).
+        cast = this.node(bound.dims, () => this.graph.nonzero(bound.name, "float32"));
         this.casts.set(bound, cast);
       }
       return cast;
@@ -150,9 +143,7 @@ export class OnnxRecorder extends AttentionRecorder implements Backend<Sym> {
     return this.node(
       ids.dims,
       () => {
-        const notPad = this.op("Cast", [
-          this.op("Not", [this.op("Equal", [ids.name, g.constI(pad)])]),
-        ], { to: ONNX_INT64 });
+        const notPad = g.indicator(this.op("Equal", [ids.name, g.constI(pad)]), "int64", true);
         let cs = this.op("CumSum", [notPad, g.constI(1)]);
         if (start !== 0) cs = this.op("Add", [cs, this.scalar(start)]);
         return this.op("Add", [this.op("Mul", [cs, notPad]), g.constI(pad)]);

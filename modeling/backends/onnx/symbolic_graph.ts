@@ -94,10 +94,6 @@ export interface TraceLimit {
   what: string;
 }
 
-export const ONNX_FLOAT = 1;
-export const ONNX_INT32 = 6;
-export const ONNX_INT64 = 7;
-
 /** Whether two shapes are equal. */
 export function sameDims(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);

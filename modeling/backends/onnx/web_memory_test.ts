@@ -8,7 +8,9 @@ import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { AutoConfig, type EncoderDecoderConfig } from "@encdec/config";
 import { OnnxEncoderDecoder, OnnxModelError } from "./mod.ts";
 import { type FileTensor, openSafetensorsCheckpoint } from "./checkpoint.ts";
-import { quantizePerColumn, transpose2d } from "./graph_builder.ts";
+import { GraphBuilder, quantizePerColumn, transpose2d } from "./graph_builder.ts";
+import { WeightInitializers } from "./weight_initializers.ts";
+import { loadStateDict } from "../../weights/mod.ts";
 import { GraphTracer } from "./traced_graphs.ts";
 import { createSessions, FreeAfterRead, webExternalData } from "./_sessions.ts";
 import { loadRuntime, OnnxRuntimeError, type Ort } from "./runtime.ts";
@@ -17,10 +19,12 @@ import { collectWeightsInto, WeightBuffers } from "./_weight_buffers.ts";
 import { encodeModel } from "./_onnx_proto.ts";
 import {
   assertBelow,
+  FAMILY_MODELS,
   FIXTURES,
   forwardLogits,
   greedy,
   maxAbsDiff,
+  MODELS,
   readGoldens,
 } from "./_test_util.ts";
 import type { GraphSpec } from "./_onnx_proto.ts";
@@ -301,4 +305,91 @@ Deno.test("int8Embeddings on onnxruntime-node gives the web path's logits (1e-4)
     OnnxModelError,
     "int8Embeddings = yes; expected true or false",
   );
+});
+
+Deno.test("the traced graphs never Cast (onnxruntime-web's Cast is one huge wasm function V8 needs ~110 MiB to optimize): every fixture model, fp32, int8 and int8 tables", async () => {
+  for (const name of [...MODELS, ...FAMILY_MODELS]) {
+    const dir = `${FIXTURES}${name}`;
+    const config = await AutoConfig.fromPretrained(dir) as EncoderDecoderConfig;
+    const { tensors } = await loadStateDict(dir);
+    for (const [precision, tables] of [["fp32", false], ["int8", false], ["int8", true]] as const) {
+      const tracer = new GraphTracer(config, tensors, name, precision, false);
+      tracer.int8Embeddings = tables;
+      const cross = tracer.crossKV();
+      const graphs = [tracer.encoder().graph, cross.graph, tracer.decoderStep(cross.layout).graph];
+      const ops = new Set(graphs.flatMap((g) => g.nodes.map((n) => n.opType)));
+      assert(ops.has("MatMul") || ops.has("Gemm") || ops.has("DynamicQuantizeMatMul"));
+      assertEquals(ops.has("Cast"), false, `${name} ${precision}${tables ? " int8 tables" : ""}`);
+    }
+  }
+});
+
+Deno.test("GraphBuilder.indicator / nonzero on onnxruntime-web: the values Cast gives for 0/1 masks and booleans, as float32, int32 and int64", async () => {
+  const g = new GraphBuilder("masks");
+  const mask = g.input("mask", "int64", [2, 3]);
+  const cond = g.op("Greater", [mask, g.constI(0)]);
+  const outs = [
+    ["f", g.nonzero(mask, "float32"), "float32"],
+    ["i", g.nonzero(mask, "int32"), "int32"],
+    ["l", g.nonzero(mask, "int64"), "int64"],
+    ["b", g.indicator(cond, "float32"), "float32"],
+    ["n", g.indicator(cond, "int64", true), "int64"],
+  ] as const;
+  for (const [name, value, dtype] of outs) g.output(name, value, dtype, [2, 3]);
+  const { ort } = await loadRuntime("web", 1);
+  const session = await ort.InferenceSession.create(encodeModel(g.build()));
+  try {
+    const r = await session.run(
+      {
+        mask: new ort.Tensor("int64", BigInt64Array.from([1n, 0n, 1n, 0n, 0n, 1n]), [2, 3]),
+      } as Parameters<typeof session.run>[0],
+    );
+    assertEquals(r.f.data, Float32Array.from([1, 0, 1, 0, 0, 1]));
+    assertEquals(r.i.data, Int32Array.from([1, 0, 1, 0, 0, 1]));
+    assertEquals(r.l.data, BigInt64Array.from([1n, 0n, 1n, 0n, 0n, 1n]));
+    assertEquals(r.b.data, Float32Array.from([1, 0, 1, 0, 0, 1]));
+    assertEquals(r.n.data, BigInt64Array.from([0n, 1n, 0n, 1n, 1n, 0n]));
+  } finally {
+    await session.release();
+  }
+});
+
+Deno.test("WeightInitializers.quantizedGather on onnxruntime-web: rows [ids..., width] of the int8 table times their row's scale, bit for bit", async () => {
+  const tensors = (await openSafetensorsCheckpoint(`${FIXTURES}bert2bert`))!;
+  const key = "encoder.embeddings.word_embeddings.weight";
+  const entry = tensors.get(key)!;
+  const [rows, width] = entry.dims;
+  const g = new GraphBuilder("gather");
+  const inits = new WeightInitializers(g, "int8");
+  inits.int8Embeddings = true;
+  const ids = g.input("ids", "int64", [2, 3]);
+  g.output("rows", inits.quantizedGather({ key, entry, conv1d: false }, ids, 2), "float32", [
+    2,
+    3,
+    width,
+  ]);
+  const graph = g.build();
+  const bytes = (dtype: string) => graph.initializers.find((t) => t.dtype === dtype)!.raw;
+  const q = new Int8Array(bytes("int8").slice().buffer);
+  const scale = new Float32Array(bytes("float32").slice().buffer);
+  assertEquals([q.length, scale.length], [rows * width, rows]);
+  const picked = [5, 0, rows - 1, 17, 17, 42];
+  const want = new Float32Array(picked.length * width);
+  picked.forEach((id, i) => {
+    for (let j = 0; j < width; j++) want[i * width + j] = q[j * rows + id] * scale[id];
+  });
+  const { ort } = await loadRuntime("web", 1);
+  const session = await ort.InferenceSession.create(encodeModel(graph));
+  try {
+    const r = await session.run(
+      {
+        ids: new ort.Tensor("int64", BigInt64Array.from(picked.map(BigInt)), [2, 3]),
+      } as Parameters<typeof session.run>[0],
+    );
+    assertEquals(r.rows.dims, [2, 3, width]);
+    assertEquals(r.rows.data, want);
+    assertEquals(graph.nodes.some((n) => n.opType === "Cast"), false);
+  } finally {
+    await session.release();
+  }
 });

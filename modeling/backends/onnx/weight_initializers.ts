@@ -127,17 +127,24 @@ export class WeightInitializers {
    * Rows `ids` of embedding table `w` (`[rows, width]`) from its int8 form, float32
    * `[...ids, width]`: the table is stored as `quantized` stores a linear weight (int8
    * `[width, rows]`, one float32 scale per table row), so a tied LM head's
-   * `DynamicQuantizeMatMul` reads the same initializer; `Gather` along axis 1, `Transpose`, `Cast`
-   * and a `Mul` by the gathered scales dequantize only the rows read.
+   * `DynamicQuantizeMatMul` reads the same initializer; `Gather` along axis 1 and a
+   * `DequantizeLinear` by the gathered scales dequantize only the rows read, then `Transpose`.
+   * `DequantizeLinear`, not `Cast` and `Mul` (the same float32 values): onnxruntime-web's `Cast`
+   * is one ~490 KB wasm function covering every type pair, and V8 needs ~110 MiB for a while
+   * to optimize it once a decoder's steps make it hot (issue 18, goal 4).
    */
   quantizedGather(w: CheckpointWeight, ids: string, idsRank: number): string {
     const { q, scale } = this.quantized(w);
     const g = this.g;
-    const cols = g.op("Gather", [q, ids], { axis: 1 }); // [width, ...ids]
-    const perm = [...Array.from({ length: idsRank }, (_, i) => i + 1), 0];
-    const rows = g.op("Cast", [g.op("Transpose", [cols], { perm })], { to: 1 });
-    const s = g.op("Unsqueeze", [g.op("Gather", [scale, ids], { axis: 0 }), g.constI([-1])]);
-    return g.op("Mul", [rows, s]);
+    const flat = idsRank === 1 ? ids : g.op("Reshape", [ids, g.constI([-1])]);
+    const cols = g.op("Gather", [q, flat], { axis: 1 }); // [width, n]
+    const s = g.op("Gather", [scale, flat], { axis: 0 }); // [n]
+    const rows = g.op("Transpose", [g.op("DequantizeLinear", [cols, s], { axis: 1 })], {
+      perm: [1, 0],
+    }); // [n, width]
+    if (idsRank === 1) return rows;
+    const width = g.constI([w.entry.dims[1]]);
+    return g.op("Reshape", [rows, g.op("Concat", [g.op("Shape", [ids]), width], { axis: 0 })]);
   }
 
   /** The initializer made for `key`, made once by `make`. */
