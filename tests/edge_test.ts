@@ -18,6 +18,7 @@ import {
   runEncdec,
   startEdge,
 } from "./cli_util.ts";
+import { defaultThreads } from "../examples/edge/main.ts";
 
 const golden = JSON.parse(Deno.readTextFileSync(`${FIXTURES}/bert2bert/goldens.json`)) as {
   inputs: { texts: string[] };
@@ -326,4 +327,11 @@ Deno.test("edge example: `kill $!` after the README's background start stops the
     }
     await Deno.remove(log);
   }
+});
+
+Deno.test("edge example: onnxruntime-web runs one wasm thread unless ENCDEC_THREADS says otherwise; other devices keep the runtime's default", () => {
+  assertEquals(
+    ["onnx-web", "onnx-node", "onnx", "cpu", "webgpu"].map(defaultThreads),
+    [1, undefined, undefined, undefined, undefined],
+  );
 });

@@ -14,8 +14,8 @@
  * Environment: `PORT` (default 8000; 0 = any free port), `HOSTNAME` (default 127.0.0.1),
  * `ENCDEC_MODEL` (a local model directory, default the repository's `models/default/`),
  * `ENCDEC_DEVICE` (default `cpu`; `onnx-web`: onnxruntime's wasm build, no FFI), `ENCDEC_DTYPE`
- * (default float32; `int8` on onnx), `ENCDEC_THREADS` (onnx devices: onnxruntime's threads,
- * default the logical cores; on onnx-web 1 spares the memory of a wasm worker),
+ * (default float32; `int8` on onnx), `ENCDEC_THREADS` (onnx devices: onnxruntime's threads;
+ * default 1 on onnx-web, see {@linkcode defaultThreads}, the logical cores on onnx-node),
  * `MAX_BODY_BYTES` (default 65536), `BODY_TIMEOUT_S` (default 10), `MAX_TIME_S` (generation time
  * limit, default 10), `MAX_CONCURRENT` (generations at once, default 1), `MAX_QUEUE` (requests
  * admitted beyond those, default 16; more → 503), `ENCDEC_STATS=1` (adds `GET /stats`).
@@ -26,6 +26,16 @@
  */
 import { defaultModelPath, type Dtype, pipeline } from "@encdec/cli";
 import { createHandler, DEFAULT_LIMITS } from "./handler.ts";
+
+/**
+ * onnxruntime's threads when `ENCDEC_THREADS` is unset: one on `onnx-web` (a wasm worker costs
+ * an isolate, ~20-30 MiB, where an edge platform's memory limit binds, and such platforms give
+ * about one CPU: bert2bert-base int8 peaks at ~476-484 MiB through 100 requests with one thread,
+ * ~505 MiB with two), the runtime's default (the logical cores) on any other device.
+ */
+export function defaultThreads(device: string): number | undefined {
+  return device === "onnx-web" ? 1 : undefined;
+}
 
 function env(name: string): string | undefined {
   try {
@@ -69,14 +79,17 @@ if (import.meta.main) {
     );
     Deno.exit(1);
   }
-  const threads = env("ENCDEC_THREADS") === undefined ? undefined : integer("ENCDEC_THREADS", 1, 1);
+  const device = env("ENCDEC_DEVICE") ?? "cpu";
+  const threads = env("ENCDEC_THREADS") === undefined
+    ? defaultThreads(device)
+    : integer("ENCDEC_THREADS", 1, 1);
   let summarize;
   try {
     // Default cpu (pure TypeScript); ENCDEC_DEVICE=onnx-web runs onnxruntime's wasm build
     // (no --allow-ffi), with ENCDEC_DTYPE=int8 for per-channel int8 linear layers (and int8
     // embedding tables); ENCDEC_THREADS sets onnxruntime's threads (wasm: 1 = no worker).
     summarize = await pipeline("summarization", model, {
-      device: env("ENCDEC_DEVICE") ?? "cpu",
+      device,
       dtype: env("ENCDEC_DTYPE") as Dtype | undefined,
       numThreads: threads,
       // Each answer says what was cut (`truncated: {from, to}`); no line on the server's stderr.

@@ -11,11 +11,14 @@
  * deno task soak                                   # models/default on cpu: 20 + 2 × 200 requests, 16 clients
  * deno task soak --model bench/.cache/bert2bert-base --device onnx-web --dtype int8 \
  *   --warmup 0 --requests 50 --concurrency 1        # issue 18 goal 4: bert-base int8 on wasm
- * # under 512 MiB: one wasm thread (no worker isolate), a 1 MiB young generation (V8's default
- * # grows to tens of MiB) and wasm tier-up on the main thread (no concurrent compile jobs)
+ * # the same with two wasm threads (the server's default on onnx-web is one), or with more room
+ * # still: a 1 MiB young generation (V8's default grows to tens of MiB) and wasm tier-up on the
+ * # main thread (no concurrent compile jobs)
  * deno task soak --model bench/.cache/bert2bert-base --device onnx-web --dtype int8 \
- *   --threads 1 --v8-flags --max-semi-space-size=1,--wasm-sync-tier-up --warmup 0 \
- *   --requests 50 --concurrency 1
+ *   --threads 2 --warmup 0 --requests 50 --concurrency 1
+ * deno task soak --model bench/.cache/bert2bert-base --device onnx-web --dtype int8 \
+ *   --v8-flags --max-semi-space-size=1,--wasm-sync-tier-up --warmup 0 --requests 50 \
+ *   --concurrency 1
  * ```
  *
  * @module
@@ -81,7 +84,7 @@ interface SoakArgs {
   model: string;
   device: string;
   dtype?: string;
-  /** `ENCDEC_THREADS` of the server (onnx devices: onnxruntime's threads). */
+  /** `ENCDEC_THREADS` of the server (onnx devices: onnxruntime's threads; unset: its default). */
   threads?: string;
   /** V8 flags for the server (`deno run --v8-flags=...`), e.g. `--max-semi-space-size=1`. */
   v8Flags?: string;
