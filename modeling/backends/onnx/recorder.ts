@@ -75,7 +75,7 @@ interface LinearCall {
 export class OnnxRecorder extends AttentionRecorder implements Backend<Sym> {
   /** Always `"onnx-trace"`. */
   readonly name = "onnx-trace";
-  private readonly casts = new Map<Sym, Sym>();
+  private readonly floatMasks = new Map<Sym, Sym>();
   private readonly linearsOn = new Map<Sym, LinearCall[]>();
 
   // ---- data movement ---------------------------------------------------------------------------
@@ -87,13 +87,13 @@ export class OnnxRecorder extends AttentionRecorder implements Backend<Sym> {
   upload(t: Tensor): Sym {
     const bound = this.placeholders.get(t);
     if (bound && bound.dtype === "int64" && t.dtype === "float32") {
-      let cast = this.casts.get(bound);
-      if (!cast) {
+      let mask = this.floatMasks.get(bound);
+      if (!mask) {
         // Those placeholders are the 0/1 masks (checked at the inputs): no `Cast` (`indicator`).
-        cast = this.node(bound.dims, () => this.graph.nonzero(bound.name, "float32"));
-        this.casts.set(bound, cast);
+        mask = this.node(bound.dims, () => this.graph.nonzero(bound.name, "float32"));
+        this.floatMasks.set(bound, mask);
       }
-      return cast;
+      return mask;
     }
     if (bound) return bound;
     const isFloat = t.dtype === "float32" || t.dtype === "float16" || t.dtype === "bfloat16";
