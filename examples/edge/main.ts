@@ -30,8 +30,8 @@ import { createHandler, DEFAULT_LIMITS } from "./handler.ts";
 /**
  * onnxruntime's threads when `ENCDEC_THREADS` is unset: one on `onnx-web` (a wasm worker costs
  * an isolate, ~20-30 MiB, where an edge platform's memory limit binds, and such platforms give
- * about one CPU: bert2bert-base int8 peaks at ~476-484 MiB through 100 requests with one thread,
- * ~505 MiB with two), the runtime's default (the logical cores) on any other device.
+ * about one CPU: bert2bert-base int8 peaked at 476-493 MiB through 100 requests with one thread,
+ * 501-536 MiB with two), the runtime's default (the logical cores) on any other device.
  */
 export function defaultThreads(device: string): number | undefined {
   return device === "onnx-web" ? 1 : undefined;

@@ -294,43 +294,37 @@ export class GraphBuilder {
     return name;
   }
 
-  /** A float32 constant (cached by value). */
-  constF(values: number | readonly number[], dims: readonly number[] = []): string {
-    const arr = typeof values === "number" ? [values] : values;
-    const key = `f${dims.join("x")}:${arr.join(",")}`;
+  /** The initializer of a constant, made once per `dtype`, `dims` and values. */
+  private constant(
+    dtype: "float32" | "int32" | "int64",
+    dims: readonly number[],
+    values: readonly number[],
+  ): string {
+    const key = `${dtype}${dims.join("x")}:${values.join(",")}`;
     let name = this.consts.get(key);
     if (!name) {
-      const bytes = bytesOf(new Float32Array(arr));
-      name = this.initializer({ dtype: "float32", dims, bytes: () => bytes }, "c");
+      const bytes = bytesOf(
+        dtype === "float32"
+          ? new Float32Array(values)
+          : dtype === "int32"
+          ? new Int32Array(values)
+          : BigInt64Array.from(values.map(BigInt)),
+      );
+      name = this.initializer({ dtype, dims, bytes: () => bytes }, "c");
       this.consts.set(key, name);
     }
     return name;
+  }
+
+  /** A float32 constant (cached by value). */
+  constF(values: number | readonly number[], dims: readonly number[] = []): string {
+    return this.constant("float32", dims, typeof values === "number" ? [values] : values);
   }
 
   /** An int64 constant (cached by value); a number is a scalar, a list a vector. */
   constI(values: number | readonly number[], dims?: readonly number[]): string {
     const arr = typeof values === "number" ? [values] : values;
-    const d = dims ?? (typeof values === "number" ? [] : [arr.length]);
-    const key = `i${d.join("x")}:${arr.join(",")}`;
-    let name = this.consts.get(key);
-    if (!name) {
-      const bytes = bytesOf(BigInt64Array.from(arr.map(BigInt)));
-      name = this.initializer({ dtype: "int64", dims: d, bytes: () => bytes }, "c");
-      this.consts.set(key, name);
-    }
-    return name;
-  }
-
-  /** An int32 constant (cached by value); a number is a scalar. */
-  constI32(value: number): string {
-    const key = `i32:${value}`;
-    let name = this.consts.get(key);
-    if (!name) {
-      const bytes = bytesOf(new Int32Array([value]));
-      name = this.initializer({ dtype: "int32", dims: [], bytes: () => bytes }, "c");
-      this.consts.set(key, name);
-    }
-    return name;
+    return this.constant("int64", dims ?? (typeof values === "number" ? [] : [arr.length]), arr);
   }
 
   /**
@@ -341,11 +335,7 @@ export class GraphBuilder {
    * goal 4).
    */
   indicator(cond: string, dtype: "float32" | "int32" | "int64", invert = false): string {
-    const c = dtype === "float32"
-      ? (v: number) => this.constF(v)
-      : dtype === "int32"
-      ? (v: number) => this.constI32(v)
-      : (v: number) => this.constI(v);
+    const c = (v: number) => this.constant(dtype, [], [v]);
     return this.op("Where", [cond, c(invert ? 0 : 1), c(invert ? 1 : 0)]);
   }
 

@@ -17,18 +17,6 @@ export abstract class AttentionRecorder extends SymbolicGraph {
   /** A host tensor's graph value (a bound placeholder's input, else a constant). */
   abstract upload(t: Tensor): Sym;
 
-  private readonly keyMasks = new Map<string, string>();
-
-  /** The int32 key mask `MultiHeadAttention` reads for 0/1 mask input `name`, made once. */
-  private keyMaskOf(name: string): string {
-    let mask = this.keyMasks.get(name);
-    if (mask === undefined) {
-      mask = this.graph.nonzero(name, "int32");
-      this.keyMasks.set(name, mask);
-    }
-    return mask;
-  }
-
   /** `Backend.maskBias` as nodes over the mask input (padding-only masks are tagged for MHA). */
   maskBias(mask: Tensor, causalQueries?: number): Sym {
     const m = this.placeholders.get(mask) ?? this.upload(mask);
@@ -115,9 +103,13 @@ export abstract class AttentionRecorder extends SymbolicGraph {
     const g = k.dims[0];
     const tk = k.dims[2];
     const padding = mask?.tags.keyMask;
-    // A padding mask `[rows, 1, 1, tk]` over a 0/1 input `[rows, tk]`: the int32 key mask.
+    // A padding mask `[rows, 1, 1, tk]` over a 0/1 input `[rows, tk]`: the int32 key mask, made
+    // once per graph.
     const keyMask = (rows: number) =>
-      padding && sameDims(mask!.dims, [rows, 1, 1, tk]) ? () => this.keyMaskOf(padding.name) : null;
+      padding && sameDims(mask!.dims, [rows, 1, 1, tk])
+        ? () =>
+          this.derived(`keyMask:${padding.name}`, () => this.graph.nonzero(padding.name, "int32"))
+        : null;
     const attrs = {
       num_heads: h,
       scale: { f: opts.scale },

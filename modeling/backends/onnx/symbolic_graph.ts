@@ -211,8 +211,8 @@ export class SymbolicGraph {
 
   private readonly derivedValues = new Map<string, string>();
 
-  /** A size computed from axes, made once per graph. */
-  private derived(key: string, make: () => string): string {
+  /** A value made once per graph under `key` (a size computed from axes, a converted mask). */
+  protected derived(key: string, make: () => string): string {
     let v = this.derivedValues.get(key);
     if (v === undefined) {
       v = make();

@@ -128,10 +128,8 @@ export class WeightInitializers {
    * `[...ids, width]`: the table is stored as `quantized` stores a linear weight (int8
    * `[width, rows]`, one float32 scale per table row), so a tied LM head's
    * `DynamicQuantizeMatMul` reads the same initializer; `Gather` along axis 1 and a
-   * `DequantizeLinear` by the gathered scales dequantize only the rows read, then `Transpose`.
-   * `DequantizeLinear`, not `Cast` and `Mul` (the same float32 values): onnxruntime-web's `Cast`
-   * is one ~490 KB wasm function covering every type pair, and V8 needs ~110 MiB for a while
-   * to optimize it once a decoder's steps make it hot (issue 18, goal 4).
+   * `DequantizeLinear` by the gathered scales dequantize only the rows read, then `Transpose`
+   * (the values of `Cast` and `Mul`, without a `Cast`: see `GraphBuilder.indicator`).
    */
   quantizedGather(w: CheckpointWeight, ids: string, idsRank: number): string {
     const { q, scale } = this.quantized(w);
