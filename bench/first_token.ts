@@ -1,6 +1,6 @@
 /**
- * Time to first token (issue 18, goal 2) of the CLI and of the edge example, in fresh
- * processes: wall time from starting the process to the first generated token's text, for the
+ * Time to first token (issue 18, goal 2) of the CLI and of the edge example, beside PyTorch's, in
+ * fresh processes: wall time from starting the process to the first generated token's text, for the
  * built-in default model and bert2bert-base (`make_model.ts base`), int8 and float32.
  *
  * - CLI: `deno task -q encdec run --model <dir> --device <auto> [--dtype int8] --max-new-tokens 1`
@@ -8,6 +8,10 @@
  * - Edge: `examples/edge/main.ts` as its README starts it (scoped permissions, here with
  *   `ENCDEC_MODEL`, `ENCDEC_DEVICE=onnx-web`, `ENCDEC_DTYPE`), polled on `/health` every 50 ms,
  *   then one `POST /summarize` with `maxNewTokens: 1`: the time from the spawn to that answer.
+ * - PyTorch: `/usr/bin/python3 bench/torch_seed.py <dir> --max-new-tokens 1 [--dtype int8]`, the
+ *   same work as the CLI in a fresh Python process (load, tokenize, the checkpoint's beam search
+ *   for one new token, decode; int8 through `quantize_dynamic` after loading), with
+ *   `OPENBLAS_CORETYPE` / `OPENBLAS_L2_SIZE` removed from its environment as the bench does.
  *
  * The CLI's first call for a model fills the graph cache; it is made once, untimed, before the
  * timed runs (which are then a user's later calls). The edge example on onnxruntime-web has no
@@ -24,7 +28,7 @@ const INPUT = "a python library to read and write excel files, with charts and f
 const PORT = 8731;
 
 interface Run {
-  target: "cli" | "edge";
+  target: "cli" | "edge" | "pytorch";
   model: string;
   dtype: string;
   rep: number;
@@ -45,6 +49,29 @@ async function cli(model: string, dtype: string): Promise<[number, boolean, stri
   const t = performance.now();
   const p = new Deno.Command("deno", { args, stdin: "piped", stdout: "piped", stderr: "piped" })
     .spawn();
+  const w = p.stdin.getWriter();
+  await w.write(new TextEncoder().encode(INPUT));
+  await w.close();
+  const out = await p.output();
+  const s = (performance.now() - t) / 1000;
+  const text = new TextDecoder().decode(out.success ? out.stdout : out.stderr).trim();
+  return [s, out.success, text.slice(0, 200)];
+}
+
+/** PyTorch's first token: `torch_seed.py` with one new token, the process's whole life. */
+async function pytorch(model: string, dtype: string): Promise<[number, boolean, string]> {
+  const env = Deno.env.toObject();
+  for (const k of ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"]) delete env[k];
+  const args = ["bench/torch_seed.py", model, "--max-new-tokens", "1", "--dtype", dtype];
+  const t = performance.now();
+  const p = new Deno.Command("/usr/bin/python3", {
+    args,
+    env,
+    clearEnv: true,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
   const w = p.stdin.getWriter();
   await w.write(new TextEncoder().encode(INPUT));
   await w.close();
@@ -111,9 +138,9 @@ if (import.meta.main) {
     for (const dtype of ["int8", "float32"]) {
       await cli(dir, dtype); // fills the graph cache (a user's first call)
       for (let rep = 0; rep < reps; rep++) {
-        for (const target of ["cli", "edge"] as const) {
+        for (const target of ["cli", "edge", "pytorch"] as const) {
           const la = await loadavg();
-          const [seconds, ok, output] = await (target === "cli" ? cli : edge)(dir, dtype);
+          const [seconds, ok, output] = await { cli, edge, pytorch }[target](dir, dtype);
           const run = { target, model: name, dtype, rep, seconds, ok, output, loadavg: la };
           runs.push(run);
           console.log(JSON.stringify(run));

@@ -36,7 +36,8 @@ def peak_rss():
 
 
 def load_safetensors(path):
-    """Key -> float32 tensor viewing one buffer holding the whole file (no second copy)."""
+    """Key -> float32 tensor viewing one buffer holding the whole file (no second copy; F16
+    tensors are converted)."""
     size = os.path.getsize(path)
     buf = bytearray(size)
     with open(path, "rb") as f:
@@ -48,13 +49,14 @@ def load_safetensors(path):
     for key, e in header.items():
         if key == "__metadata__":
             continue
-        if e["dtype"] != "F32":
-            raise ValueError(f"{path}: {key} has dtype {e['dtype']}, expected F32")
+        if e["dtype"] not in ("F32", "F16"):
+            raise ValueError(f"{path}: {key} has dtype {e['dtype']}, expected F32 or F16")
         start, end = e["data_offsets"]
-        t = torch.frombuffer(buf, dtype=torch.float32, count=(end - start) // 4, offset=base + start)
-        if (base + start) % 4:
+        dtype, size = (torch.float32, 4) if e["dtype"] == "F32" else (torch.float16, 2)
+        t = torch.frombuffer(buf, dtype=dtype, count=(end - start) // size, offset=base + start)
+        if (base + start) % size:
             t = t.clone()
-        out[key] = t.view(e["shape"])
+        out[key] = t.view(e["shape"]).float()  # F16 -> float32, as from_pretrained's default dtype
     return out
 
 
@@ -62,11 +64,20 @@ def load_safetensors(path):
 
 
 class Linear:
-    def __init__(self, sd, p):
-        self.w, self.b = sd[p + ".weight"], sd[p + ".bias"]
+    def __init__(self, sd, p, w=None, b=None):
+        self.w, self.b = (w, b) if w is not None else (sd[p + ".weight"], sd[p + ".bias"])
+        self.q = None
+
+    def int8(self):
+        """Dynamic int8 as a PyTorch user quantizes: `quantize_dynamic` with per-channel weights."""
+        lin = torch.nn.Linear(self.w.shape[1], self.w.shape[0])
+        lin.weight = torch.nn.Parameter(self.w, requires_grad=False)
+        lin.bias = torch.nn.Parameter(self.b, requires_grad=False)
+        spec = {torch.nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig}
+        self.q = torch.ao.quantization.quantize_dynamic(torch.nn.Sequential(lin), spec)[0]
 
     def __call__(self, x):
-        return F.linear(x, self.w, self.b)
+        return self.q(x) if self.q is not None else F.linear(x, self.w, self.b)
 
 
 class LayerNorm:
@@ -145,8 +156,20 @@ class Bert2Bert:
         c = "decoder.cls.predictions"
         self.transform = Linear(sd, f"{c}.transform.dense")
         self.transform_ln = LayerNorm(sd, f"{c}.transform.LayerNorm", dc["layer_norm_eps"])
-        self.lm_bias = sd[f"{c}.bias"]
+        self.lm_head = Linear(sd, None, self.decoder.word, sd[f"{c}.bias"])  # tied
         self.vocab = dc["vocab_size"]
+
+    def int8(self):
+        """Every linear layer dynamic int8 (`quantize_dynamic` would take the tied LM head too)."""
+        for bert in (self.encoder, self.decoder):
+            for layer in bert.layers:
+                for a in (layer.attn, layer.cross) if layer.cross else (layer.attn,):
+                    for lin in (a.q, a.k, a.v, a.o):
+                        lin.int8()
+                layer.up.int8()
+                layer.down.int8()
+        self.transform.int8()
+        self.lm_head.int8()
 
     def encode(self, ids, mask):
         x = self.encoder.embed(ids, 0)
@@ -179,7 +202,7 @@ class Bert2Bert:
             x = layer.cross(x, em, ckv)
             x = layer.ffn(x)
         h = self.transform_ln(F.gelu(self.transform(x)))
-        logits = F.linear(h, self.decoder.word, self.lm_bias)  # tied LM head
+        logits = self.lm_head(h)
         return logits, (new_self, new_cross)
 
 

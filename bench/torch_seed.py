@@ -9,7 +9,13 @@ no_repeat_ngram_size, length_penalty, early_stopping) following transformers 4.4
 `_beam_search` / `BeamSearchScorer`, decodes (skip special tokens, clean up spaces) and prints the
 summary. The model is bench/torch_ref.py's eager bert2bert (2 threads).
 
-Usage: /usr/bin/python3 bench/torch_seed.py <model dir> < article.txt
+With `--max-new-tokens N` the checkpoint's `max_length` becomes 1 + N, as transformers does for
+an encoder-decoder (the decoder starts with one token); with `--dtype int8` every linear layer is
+quantized after loading as a PyTorch user does it (`quantize_dynamic`, per-channel int8 weights).
+A folder with no `pytorch_model.bin` is read from its `model.safetensors` (float32).
+`bench/first_token.ts` uses both for PyTorch's time to first token.
+
+Usage: /usr/bin/python3 bench/torch_seed.py <model dir> [--max-new-tokens N] [--dtype int8] < article.txt
 Prints the summary on stdout and one JSON line of timings on stderr.
 """
 import json
@@ -22,7 +28,7 @@ T0 = time.perf_counter()
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from torch_ref import Bert2Bert  # noqa: E402  (sets 2 threads, no grad)
+from torch_ref import Bert2Bert, load_safetensors  # noqa: E402  (sets 2 threads, no grad)
 
 
 # ---- BERT uncased tokenizer (BasicTokenizer + WordpieceTokenizer) ------------------------------
@@ -114,9 +120,39 @@ def banned_ngrams(row, n):
     return seen.get(tuple(row[cur + 1 - n:cur]), [])
 
 
+def greedy(model, ids, g, timer):
+    """transformers 4.40's `_greedy_search` (num_beams 1) with the same processors."""
+    eos, start = g["eos_token_id"], g["decoder_start_token_id"]
+    max_len, min_len = g.get("max_length", 20), g.get("min_length", 0)
+    ngram = g.get("no_repeat_ngram_size", 0)
+    mask = torch.ones_like(ids)
+    t = time.perf_counter()
+    hidden = model.encode(ids, mask)
+    timer["encode"] = time.perf_counter() - t
+    seq, cache, steps, decode_s, score = [start], None, 0, 0.0, 0.0
+    while len(seq) < max_len:
+        t = time.perf_counter()
+        logits, cache = model.decode(torch.tensor([seq[-1:]]), hidden, mask, cache)
+        decode_s += time.perf_counter() - t
+        steps += 1
+        s = F.log_softmax(logits[0, -1, :], dim=-1)
+        if len(seq) < min_len:
+            s[eos] = -float("inf")
+        for tok in banned_ngrams(seq, ngram) if ngram else ():
+            s[tok] = -float("inf")
+        tok = int(torch.argmax(s))
+        score += float(s[tok])
+        seq.append(tok)
+        if tok == eos:
+            break
+    timer.update(decode=decode_s, steps=steps)
+    return seq, score
+
+
 def beam_search(model, ids, g, timer):
+    """transformers 4.40's `_beam_search` with `early_stopping=True` (the seed's setting)."""
     beams, eos, pad = g["num_beams"], g["eos_token_id"], g.get("pad_token_id", 0)
-    start, max_len, min_len = g["decoder_start_token_id"], g["max_length"], g.get("min_length", 0)
+    start, max_len, min_len = g["decoder_start_token_id"], g.get("max_length", 20), g.get("min_length", 0)
     ngram, lp = g.get("no_repeat_ngram_size", 0), g.get("length_penalty", 1.0)
     mask = torch.ones_like(ids)
     t = time.perf_counter()
@@ -183,6 +219,11 @@ def beam_search(model, ids, g, timer):
     return best, hyps[0][0]
 
 
+def option(name, default=None):
+    args = sys.argv[2:]
+    return args[args.index(name) + 1] if name in args else default
+
+
 def main():
     d = sys.argv[1]
     text = sys.stdin.read()
@@ -191,8 +232,20 @@ def main():
         config = json.load(f)
     with open(f"{d}/generation_config.json") as f:
         gen = json.load(f)
-    sd = {k: v.float() for k, v in torch.load(f"{d}/pytorch_model.bin", map_location="cpu").items()}
+    max_new = option("--max-new-tokens")
+    if max_new is not None:
+        gen["max_length"] = 1 + int(max_new)
+    if os.path.exists(f"{d}/pytorch_model.bin"):
+        sd = torch.load(f"{d}/pytorch_model.bin", map_location="cpu")
+        sd = {k: v.float() for k, v in sd.items()}
+    else:
+        sd = load_safetensors(f"{d}/model.safetensors")
+    if config.get("tie_encoder_decoder"):  # the encoder's weights are saved once, as the decoder's
+        for k in [k for k in sd if k.startswith("decoder.bert.")]:
+            sd.setdefault("encoder." + k[len("decoder.bert."):], sd[k])
     model = Bert2Bert(sd, config)
+    if option("--dtype", "float32") == "int8":
+        model.int8()
     with open(f"{d}/vocab.txt", encoding="utf-8") as f:
         vocab = {w.rstrip("\n"): i for i, w in enumerate(f)}
     with open(f"{d}/tokenizer_config.json") as f:
@@ -202,7 +255,8 @@ def main():
     t = time.perf_counter()
     ids = torch.tensor([tokenize(text, vocab, max_len)])
     with torch.inference_mode():
-        out, score = beam_search(model, ids, gen, timer)
+        search = beam_search if gen.get("num_beams", 1) > 1 else greedy
+        out, score = search(model, ids, gen, timer)
     inv = {i: w for w, i in vocab.items()}
     special = {vocab[s] for s in ("[CLS]", "[SEP]", "[PAD]", "[UNK]", "[MASK]")}  # all_special_ids
     summary = decode(out, inv, special)
