@@ -10,6 +10,11 @@
  * caches (the cross K/V of the one source row, the self K/V of every row at the median past
  * length). The cross K/V are projected by the first step, which is not counted.
  *
+ * The floor: the same steps of `make_model.ts floor` (bert-base's graph, 12 layers and 12 heads,
+ * at 48 wide and vocab 1,000: the same nodes, next to no bytes), measured in the same minutes:
+ * what onnxruntime spends per step whatever the bytes (its per-node cost). Each row also gives
+ * (step − floor) ÷ bound: how close the rest comes to the bandwidth.
+ *
  * Usage: `deno run -A bench/decode_bound.ts [model dir] [reps]`; prints and writes
  * `bench/results/decode-bound.json`. The model loads through the graph cache
  * (`bench/.cache/graphs` unless `ENCDEC_GRAPH_CACHE` says otherwise).
@@ -23,6 +28,7 @@ import { loadRuntime } from "../modeling/backends/onnx/runtime.ts";
 import { encodeModel } from "../modeling/backends/onnx/_onnx_proto.ts";
 import type { OnnxPrecision } from "../modeling/backends/onnx/graph_builder.ts";
 import { median } from "./_stats.ts";
+import { ensureModel } from "./make_model.ts";
 
 const THREADS = 2;
 const SRC_LEN = 400;
@@ -96,9 +102,11 @@ async function decodeSteps(
   model: OnnxEncoderDecoder,
   rows: number,
 ): Promise<number> {
+  const vocab = (model.config.decoder as BertConfig).vocabSize;
+  const id = (k: number) => (1000 + k) % vocab; // bert-base: 1000-20999
   const ids = [[
     101,
-    ...Array.from({ length: SRC_LEN - 2 }, (_, i) => 1000 + (i * 7919) % 20000),
+    ...Array.from({ length: SRC_LEN - 2 }, (_, i) => id((i * 7919) % 20000)),
     102,
   ]];
   const enc = await model.encode(ids, [ids[0].map(() => 1)]);
@@ -110,7 +118,7 @@ async function decodeSteps(
     const cache = rows > 1
       ? model.reorderCache(out.cache, Array.from({ length: rows }, (_, r) => Math.max(0, r - 1)))
       : out.cache;
-    const tokens = Array.from({ length: rows }, (_, r) => [1000 + ((s * 31 + r) % 20000)]);
+    const tokens = Array.from({ length: rows }, (_, r) => [id((s * 31 + r) % 20000)]);
     const t = performance.now();
     out = await model.decodeStep(state, tokens, cache);
     times.push((performance.now() - t) / 1000);
@@ -138,18 +146,23 @@ if (import.meta.main) {
     console.error(`bandwidth (${when}, load ${l}): median ${(b.median / 1e9).toFixed(1)} GB/s`);
     return b;
   };
-  for (const precision of ["fp32", "int8"] as OnnxPrecision[]) {
-    const model = await OnnxEncoderDecoder.fromPretrained(dir, {
+  const { dir: floorDir } = await ensureModel("floor");
+  const load = (d: string, precision: OnnxPrecision) =>
+    OnnxEncoderDecoder.fromPretrained(d, {
       runtime: "node",
       precision,
       numThreads: THREADS,
       graphCache: Deno.env.get("ENCDEC_GRAPH_CACHE") ?? `${Deno.cwd()}/bench/.cache/graphs`,
     });
+  for (const precision of ["fp32", "int8"] as OnnxPrecision[]) {
+    const model = await load(dir, precision);
+    const floorModel = await load(floorDir, precision);
     for (const [name, rows] of [["greedy", 1], ["beam 4", 4]] as const) {
       for (let r = 0; r < 2; r++) {
         const before = await bw(`before ${precision} ${name}`);
         const l = await loadavg();
         const step = await decodeSteps(model, rows);
+        const floor = await decodeSteps(floorModel, rows);
         const after = await bw(`after ${precision} ${name}`);
         const rate = (before.median + after.median) / 2;
         const bytes = stepBytes(config, precision, rows, Math.floor(STEPS / 2));
@@ -166,12 +179,15 @@ if (import.meta.main) {
           boundAllMs: (bytes.weights + bytes.caches) / rate * 1000,
           xWeights: step / (bytes.weights / rate),
           xAll: step / ((bytes.weights + bytes.caches) / rate),
+          floorMs: floor * 1000,
+          xWeightsAboveFloor: (step - floor) / (bytes.weights / rate),
         };
         rowsOut.push(row);
         console.log(JSON.stringify(row));
       }
     }
     await model.release();
+    await floorModel.release();
   }
   await Deno.mkdir("bench/results", { recursive: true });
   await Deno.writeTextFile(

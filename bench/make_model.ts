@@ -5,9 +5,11 @@
  * `bench/.cache/<size>/` and shared by every contender (encdec backends and PyTorch).
  *
  * Sizes: `base` is `BertConfig()` defaults (bert-base: 12 layers, 768 wide, vocab 30,522);
- * `tiny` (2 layers, 32 wide, vocab 1,000) is what the CI smoke test runs.
+ * `tiny` (2 layers, 32 wide, vocab 1,000) is what the CI smoke test runs; `floor` has bert-base's
+ * graph (12 layers, 12 heads, the same nodes per decode step) at 48 wide, vocab 1,000, so its steps
+ * read next to no bytes: what the runtime spends per node (`decode_bound.ts`).
  *
- * Run: `deno run -A bench/make_model.ts [base|tiny]` (a no-op when the files exist).
+ * Run: `deno run -A bench/make_model.ts [base|tiny|floor]` (a no-op when the files exist).
  *
  * @module
  */
@@ -15,7 +17,7 @@ import { BertConfig, EncoderDecoderConfig } from "@encdec/config";
 import { EncoderDecoderModel } from "@encdec/modeling";
 
 /** Model sizes the suite knows. */
-export type ModelSize = "base" | "tiny";
+export type ModelSize = "base" | "tiny" | "floor";
 
 /** Decoder start, pad and eos ids of the benchmark model (BERT's [CLS], [PAD], [SEP]). */
 export const SPECIAL = { decoderStart: 101, pad: 0, eos: 102 } as const;
@@ -40,10 +42,10 @@ export function modelDir(size: ModelSize, root = "bench/.cache"): string {
 export function benchConfig(size: ModelSize): EncoderDecoderConfig {
   const bert = size === "base" ? new BertConfig() : new BertConfig({
     vocabSize: 1000,
-    hiddenSize: 32,
-    numHiddenLayers: 2,
-    numAttentionHeads: 4,
-    intermediateSize: 64,
+    hiddenSize: size === "floor" ? 48 : 32,
+    numHiddenLayers: size === "floor" ? 12 : 2,
+    numAttentionHeads: size === "floor" ? 12 : 4,
+    intermediateSize: size === "floor" ? 192 : 64,
     maxPositionEmbeddings: 512,
   });
   return EncoderDecoderConfig.fromEncoderDecoderConfigs(bert, bert, {
@@ -87,8 +89,8 @@ export async function ensureModel(
 
 if (import.meta.main) {
   const size = (Deno.args[0] ?? "base") as ModelSize;
-  if (size !== "base" && size !== "tiny") {
-    console.error(`make_model: size "${size}": expected "base" or "tiny"`);
+  if (size !== "base" && size !== "tiny" && size !== "floor") {
+    console.error(`make_model: size "${size}": expected "base", "tiny" or "floor"`);
     Deno.exit(2);
   }
   const t0 = performance.now();
