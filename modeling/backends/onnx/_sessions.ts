@@ -8,7 +8,7 @@
  */
 import type { InferenceSession } from "onnxruntime-node";
 import { encodeModel, type GraphSpec } from "./_onnx_proto.ts";
-import { OnnxRuntimeError, type Ort } from "./runtime.ts";
+import { OnnxRuntimeError, type Ort, webSessionCreated } from "./runtime.ts";
 import type { DecoderLayout, GraphTracer, TracedGraph } from "./traced_graphs.ts";
 import type { TraceLimit } from "./recorder.ts";
 import { releaseData } from "./_host.ts";
@@ -329,6 +329,7 @@ export async function createSessions(
           sessions.push(
             await createOne(ort, bytes, { ...sessionOptions, externalData }, graph, source),
           );
+          webSessionCreated();
         } catch (e) {
           if (reads.rereads === 0) throw e;
           throw new OnnxRuntimeError(

@@ -6,6 +6,7 @@
  */
 import type * as OrtNode from "onnxruntime-node";
 import { EncdecError } from "@encdec/config";
+import { releaseData } from "./_host.ts";
 
 /** The onnxruntime API both packages share (typed as onnxruntime-node's). */
 export type Ort = typeof OrtNode;
@@ -46,17 +47,71 @@ function webReadProblem(): string | null {
   return null;
 }
 
+/** The wasm file onnxruntime-web (1.30, pinned in deno.json) runs on the CPU. */
+const WEB_WASM_FILE = "ort-wasm-simd-threaded.wasm";
+
+/** onnxruntime-web's wasm settings and the binary `loadWeb` handed them, until a session exists. */
+let webWasmBinary: { wasm: { wasmBinary?: Uint8Array }; bytes: Uint8Array } | null = null;
+
+/**
+ * The bytes of onnxruntime-web's wasm file under `dir` (a `file:` URL) in a buffer that V8 maps
+ * with mmap (a resizable `ArrayBuffer`), or `null` when the file is not there (the runtime then
+ * fetches it itself). Fetched by the runtime, the 14 MB binary is copied through glibc's malloc
+ * and freed at some later GC: glibc then raises its mmap threshold to that size (up to 32 MiB)
+ * and its trim threshold to twice that, and from then on keeps that much freed memory resident
+ * in each of its arenas. Read here and freed by `webSessionCreated`, the edge example's start-up
+ * peak with bert2bert-base int8 was 16 MiB lower (issue 18 goal 4).
+ */
+async function readWebWasm(dir: URL): Promise<Uint8Array | null> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(new URL(WEB_WASM_FILE, dir));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+  try {
+    const n = (await file.stat()).size;
+    const bytes = new Uint8Array(new ArrayBuffer(n, { maxByteLength: n }));
+    for (let at = 0; at < n;) {
+      const got = await file.read(bytes.subarray(at));
+      if (got === null) return null; // shrank while read: let the runtime fetch it
+      at += got;
+    }
+    return bytes;
+  } finally {
+    file.close();
+  }
+}
+
 async function loadWeb(numThreads: number): Promise<LoadedRuntime> {
   const problem = webReadProblem();
   if (problem) throw new OnnxRuntimeError(problem);
   const ort = await import("onnxruntime-web") as unknown as Ort;
   if (!webConfigured) {
-    const base = webWasmDir().href;
-    (ort.env.wasm as { wasmPaths?: string }).wasmPaths = base;
+    const dir = webWasmDir();
+    const wasm = ort.env.wasm as { wasmPaths?: string; wasmBinary?: Uint8Array };
+    wasm.wasmPaths = dir.href;
     ort.env.wasm.numThreads = numThreads;
+    const bytes = dir.protocol === "file:" ? await readWebWasm(dir) : null;
+    if (bytes) {
+      wasm.wasmBinary = bytes;
+      webWasmBinary = { wasm, bytes };
+    }
     webConfigured = true;
   }
   return { ort, name: "web" };
+}
+
+/**
+ * Frees the wasm binary `loadWeb` handed to onnxruntime-web; call once a session exists: the
+ * runtime compiled it then (workers get the compiled module) and never reads it again.
+ */
+export function webSessionCreated(): void {
+  if (webWasmBinary === null) return;
+  delete webWasmBinary.wasm.wasmBinary;
+  releaseData([webWasmBinary.bytes]);
+  webWasmBinary = null;
 }
 
 /**

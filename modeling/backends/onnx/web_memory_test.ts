@@ -393,3 +393,34 @@ Deno.test("WeightInitializers.quantizedGather on onnxruntime-web: rows [ids..., 
     await session.release();
   }
 });
+
+Deno.test("onnxruntime-web runs on its wasm file read into an mmapped buffer, freed once a session exists", async () => {
+  // A fresh process: the runtime is configured once per process.
+  const here = (f: string) => new URL(f, import.meta.url).href;
+  const script = `
+    import { loadRuntime } from "${here("./runtime.ts")}";
+    import { OnnxEncoderDecoder } from "${here("./mod.ts")}";
+    const { ort } = await loadRuntime("web", 1);
+    const held = ort.env.wasm.wasmBinary;
+    const before = [held.buffer.resizable, held.byteLength, Array.from(held.subarray(0, 4))];
+    const m = await OnnxEncoderDecoder.fromPretrained("${FIXTURES}bert2bert", { runtime: "web" });
+    const out = await m.encode([[2, 40, 3]], [[1, 1, 1]]);
+    console.log(JSON.stringify({
+      before,
+      after: ["wasmBinary" in ort.env.wasm, held.buffer.detached, out.lastHiddenState.dims],
+    }));
+  `;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--quiet", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(out.stderr);
+  assert(out.success, err);
+  const wasm = new URL("ort-wasm-simd-threaded.wasm", import.meta.resolve("onnxruntime-web"));
+  const size = (await Deno.stat(wasm)).size;
+  const r = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!);
+  assertEquals(r.before, [true, size, [0, 0x61, 0x73, 0x6d]]); // "\0asm"
+  assertEquals(r.after.slice(0, 2), [false, true]); // unset, and its buffer freed
+  assertEquals(r.after[2], [1, 3, 32]);
+});
