@@ -30,7 +30,7 @@ import { createHandler, DEFAULT_LIMITS } from "./handler.ts";
 /**
  * onnxruntime's threads when `ENCDEC_THREADS` is unset: one on `onnx-web` (a wasm worker costs
  * an isolate, ~20-30 MiB, where an edge platform's memory limit binds, and such platforms give
- * about one CPU: bert2bert-base int8 peaked at 476-493 MiB through 100 requests with one thread,
+ * about one CPU: bert2bert-base int8 peaked at 472-476 MiB through 100 requests with one thread,
  * 501-536 MiB with two), the runtime's default (the logical cores) on any other device.
  */
 export function defaultThreads(device: string): number | undefined {
