@@ -42,12 +42,13 @@ async function loadavg(): Promise<string> {
   return (await Deno.readTextFile("/proc/loadavg")).trim();
 }
 
-/** The CLI's first token: the process's whole life with `--max-new-tokens 1`. */
-async function cli(model: string, dtype: string): Promise<[number, boolean, string]> {
-  const args = ["task", "-q", "encdec", "run", "--model", model, "--max-new-tokens", "1"];
-  if (dtype === "int8") args.push("--dtype", "int8");
+/** Runs `cmd` with `INPUT` on stdin: seconds to its exit, success, its output (or errors). */
+async function timedRun(
+  cmd: string,
+  options: Deno.CommandOptions,
+): Promise<[number, boolean, string]> {
   const t = performance.now();
-  const p = new Deno.Command("deno", { args, stdin: "piped", stdout: "piped", stderr: "piped" })
+  const p = new Deno.Command(cmd, { ...options, stdin: "piped", stdout: "piped", stderr: "piped" })
     .spawn();
   const w = p.stdin.getWriter();
   await w.write(new TextEncoder().encode(INPUT));
@@ -58,27 +59,19 @@ async function cli(model: string, dtype: string): Promise<[number, boolean, stri
   return [s, out.success, text.slice(0, 200)];
 }
 
+/** The CLI's first token: the process's whole life with `--max-new-tokens 1`. */
+function cli(model: string, dtype: string): Promise<[number, boolean, string]> {
+  const args = ["task", "-q", "encdec", "run", "--model", model, "--max-new-tokens", "1"];
+  if (dtype === "int8") args.push("--dtype", "int8");
+  return timedRun("deno", { args });
+}
+
 /** PyTorch's first token: `torch_seed.py` with one new token, the process's whole life. */
-async function pytorch(model: string, dtype: string): Promise<[number, boolean, string]> {
+function pytorch(model: string, dtype: string): Promise<[number, boolean, string]> {
   const env = Deno.env.toObject();
   for (const k of ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"]) delete env[k];
   const args = ["bench/torch_seed.py", model, "--max-new-tokens", "1", "--dtype", dtype];
-  const t = performance.now();
-  const p = new Deno.Command("/usr/bin/python3", {
-    args,
-    env,
-    clearEnv: true,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const w = p.stdin.getWriter();
-  await w.write(new TextEncoder().encode(INPUT));
-  await w.close();
-  const out = await p.output();
-  const s = (performance.now() - t) / 1000;
-  const text = new TextDecoder().decode(out.success ? out.stdout : out.stderr).trim();
-  return [s, out.success, text.slice(0, 200)];
+  return timedRun("/usr/bin/python3", { args, env, clearEnv: true });
 }
 
 /** The edge example's first token: spawn, `/health`, one request of one new token. */
