@@ -23,6 +23,7 @@
  * @module
  */
 import { ensureModel } from "./make_model.ts";
+import { SYSTEM_PYTHON, TORCH_CLEAR_ENV } from "./harness.ts";
 
 const INPUT = "a python library to read and write excel files, with charts and formulas";
 const PORT = 8731;
@@ -69,9 +70,9 @@ function cli(model: string, dtype: string): Promise<[number, boolean, string]> {
 /** PyTorch's first token: `torch_seed.py` with one new token, the process's whole life. */
 function pytorch(model: string, dtype: string): Promise<[number, boolean, string]> {
   const env = Deno.env.toObject();
-  for (const k of ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"]) delete env[k];
+  for (const k of TORCH_CLEAR_ENV) delete env[k];
   const args = ["bench/torch_seed.py", model, "--max-new-tokens", "1", "--dtype", dtype];
-  return timedRun("/usr/bin/python3", { args, env, clearEnv: true });
+  return timedRun(SYSTEM_PYTHON, { args, env, clearEnv: true });
 }
 
 /** The edge example's first token: spawn, `/health`, one request of one new token. */

@@ -160,7 +160,7 @@ const DENO_FLAGS = ["run", "--unstable-webgpu", "-A"];
 const WORKER = new URL("./_encdec_worker.ts", import.meta.url).pathname;
 const TORCH_REF = new URL("./torch_ref.py", import.meta.url).pathname;
 /** OpenBLAS tuning variables left unset for the PyTorch process (see the README). */
-const TORCH_CLEAR_ENV = ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"];
+export const TORCH_CLEAR_ENV = ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"];
 
 function runWorkerProcess(
   plan: string,

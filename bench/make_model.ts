@@ -19,6 +19,12 @@ import { EncoderDecoderModel } from "@encdec/modeling";
 /** Model sizes the suite knows. */
 export type ModelSize = "base" | "tiny" | "floor";
 
+/** The shapes of the small sizes (vocab 1,000, 512 positions); `base` is `BertConfig()`. */
+const SMALL_SIZES = {
+  tiny: { hiddenSize: 32, numHiddenLayers: 2, numAttentionHeads: 4, intermediateSize: 64 },
+  floor: { hiddenSize: 48, numHiddenLayers: 12, numAttentionHeads: 12, intermediateSize: 192 },
+} as const;
+
 /** Decoder start, pad and eos ids of the benchmark model (BERT's [CLS], [PAD], [SEP]). */
 export const SPECIAL = { decoderStart: 101, pad: 0, eos: 102 } as const;
 
@@ -40,14 +46,9 @@ export function modelDir(size: ModelSize, root = "bench/.cache"): string {
  * ```
  */
 export function benchConfig(size: ModelSize): EncoderDecoderConfig {
-  const bert = size === "base" ? new BertConfig() : new BertConfig({
-    vocabSize: 1000,
-    hiddenSize: size === "floor" ? 48 : 32,
-    numHiddenLayers: size === "floor" ? 12 : 2,
-    numAttentionHeads: size === "floor" ? 12 : 4,
-    intermediateSize: size === "floor" ? 192 : 64,
-    maxPositionEmbeddings: 512,
-  });
+  const bert = size === "base"
+    ? new BertConfig()
+    : new BertConfig({ vocabSize: 1000, maxPositionEmbeddings: 512, ...SMALL_SIZES[size] });
   return EncoderDecoderConfig.fromEncoderDecoderConfigs(bert, bert, {
     decoderStartTokenId: SPECIAL.decoderStart,
     padTokenId: SPECIAL.pad,

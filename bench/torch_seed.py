@@ -120,28 +120,41 @@ def banned_ngrams(row, n):
     return seen.get(tuple(row[cur + 1 - n:cur]), [])
 
 
-def greedy(model, ids, g, timer):
-    """transformers 4.40's `_greedy_search` (num_beams 1) with the same processors."""
-    eos, start = g["eos_token_id"], g["decoder_start_token_id"]
-    max_len, min_len = g.get("max_length", 20), g.get("min_length", 0)
-    ngram = g.get("no_repeat_ngram_size", 0)
+def encode(model, ids, timer):
+    """The encoder output and mask of `ids` (one row, no padding), timed into `timer`."""
     mask = torch.ones_like(ids)
     t = time.perf_counter()
     hidden = model.encode(ids, mask)
     timer["encode"] = time.perf_counter() - t
+    return hidden, mask
+
+
+def process(s, rows, g):
+    """The checkpoint's processors on log-probs `s` `[len(rows), vocab]` in place: min length
+    (no EOS before `min_length`) and no-repeat n-grams of each row (a list of ids)."""
+    if len(rows[0]) < g.get("min_length", 0):
+        s[:, g["eos_token_id"]] = -float("inf")
+    ngram = g.get("no_repeat_ngram_size", 0)
+    if ngram:
+        for r, row in enumerate(rows):
+            for tok in banned_ngrams(row, ngram):
+                s[r, tok] = -float("inf")
+
+
+def greedy(model, ids, g, timer):
+    """transformers 4.40's `_greedy_search` (num_beams 1) with the same processors."""
+    eos, start, max_len = g["eos_token_id"], g["decoder_start_token_id"], g.get("max_length", 20)
+    hidden, mask = encode(model, ids, timer)
     seq, cache, steps, decode_s, score = [start], None, 0, 0.0, 0.0
     while len(seq) < max_len:
         t = time.perf_counter()
         logits, cache = model.decode(torch.tensor([seq[-1:]]), hidden, mask, cache)
         decode_s += time.perf_counter() - t
         steps += 1
-        s = F.log_softmax(logits[0, -1, :], dim=-1)
-        if len(seq) < min_len:
-            s[eos] = -float("inf")
-        for tok in banned_ngrams(seq, ngram) if ngram else ():
-            s[tok] = -float("inf")
-        tok = int(torch.argmax(s))
-        score += float(s[tok])
+        s = F.log_softmax(logits[:, -1, :], dim=-1)
+        process(s, [seq], g)
+        tok = int(torch.argmax(s[0]))
+        score += float(s[0, tok])
         seq.append(tok)
         if tok == eos:
             break
@@ -152,12 +165,9 @@ def greedy(model, ids, g, timer):
 def beam_search(model, ids, g, timer):
     """transformers 4.40's `_beam_search` with `early_stopping=True` (the seed's setting)."""
     beams, eos, pad = g["num_beams"], g["eos_token_id"], g.get("pad_token_id", 0)
-    start, max_len, min_len = g["decoder_start_token_id"], g.get("max_length", 20), g.get("min_length", 0)
-    ngram, lp = g.get("no_repeat_ngram_size", 0), g.get("length_penalty", 1.0)
-    mask = torch.ones_like(ids)
-    t = time.perf_counter()
-    hidden = model.encode(ids, mask)
-    timer["encode"] = time.perf_counter() - t
+    start, max_len = g["decoder_start_token_id"], g.get("max_length", 20)
+    lp = g.get("length_penalty", 1.0)
+    hidden, mask = encode(model, ids, timer)
     hidden, mask = hidden.repeat_interleave(beams, 0), mask.repeat_interleave(beams, 0)
     seq = torch.full((beams, 1), start, dtype=torch.long)
     scores_b = torch.zeros(beams)
@@ -178,13 +188,7 @@ def beam_search(model, ids, g, timer):
         steps += 1
         s = F.log_softmax(logits[:, -1, :], dim=-1)
         cur = seq.shape[1]
-        if cur < min_len:
-            s[:, eos] = -float("inf")
-        if ngram:
-            rows = seq.tolist()
-            for r in range(beams):
-                for tok in banned_ngrams(rows[r], ngram):
-                    s[r, tok] = -float("inf")
+        process(s, seq.tolist(), g)
         s = (s + scores_b[:, None]).view(1, -1)
         top_s, top = torch.topk(s, 2 * beams, dim=1, largest=True, sorted=True)
         top_beam, top_tok = torch.div(top, model.vocab, rounding_mode="floor"), top % model.vocab
